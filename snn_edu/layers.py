@@ -1,0 +1,208 @@
+"""Gated layers: each owns its TNN weight and the switcher that gates it."""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ConfigError
+from .switcher import Switcher, SwitcherSpec, conv_bn_relu
+
+STRATEGIES = ("neuron", "connection")
+GATE_STATS = ("running", "image")
+
+
+@contextmanager
+def batchnorm_image_stats(module: nn.Module):
+    """Make every BatchNorm in `module` normalise with the current input's statistics,
+    without touching its running statistics."""
+    saved = []
+    for bn in module.modules():
+        if isinstance(bn, nn.modules.batchnorm._BatchNorm):
+            saved.append((bn, bn.training, bn.momentum, bn.num_batches_tracked.clone()))
+            bn.train(True)
+            bn.momentum = 0.0
+    try:
+        yield
+    finally:
+        for bn, training, momentum, tracked in saved:
+            bn.train(training)
+            bn.momentum = momentum
+            bn.num_batches_tracked.copy_(tracked)
+
+
+class KernelReducer(nn.Module):
+    """Turns a conv weight (out, in, k, k) into an (out, in) image: one feature row per filter."""
+
+    def __init__(self, in_channels: int, kernel_size: int):
+        super().__init__()
+        hidden = max(16, 2 * in_channels)
+        self.reduce = conv_bn_relu(in_channels, hidden, kernel=kernel_size, padding=0)
+        self.expand = conv_bn_relu(hidden, in_channels, kernel=1, padding=0)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return self.expand(self.reduce(weight)).flatten(1)
+
+
+class GatedLayer(nn.Module):
+    """Shared gate logic: switcher on/off, the gate cache and the two BatchNorm modes."""
+
+    weight: nn.Parameter
+    switcher: nn.Module | None
+
+    def __init__(self, strategy: str):
+        super().__init__()
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        self.strategy = strategy
+        self.gated = True
+        self.gate_stats = "running"
+        self._cached_gate: torch.Tensor | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when the switcher exists and is switched on."""
+        return self.switcher is not None and self.gated
+
+    def switcher_image(self) -> torch.Tensor:
+        """The 2-d weight image the switcher's U-Net reads."""
+        return self.weight
+
+    def compute_gate(self) -> torch.Tensor:
+        """The gate from the current weights, honouring the module's train/eval mode."""
+        if not self.training and self.gate_stats == "image":
+            with batchnorm_image_stats(self.switcher):
+                return self._unet(self.switcher_image())
+        return self._unet(self.switcher_image())
+
+    def gate_in_mode(self, mode: str) -> torch.Tensor:
+        """The gate as training ('train': BatchNorm over this image) or evaluation ('eval':
+        the gate evaluation uses) computes it, without grad and without changing any state."""
+        if mode not in ("train", "eval"):
+            raise ConfigError(f"gate mode must be 'train' or 'eval', got {mode!r}")
+        with torch.no_grad():
+            if mode == "train":
+                with batchnorm_image_stats(self.switcher):
+                    return self._unet(self.switcher_image())
+            was_training = self.training
+            self.eval()
+            try:
+                return self.compute_gate()
+            finally:
+                self.train(was_training)
+
+    def gate(self) -> torch.Tensor:
+        """The cached gate when evaluation has frozen one, else a fresh one."""
+        return self._cached_gate if self._cached_gate is not None else self.compute_gate()
+
+    def _unet(self, image: torch.Tensor) -> torch.Tensor:
+        return self.switcher(image)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.apply_weight(x, self.gate() if self.active else None)
+
+    def effective_weight(self, gate: torch.Tensor | None) -> torch.Tensor:
+        """The weight with the gate folded in (for compact models and connection gates)."""
+        raise NotImplementedError
+
+    def apply_weight(self, x: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class GatedLinear(GatedLayer):
+    """y = (x * g) @ W (neuron: one gate per input feature) or x @ (W * G) (connection).
+
+    The weight is stored as (in, out), the image the switcher reads. `init_std=None` uses
+    PyTorch's default uniform(+-1/sqrt(in)); the release's MLP uses N(0, 0.01).
+    """
+
+    def __init__(self, in_features: int, out_features: int, strategy: str = "neuron",
+                 switcher: str | SwitcherSpec | None = "paper", init_std: float | None = 0.01):
+        super().__init__(strategy)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        if init_std is None:
+            bound = 1 / math.sqrt(in_features)
+            nn.init.uniform_(self.weight, -bound, bound)
+        else:
+            nn.init.normal_(self.weight, 0.0, init_std)
+        head = "rows" if strategy == "neuron" else "map"
+        self.switcher = None if switcher is None else Switcher((in_features, out_features), head, switcher)
+
+    def effective_weight(self, gate):
+        if gate is None:
+            return self.weight
+        return self.weight * (gate[:, None] if self.strategy == "neuron" else gate)
+
+    def apply_weight(self, x, gate):
+        if x.shape[-1] != self.in_features:
+            raise ConfigError(f"layer expects {self.in_features} input features, got {x.shape[-1]}")
+        if gate is not None and self.strategy == "neuron":
+            return (x * gate) @ self.weight
+        return x @ self.effective_weight(gate)
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, strategy={self.strategy}"
+
+
+class ConvSwitcher(nn.Module):
+    """Kernel reducer followed by the U-Net: conv weight -> (out,) or (out, in) gates."""
+
+    def __init__(self, out_channels, in_channels, kernel_size, head, spec):
+        super().__init__()
+        self.reducer = KernelReducer(in_channels, kernel_size)
+        self.unet = Switcher((out_channels, in_channels), head, spec)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.unet(image)
+
+
+class GatedConv2d(GatedLayer):
+    """Bias-free conv whose output filters (neuron) or filter slices (connection) are gated."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, strategy: str = "neuron",
+                 switcher: str | SwitcherSpec | None = "paper"):
+        super().__init__(strategy)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # PyTorch's Conv2d default
+        head = "rows" if strategy == "neuron" else "map"
+        self.switcher = (None if switcher is None
+                         else ConvSwitcher(out_channels, in_channels, kernel_size, head, switcher))
+
+    def switcher_image(self):
+        return self.switcher.reducer(self.weight)
+
+    def effective_weight(self, gate):
+        if gate is None:
+            return self.weight
+        return self.weight * (gate[:, None, None, None] if self.strategy == "neuron" else gate[:, :, None, None])
+
+    def apply_weight(self, x, gate):
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ConfigError(f"conv layer expects (N, {self.in_channels}, H, W) input, got {tuple(x.shape)}")
+        return F.conv2d(x, self.effective_weight(gate))
+
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, strategy={self.strategy}"
+
+
+@contextmanager
+def cached_gates(model: nn.Module):
+    """Compute every active layer's gate once (no grad) and reuse it until the block ends.
+
+    Yields {layer name: gate}. Exact whenever the weights do not change inside the block,
+    since the gate depends on the weights only.
+    """
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, GatedLayer) and m.active}
+    with torch.no_grad():
+        for layer in layers.values():
+            layer._cached_gate = layer.compute_gate()
+    try:
+        yield {name: layer._cached_gate for name, layer in layers.items()}
+    finally:
+        for layer in layers.values():
+            layer._cached_gate = None

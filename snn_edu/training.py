@@ -1,0 +1,336 @@
+"""Training with phases (warm-up, TNN, switcher), per-epoch history, checkpoints and resume."""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import analysis
+from .data import load_dataset, subset
+from .errors import CheckpointError, ConfigError, DivergenceError
+from .layers import cached_gates
+from .models import GatedNet, build_model
+
+SCHEDULES = ("alternate", "separate", "dense")
+PHASES = ("warmup", "tnn", "snn", "dense")
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; the defaults are the release's recipe."""
+
+    model: str = "mlp"
+    strategy: str = "neuron"
+    schedule: str = "alternate"
+    switcher: str = "paper"
+    data: str = "mnist5k"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    milestones: tuple[int, ...] = (50, 75, 100)
+    gamma: float = 0.1
+    warmup_epochs: int | None = None      # None: 4 for LeNet5, 0 for the MLP (the release)
+    even_phase: str | None = None         # phase of even epochs after warm-up; None: release parity
+    separate_tnn_epochs: int | None = None  # SL: TNN-only epochs before the switcher; None: half
+    init_std: float | None = -1.0         # -1: the model's default (N(0, 0.01) for the MLP)
+    gate_stats: str = "running"           # BatchNorm statistics of the evaluation gate
+    clip_grad_norm: float | None = None   # off by default (a deviation from the release)
+    train_size: int | None = None         # subsample the training set (smoke runs)
+    test_size: int | None = None
+    max_steps: int | None = None          # cap on steps per epoch (smoke runs)
+    record_images: bool = True            # keep each epoch's switcher input (float16) in the history
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        self.milestones = tuple(self.milestones)
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.even_phase not in (None, "tnn", "snn"):
+            raise ConfigError(f"even_phase must be 'tnn' or 'snn', got {self.even_phase!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch_size must be positive")
+
+    @property
+    def warmup(self) -> int:
+        if self.warmup_epochs is not None:
+            return self.warmup_epochs
+        return 4 if self.model == "lenet5" else 0
+
+
+# Settings that may differ between a checkpoint and the run that resumes it.
+RESUMABLE = {"epochs", "device", "record_images"}
+
+
+def phase_for_epoch(config: TrainConfig, epoch: int) -> str:
+    """'dense', 'warmup' (TNN, gates off), 'tnn' (TNN through the frozen switcher) or 'snn'."""
+    if config.schedule == "dense":
+        return "dense"
+    if config.schedule == "separate":
+        tnn_epochs = config.separate_tnn_epochs
+        tnn_epochs = config.epochs // 2 if tnn_epochs is None else tnn_epochs
+        return "warmup" if epoch < tnn_epochs else "snn"
+    if epoch < config.warmup:
+        return "warmup"
+    even = config.even_phase or ("snn" if config.model == "lenet5" else "tnn")
+    odd = "tnn" if even == "snn" else "snn"
+    return even if epoch % 2 == 0 else odd
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks CUDA when available, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but torch sees no CUDA device; use --device auto or cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ConfigError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+def make_model(config: TrainConfig) -> GatedNet:
+    """The model a config describes, initialised from its seed."""
+    torch.manual_seed(config.seed)
+    kwargs = {} if config.init_std == -1.0 else {"init_std": config.init_std}
+    switcher = None if config.schedule == "dense" else config.switcher
+    model = build_model(config.model, config.strategy, switcher, **kwargs)
+    model.set_gate_stats(config.gate_stats)
+    return model
+
+
+def load_data(config: TrainConfig):
+    """(train, test) for a config, subsampled when train_size / test_size are set."""
+    train, test = load_dataset(config.data)
+    if config.train_size:
+        train = subset(train, config.train_size, config.seed)
+    if config.test_size:
+        test = subset(test, config.test_size, config.seed)
+    return train, test
+
+
+@dataclass
+class History:
+    """Per-epoch records: metrics, both gate modes and (optionally) the switcher inputs."""
+
+    epochs: list[dict] = field(default_factory=list)
+    diverged: str | None = None
+
+    def column(self, key: str) -> list:
+        return [e[key] for e in self.epochs]
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "diverged": self.diverged}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(list(d["epochs"]), d.get("diverged"))
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_file(path: Path) -> dict:
+    """torch.load with weights_only=True and a one-line CheckpointError on any failure."""
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}; train without --resume first")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupted, truncated or not a torch file
+        raise CheckpointError(f"cannot read {path} ({type(exc).__name__}): the file is corrupted or not "
+                              "an snn_edu checkpoint; delete it or use a fresh --out") from None
+
+
+class Trainer:
+    """Trains a gated model by phases and records everything the notebooks step through."""
+
+    def __init__(self, config: TrainConfig, train_set, test_set, out: str | Path | None = None,
+                 progress: bool = True, model: GatedNet | None = None):
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.model = (model or make_model(config)).to(self.device)
+        self.train_x, self.train_y = (t.to(self.device) for t in train_set.tensors)
+        self.test_x, self.test_y = (t.to(self.device) for t in test_set.tensors)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.milestones),
+                                                              config.gamma)
+        self.history = History()
+        self.out = Path(out) if out is not None else None
+        self.progress = progress
+        self.epoch = 0  # the next epoch to train
+        self.phase = None
+
+    # -- phases -------------------------------------------------------------------------------
+    def enter_phase(self, phase: str) -> None:
+        """Freeze and unfreeze parameters and switch gates on or off for `phase`."""
+        if phase not in PHASES:
+            raise ConfigError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
+        self.phase = phase
+        self.model.set_gated(phase in ("tnn", "snn"))
+        for p in self.model.tnn_parameters():
+            p.requires_grad_(phase != "snn")
+        for p in self.model.switcher_parameters():
+            p.requires_grad_(phase == "snn")
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, index: int = 0) -> tuple[float, int]:
+        """One SGD step of the current phase; returns (loss, correct)."""
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise DivergenceError(f"training diverged: loss became {value} at epoch {epoch}, step {index}, "
+                                  f"phase {self.phase}; try a lower --lr or --clip-grad-norm")
+        loss.backward()
+        if self.config.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
+                                           self.config.clip_grad_norm)
+        self.optimizer.step()
+        return value, int((logits.argmax(1) == y).sum())
+
+    def train_epoch(self, epoch: int) -> dict:
+        """One epoch in the phase the schedule assigns; returns its training metrics."""
+        self.enter_phase(phase_for_epoch(self.config, epoch))
+        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        order = torch.randperm(len(self.train_y), generator=generator).to(self.device)
+        batches = order.split(self.config.batch_size)[: self.config.max_steps]
+        total_loss = correct = seen = 0
+        bar = tqdm(batches, desc=f"epoch {epoch} [{self.phase}]", leave=False, disable=not self.progress)
+        for i, idx in enumerate(bar):
+            loss, hits = self.step(self.train_x[idx], self.train_y[idx], epoch, i)
+            total_loss += loss * len(idx)
+            correct += hits
+            seen += len(idx)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{100 * correct / seen:.1f}%", refresh=False)
+        return {"train_loss": total_loss / seen, "train_accuracy": 100.0 * correct / seen}
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        """Test loss and raw accuracy (percent), computing each gate once for the whole pass."""
+        return evaluate(self.model, self.test_x, self.test_y, self.config.batch_size)
+
+    # -- the run --------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> History:
+        """Train up to config.epochs, checkpointing each epoch; stops cleanly on divergence."""
+        if resume:
+            self.load()
+        epochs = range(self.epoch, self.config.epochs)
+        bar = tqdm(epochs, desc="training", disable=not self.progress, initial=self.epoch,
+                   total=self.config.epochs)
+        for epoch in bar:
+            start = time.perf_counter()
+            try:
+                record = self.train_epoch(epoch)
+            except DivergenceError as exc:
+                self.history.diverged = str(exc)
+                tqdm.write(str(exc))
+                break
+            train_seconds = time.perf_counter() - start
+            result = self.evaluate()
+            gates_eval = result.pop("gates")
+            record.update(result)
+            record.update(epoch=epoch, phase=self.phase, lr=self.optimizer.param_groups[0]["lr"],
+                          train_seconds=train_seconds, seconds=time.perf_counter() - start)
+            record.update(self.snapshot(gates_eval))
+            self.history.epochs.append(record)
+            self.scheduler.step()
+            self.epoch = epoch + 1
+            bar.set_postfix(test_acc=f"{record['test_accuracy']:.2f}%", phase=self.phase)
+            if self.out is not None:
+                self.save()
+        return self.history
+
+    def snapshot(self, gates_eval: dict) -> dict:
+        """Both gate modes (and the switcher inputs) of every switched-on layer, on the CPU."""
+        snap = {"gates_eval": gates_eval, "gates_train": self.model.gates("train")}
+        if self.config.record_images and snap["gates_eval"]:
+            snap["images"] = {k: v.half() for k, v in self.model.switcher_images().items()}
+        return snap
+
+    def metrics(self) -> dict:
+        """The run's numbers: raw accuracy, pruned architecture and gate counts (evaluation
+        gates; the training-mode architecture beside them), timings, divergence."""
+        last = self.history.epochs[-1] if self.history.epochs else {}
+        gates = last.get("gates_eval", {})
+        seconds = self.history.column("seconds")
+        return {
+            "test_accuracy": last.get("test_accuracy"),
+            "train_accuracy": last.get("train_accuracy"),
+            "test_accuracy_per_epoch": self.history.column("test_accuracy"),
+            "phases": self.history.column("phase"),
+            "pruned_architecture": analysis.pruned_architecture(self.model, gates),
+            "pruned_architecture_train_mode": analysis.pruned_architecture(self.model, last.get("gates_train", {})),
+            "params_removed_pct": analysis.params_removed_pct(self.model, gates),
+            "gate_categories": analysis.category_table(gates),
+            "reported_gate": f"eval mode (BatchNorm {self.config.gate_stats} statistics)",
+            "epochs": len(self.history.epochs),
+            "seconds_per_epoch": seconds,
+            "mean_seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
+            "diverged": self.history.diverged is not None,
+            "divergence": self.history.diverged,
+            "device": str(self.device),
+            "config": asdict(self.config),
+        }
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write checkpoint.pt and history.pt atomically (a crash never leaves half a file)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        _save_atomic(self.history.to_dict(), self.out / HISTORY)
+        _save_atomic({"config": asdict(self.config), "epoch": self.epoch, "model": self.model.state_dict(),
+                      "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
+                     self.out / CHECKPOINT)
+
+    def load(self) -> None:
+        """Restore the state saved in `out` so that training continues exactly."""
+        if self.out is None:
+            raise CheckpointError("resume needs an output folder holding checkpoint.pt")
+        state = load_file(self.out / CHECKPOINT)
+        history = load_file(self.out / HISTORY)
+        try:
+            saved = TrainConfig(**state["config"])
+            for f in fields(TrainConfig):
+                if f.name not in RESUMABLE and getattr(saved, f.name) != getattr(self.config, f.name):
+                    raise CheckpointError(f"checkpoint in {self.out} was trained with {f.name}="
+                                          f"{getattr(saved, f.name)!r}, not {getattr(self.config, f.name)!r}")
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.history = History.from_dict(history)
+            self.epoch = int(state["epoch"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"checkpoint in {self.out} does not match this model "
+                                  f"({type(exc).__name__}); use a fresh --out") from None
+        if len(self.history.epochs) != self.epoch:
+            raise CheckpointError(f"{self.out / HISTORY} holds {len(self.history.epochs)} epochs but the "
+                                  f"checkpoint {self.epoch}; use a fresh --out")
+
+
+def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> dict:
+    """Loss, raw accuracy (percent) and the gates of `model` in eval mode.
+
+    Each layer's gate is computed once for the whole pass.
+    """
+    model.eval()
+    total_loss = correct = 0.0
+    with torch.no_grad(), cached_gates(model) as gates:
+        for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+            logits = model(xb)
+            total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(1) == yb).sum())
+        gates = {name: g.cpu() for name, g in gates.items()}
+    return {"test_loss": total_loss / len(y), "test_accuracy": 100.0 * correct / len(y), "gates": gates}

@@ -1,0 +1,89 @@
+import pytest
+import torch
+
+from snn_edu.analysis import compact, gate_categories, param_counts, params_removed_pct, pruned_architecture
+from snn_edu.models import build_model
+
+
+def gate_with(n: int, alive: int, seed: int = 0) -> torch.Tensor:
+    """n gates, `alive` of them non-zero, mixing weakened and strengthened values."""
+    g = torch.Generator().manual_seed(seed)
+    gate = torch.zeros(n)
+    idx = torch.randperm(n, generator=g)[:alive]
+    gate[idx] = torch.rand(alive, generator=g) * 2 + 0.05
+    return gate
+
+
+def test_gate_categories():
+    counts = gate_categories(torch.tensor([0.0, 0.0, 0.3, 0.999, 1.0, 2.5]))
+    assert counts == {"pruned": 2, "weakened": 2, "strengthened": 2}
+
+
+def test_mlp_counting_matches_paper_table():
+    model = build_model("mlp", "neuron", "lite")
+    gates = {"fc1": gate_with(784, 456), "fc2": gate_with(300, 134), "fc3": gate_with(100, 45)}
+    assert pruned_architecture(model, gates) == "456-134-45"
+    assert param_counts(model, gates) == (456 * 134 + 134 * 45 + 45 * 10, 266_200)
+    assert params_removed_pct(model, gates) == pytest.approx(74.61, abs=0.005)
+
+
+def test_lenet5_counting_matches_paper_table():
+    model = build_model("lenet5", "neuron", "lite")
+    gates = {"conv1": gate_with(20, 12), "conv2": gate_with(50, 37), "fc1": gate_with(800, 268),
+             "fc2": gate_with(500, 192)}
+    assert pruned_architecture(model, gates) == "12-37-268-192"
+    assert param_counts(model, gates)[1] == 430_500
+    assert params_removed_pct(model, gates) == pytest.approx(84.95, abs=0.005)
+
+
+def test_connection_counting_is_per_weight():
+    model = build_model("mlp", "connection", "lite")
+    gates = {"fc1": torch.zeros(784, 300), "fc2": torch.ones(300, 100), "fc3": torch.ones(100, 10)}
+    gates["fc1"][:10, :] = 0.5  # ten pixels keep all their connections
+    assert pruned_architecture(model, gates) == "10-300-100"
+    assert param_counts(model, gates) == (3000 + 30_000 + 1000, 266_200)
+
+
+def with_fixed_gates(model, gates):
+    """Replace each layer's switcher output by a hand-made gate."""
+    for name, layer in model.gated_layers().items():
+        layer.compute_gate = lambda g=gates[name]: g
+    return model
+
+
+@pytest.mark.parametrize("name, strategy", [("mlp", "neuron"), ("mlp", "connection"),
+                                            ("lenet5", "neuron"), ("lenet5", "connection")])
+def test_compact_equals_gated_eval_output(name, strategy):
+    torch.manual_seed(0)
+    model = build_model(name, strategy, "lite")
+    for layer in model.gated_layers().values():
+        layer.weight.data.normal_(0, 0.2)
+    shapes = {k: v.shape for k, v in model.gates("eval").items()}
+    gates = {}
+    for i, (k, shape) in enumerate(shapes.items()):
+        rows = gate_with(shape[0], max(1, shape[0] * 2 // 3), seed=i)
+        gates[k] = rows if len(shape) == 1 else rows[:, None] * (torch.rand(shape) > 0.3)
+    model = with_fixed_gates(model.eval(), gates)
+    small = compact(model)
+    x = torch.rand(16, 1, 28, 28)
+    with torch.no_grad():
+        expected, got = model(x), small(x)
+    assert expected.abs().max() > 1e-2
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    n_small = sum(p.numel() for p in small.parameters())
+    assert n_small < sum(p.numel() for p in model.tnn_parameters())
+    if strategy == "neuron":
+        assert n_small <= param_counts(model, gates)[0]
+    assert not any(isinstance(m, type(model.fc1)) for m in small.modules())
+
+
+def test_compact_with_real_switcher_gates():
+    torch.manual_seed(1)
+    model = build_model("lenet5", "neuron", "lite")
+    for _ in range(5):
+        model(torch.rand(8, 1, 28, 28))
+    model.eval()
+    small = compact(model)
+    x = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x), rtol=1e-4, atol=1e-6)

@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+from snn_edu.errors import ConfigError
+from snn_edu.switcher import Switcher, switcher_spec
+
+
+@pytest.mark.parametrize("shape", [(784, 300), (300, 100), (100, 10), (20, 1), (50, 20), (7, 3), (2, 1)])
+@pytest.mark.parametrize("head", ["rows", "map"])
+def test_gate_shape_and_sign_for_any_image(shape, head):
+    torch.manual_seed(0)
+    switcher = Switcher(shape, head, "lite")
+    gate = switcher(torch.randn(shape))
+    assert gate.shape == ((shape[0],) if head == "rows" else shape)
+    assert (gate >= 0).all()
+    switcher.eval()
+    assert switcher(torch.randn(shape)).shape == gate.shape
+
+
+def test_paper_preset_matches_release_widths():
+    assert switcher_spec("paper", (784, 300)).widths == (8, 16, 32, 64, 128, 256)
+    assert switcher_spec("paper", (300, 100)).widths == (8, 16, 32, 64, 128)
+    assert switcher_spec("paper", (100, 10)).depth == 4
+    paper = sum(p.numel() for p in Switcher((784, 300), "rows", "paper").parameters())
+    lite = sum(p.numel() for p in Switcher((784, 300), "rows", "lite").parameters())
+    assert lite * 20 < paper
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ConfigError, match="unknown switcher head"):
+        Switcher((10, 10), "columns")
+    with pytest.raises(ConfigError, match="unknown switcher preset"):
+        Switcher((10, 10), "rows", "huge")
+    with pytest.raises(ConfigError, match=r"built for a \(10, 10\)"):
+        Switcher((10, 10), "rows", "lite")(torch.zeros(10, 11))
+    with pytest.raises(ConfigError, match="at least 2 rows"):
+        Switcher((1, 5), "rows", "lite")
+    assert Switcher((1, 1), "map", "lite")(torch.ones(1, 1)).shape == (1, 1)
