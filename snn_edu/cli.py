@@ -91,7 +91,7 @@ def summary(m: dict) -> str:
 def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     train_set, test_set = load_data(config)
-    trainer = Trainer(config, train_set, test_set, out=args.out, progress=not args.no_progress)
+    trainer = Trainer(config, train_set, test_set, out=args.out, progress=not args.no_progress, verbose=True)
     trainer.fit(resume=args.resume)
     metrics = trainer.metrics()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -157,7 +157,7 @@ class Trainer:
     """Trains a gated model by phases and records everything the notebooks step through."""
 
     def __init__(self, config: TrainConfig, train_set, test_set, out: str | Path | None = None,
-                 progress: bool = True, model: GatedNet | None = None):
+                 progress: bool = True, model: GatedNet | None = None, verbose: bool = False):
         self.config = config
         self.device = resolve_device(config.device)
         self.model = (model or make_model(config)).to(self.device)
@@ -170,6 +170,7 @@ class Trainer:
         self.history = History()
         self.out = Path(out) if out is not None else None
         self.progress = progress
+        self.verbose = verbose
         self.epoch = 0  # the next epoch to train
         self.phase = None
 
@@ -250,9 +251,18 @@ class Trainer:
             self.scheduler.step()
             self.epoch = epoch + 1
             bar.set_postfix(test_acc=f"{record['test_accuracy']:.2f}%", phase=self.phase)
+            if self.verbose:
+                tqdm.write(self.epoch_line(record))
             if self.out is not None:
                 self.save()
         return self.history
+
+    def epoch_line(self, record: dict) -> str:
+        """One log line per epoch: phase, losses, raw accuracies, architecture, time."""
+        arch = analysis.pruned_architecture(self.model, record["gates_eval"])
+        return (f"epoch {record['epoch']:>3} [{record['phase']:<6}] train loss {record['train_loss']:.4f} "
+                f"acc {record['train_accuracy']:6.2f}% | test acc {record['test_accuracy']:6.2f}% | "
+                f"arch {arch} | {record['seconds']:.1f} s")
 
     def snapshot(self, gates_eval: dict) -> dict:
         """Both gate modes (and the switcher inputs) of every switched-on layer, on the CPU."""
