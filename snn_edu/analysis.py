@@ -19,18 +19,27 @@ def gate_categories(gate: torch.Tensor) -> dict[str, int]:
     return {"pruned": pruned, "weakened": gate.numel() - pruned - strengthened, "strengthened": strengthened}
 
 
-def unit_alive(layer: GatedLayer, gate: torch.Tensor | None) -> torch.Tensor:
-    """Boolean mask over the units the layer gates: its inputs (linear) or output filters (conv).
+def alive_units(gate: torch.Tensor) -> torch.Tensor:
+    """Boolean mask over the units a gate controls (dim 0): linear inputs or conv filters.
 
-    With the connection strategy a unit survives while any of its connections does.
+    A 1-d gate (neuron strategy) keeps a unit while its gate is non-zero; a 2-d gate
+    (connection strategy) while any of the unit's connections is.
     """
-    n = layer.out_channels if isinstance(layer, GatedConv2d) else layer.in_features
-    if gate is None:
-        return torch.ones(n, dtype=torch.bool)
     gate = gate.detach().cpu()
-    if gate.dim() == 1:
-        return gate != 0
-    return (gate != 0).any(dim=1)  # (out, in) for conv, (in, out) for linear: dim 0 is the unit
+    return gate != 0 if gate.dim() == 1 else (gate != 0).any(dim=1)
+
+
+def unit_alive(layer: GatedLayer, gate: torch.Tensor | None) -> torch.Tensor:
+    """alive_units, or every unit of `layer` when it has no gate (switcher off or absent)."""
+    if gate is not None:
+        return alive_units(gate)
+    n = layer.out_channels if isinstance(layer, GatedConv2d) else layer.in_features
+    return torch.ones(n, dtype=torch.bool)
+
+
+def architecture_of(gates: dict[str, torch.Tensor]) -> str:
+    """The pruned architecture string from gates alone (every layer gated)."""
+    return "-".join(str(int(alive_units(g).sum())) for g in gates.values())
 
 
 def _layer_gates(model: GatedNet, gates: dict[str, torch.Tensor] | None):

@@ -11,7 +11,7 @@ from .errors import SnnEduError
 from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES
 from .switcher import PRESETS
-from .training import SCHEDULES, Trainer, TrainConfig, load_data
+from .training import SCHEDULES, TrainConfig, run
 
 
 def _data_name(value: str) -> str:
@@ -90,9 +90,7 @@ def summary(m: dict) -> str:
 
 def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    train_set, test_set = load_data(config)
-    trainer = Trainer(config, train_set, test_set, out=args.out, progress=not args.no_progress, verbose=True)
-    trainer.fit(resume=args.resume)
+    trainer = run(config, out=args.out, resume=args.resume, progress=not args.no_progress, verbose=True)
     metrics = trainer.metrics()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -92,3 +92,19 @@ def train_single_layer(x, w_t, target: int, w_s=None, lr: float = 0.5, steps: in
             w_s = w_s - lr * g_s
         path.append(w_t.clone())
     return torch.stack(path)
+
+
+def largest_closed_form_error(n_systems: int = 100, seed: int = 0) -> float:
+    """Largest |closed form - autograd| over random systems (K from 2 to 9), both cases."""
+    gen = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    for _ in range(n_systems):
+        k = int(torch.randint(2, 10, (1,), generator=gen))
+        x = float(torch.randn(1, generator=gen))
+        w_t, w_s = (torch.randn(k, generator=gen, dtype=torch.float64) for _ in range(2))
+        target = int(torch.randint(0, k, (1,), generator=gen))
+        auto_t, auto_s = autograd_grads(x, w_t, target, w_s)
+        errors = [grad_with_snn(x, w_t, w_s, target) - auto_t, grad_snn_weights(x, w_t, w_s, target) - auto_s,
+                  grad_without_snn(x, w_t, target) - autograd_grads(x, w_t, target)[0]]
+        worst = max([worst] + [float(e.abs().max()) for e in errors])
+    return worst

@@ -344,3 +344,11 @@ def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int 
             correct += int((logits.argmax(1) == yb).sum())
         gates = {name: g.cpu() for name, g in gates.items()}
     return {"test_loss": total_loss / len(y), "test_accuracy": 100.0 * correct / len(y), "gates": gates}
+
+
+def run(config: TrainConfig, out: str | Path | None = None, resume: bool = False, progress: bool = True,
+        verbose: bool = False) -> Trainer:
+    """Load the config's data, train, and return the trainer (model, history, metrics())."""
+    trainer = Trainer(config, *load_data(config), out=out, progress=progress, verbose=verbose)
+    trainer.fit(resume=resume)
+    return trainer
