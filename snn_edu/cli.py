@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields, replace
 from pathlib import Path
 
 from .data import DATASETS, download_dataset
 from .errors import SnnEduError
 from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES
+from .presets import LEVELS, preset
 from .switcher import PRESETS
 from .training import SCHEDULES, TrainConfig, run
 
@@ -20,34 +22,49 @@ def _data_name(value: str) -> str:
     raise argparse.ArgumentTypeError(f"unknown data set {value!r}; choose {', '.join(DATASETS)} or idx:PATH")
 
 
+def _init(value: str):
+    if value in ("default", "uniform"):
+        return -1.0 if value == "default" else None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--init takes default, uniform or a number, not {value!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snn-edu", description="Switcher neural networks, for teaching.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a TNN with (or without) switchers and write metrics")
+    train = sub.add_parser("train", help="train a TNN with (or without) switchers and write metrics",
+                           argument_default=argparse.SUPPRESS)
     d = TrainConfig()
-    train.add_argument("--model", choices=MODELS, default=d.model)
-    train.add_argument("--strategy", choices=STRATEGIES, default=d.strategy)
-    train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    train.add_argument("--switcher", choices=PRESETS, default=d.switcher)
-    train.add_argument("--data", type=_data_name, default=d.data, help="mnist, mnist5k, fashion-mnist or idx:PATH")
-    train.add_argument("--epochs", type=int, default=d.epochs)
-    train.add_argument("--batch-size", type=int, default=d.batch_size)
-    train.add_argument("--lr", type=float, default=d.lr)
-    train.add_argument("--momentum", type=float, default=d.momentum)
-    train.add_argument("--milestones", type=int, nargs="*", default=list(d.milestones))
-    train.add_argument("--warmup-epochs", type=int, default=None, help="default: 4 for lenet5, 0 for mlp")
-    train.add_argument("--gate-stats", choices=GATE_STATS, default=d.gate_stats,
-                       help="BatchNorm statistics of the evaluation gate (the release: running)")
-    train.add_argument("--clip-grad-norm", type=float, default=None, help="off by default (not in the paper)")
-    train.add_argument("--train-size", type=int, default=None, help="subsample the training set")
-    train.add_argument("--test-size", type=int, default=None, help="subsample the test set")
-    train.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (smoke runs)")
-    train.add_argument("--seed", type=int, default=d.seed)
-    train.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    train.add_argument("--preset", choices=LEVELS, default=None,
+                       help="start from a named configuration (smoke, cpu, paper); flags override it")
+    train.add_argument("--model", choices=MODELS, help=f"default {d.model}")
+    train.add_argument("--strategy", choices=STRATEGIES, help=f"default {d.strategy}")
+    train.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
+    train.add_argument("--switcher", choices=PRESETS, help=f"default {d.switcher}")
+    train.add_argument("--data", type=_data_name, help=f"mnist, mnist5k, fashion-mnist or idx:PATH (default {d.data})")
+    train.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    train.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    train.add_argument("--lr", type=float, help=f"default {d.lr}")
+    train.add_argument("--momentum", type=float, help=f"default {d.momentum}")
+    train.add_argument("--milestones", type=int, nargs="*", help="MultiStepLR epochs (default 50 75 100)")
+    train.add_argument("--warmup-epochs", type=int, help="default: 4 for lenet5, 0 for mlp")
+    train.add_argument("--init", dest="init_std", type=_init, help="TNN init: 'default' (the release: "
+                       "N(0, 0.01) for the MLP), 'uniform' (PyTorch's), or a normal std such as 0.05")
+    train.add_argument("--gate-stats", choices=GATE_STATS,
+                       help="BatchNorm statistics of the evaluation gate (default running, as the release)")
+    train.add_argument("--clip-grad-norm", type=float, help="off by default (not in the paper)")
+    train.add_argument("--train-size", type=int, help="subsample the training set")
+    train.add_argument("--test-size", type=int, help="subsample the test set")
+    train.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
+    train.add_argument("--seed", type=int, help=f"default {d.seed}")
+    train.add_argument("--device", help="auto (default), cpu or cuda")
     train.add_argument("--out", type=Path, required=True, help="folder for metrics.json, checkpoint, history")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    train.add_argument("--resume", action="store_true", default=False,
+                       help="continue from the checkpoint in --out")
+    train.add_argument("--no-progress", action="store_true", default=False, help="hide progress bars")
 
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
@@ -58,12 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
-        model=args.model, strategy=args.strategy, schedule=args.schedule, switcher=args.switcher,
-        data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-        milestones=tuple(args.milestones), warmup_epochs=args.warmup_epochs, gate_stats=args.gate_stats,
-        clip_grad_norm=args.clip_grad_norm, train_size=args.train_size, test_size=args.test_size,
-        max_steps=args.max_steps, seed=args.seed, device=args.device)
+    """The preset (or the defaults), overridden by every flag given."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    model = given.pop("model", TrainConfig.model)
+    base = preset(model, args.preset) if args.preset else TrainConfig(model=model)
+    return replace(base, **given)
 
 
 def summary(m: dict) -> str:
