@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the checkpoint in --out")
     train.add_argument("--no-progress", action="store_true", default=False, help="hide progress bars")
 
+    bench = sub.add_parser("bench", help="time the dense TNN and both switchers against the reference mode")
+    bench.add_argument("--model", choices=MODELS, default="mlp")
+    bench.add_argument("--steps", type=int, default=8, help="timed steps per phase")
+    bench.add_argument("--train-size", type=int, default=1024, help="digits in the timed epoch")
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                       help="print the results as JSON (or write them to PATH and print the table)")
+
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
     download = data_sub.add_parser("download", help="download a data set (needs internet)")
@@ -115,11 +124,29 @@ def train(args: argparse.Namespace) -> int:
     return 1 if metrics["diverged"] else 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    from .bench import format_report, run_bench
+
+    to_stdout = args.json == "-"
+    log = (lambda line: print(line, file=sys.stderr)) if to_stdout else print
+    result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log)
+    if to_stdout:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(format_report(result))
+    if args.json is not None:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
             return train(args)
+        if args.command == "bench":
+            return bench(args)
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0

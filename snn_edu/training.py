@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -157,7 +158,8 @@ class Trainer:
     """Trains a gated model by phases and records everything the notebooks step through."""
 
     def __init__(self, config: TrainConfig, train_set, test_set, out: str | Path | None = None,
-                 progress: bool = True, model: GatedNet | None = None, verbose: bool = False):
+                 progress: bool = True, model: GatedNet | None = None, verbose: bool = False,
+                 reference: bool = False):
         self.config = config
         self.device = resolve_device(config.device)
         self.model = (model or make_model(config)).to(self.device)
@@ -171,6 +173,8 @@ class Trainer:
         self.out = Path(out) if out is not None else None
         self.progress = progress
         self.verbose = verbose
+        self.reference = reference  # benchmark baseline: the release's redundant work (see bench.py)
+        self._frozen: list[torch.nn.Parameter] = []
         self.epoch = 0  # the next epoch to train
         self.phase = None
 
@@ -181,10 +185,12 @@ class Trainer:
             raise ConfigError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
         self.phase = phase
         self.model.set_gated(phase in ("tnn", "snn"))
-        for p in self.model.tnn_parameters():
-            p.requires_grad_(phase != "snn")
-        for p in self.model.switcher_parameters():
-            p.requires_grad_(phase == "snn")
+        tnn, switcher = self.model.tnn_parameters(), self.model.switcher_parameters()
+        self._frozen = switcher if phase != "snn" else tnn
+        for p in tnn:
+            p.requires_grad_(phase != "snn" or self.reference)
+        for p in switcher:
+            p.requires_grad_(phase == "snn" or self.reference)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, index: int = 0) -> tuple[float, int]:
         """One SGD step of the current phase; returns (loss, correct)."""
@@ -197,6 +203,9 @@ class Trainer:
             raise DivergenceError(f"training diverged: loss became {value} at epoch {epoch}, step {index}, "
                                   f"phase {self.phase}; try a lower --lr or --clip-grad-norm")
         loss.backward()
+        if self.reference:  # gradients were computed for everything; the frozen side must not move
+            for p in self._frozen:
+                p.grad = None
         if self.config.clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
                                            self.config.clip_grad_norm)
@@ -221,8 +230,10 @@ class Trainer:
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self) -> dict:
-        """Test loss and raw accuracy (percent), computing each gate once for the whole pass."""
-        return evaluate(self.model, self.test_x, self.test_y, self.config.batch_size)
+        """Test loss and raw accuracy (percent), computing each gate once for the whole pass
+        (once per batch in reference mode)."""
+        return evaluate(self.model, self.test_x, self.test_y, self.config.batch_size,
+                        cache_gates=not self.reference)
 
     # -- the run --------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> History:
@@ -330,19 +341,21 @@ class Trainer:
                                   f"checkpoint {self.epoch}; use a fresh --out")
 
 
-def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> dict:
+def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256,
+             cache_gates: bool = True) -> dict:
     """Loss, raw accuracy (percent) and the gates of `model` in eval mode.
 
-    Each layer's gate is computed once for the whole pass.
+    Each layer's gate is computed once for the whole pass (or, with cache_gates=False, again
+    for every batch, as the release does; the result is the same).
     """
     model.eval()
     total_loss = correct = 0.0
-    with torch.no_grad(), cached_gates(model) as gates:
+    with torch.no_grad(), (cached_gates(model) if cache_gates else nullcontext()) as gates:
         for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
             logits = model(xb)
             total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
             correct += int((logits.argmax(1) == yb).sum())
-        gates = {name: g.cpu() for name, g in gates.items()}
+        gates = {name: g.cpu() for name, g in (gates or model.gates("eval")).items()}
     return {"test_loss": total_loss / len(y), "test_accuracy": 100.0 * correct / len(y), "gates": gates}
 
 

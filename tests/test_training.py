@@ -116,3 +116,15 @@ def test_random_labels_give_chance_accuracy(mnist5k):
     trainer = Trainer(lite(epochs=2, max_steps=None, momentum=0.9, lr=0.01), train, test, progress=False)
     history = trainer.fit()
     assert 5.0 <= history.epochs[-1]["test_accuracy"] <= 15.0
+
+
+@pytest.mark.parametrize("phase", ["tnn", "snn"])
+def test_reference_mode_does_the_same_maths(phase, tiny):
+    x, y = tiny[0].tensors[0][:64], tiny[0].tensors[1][:64]
+    ours, ref = (Trainer(lite(), *tiny, progress=False, reference=r) for r in (False, True))
+    for trainer in (ours, ref):
+        trainer.enter_phase(phase)
+        trainer.step(x, y)
+    for (name, a), b in zip(ours.model.named_parameters(), ref.model.parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert ref.evaluate()["test_accuracy"] == ours.evaluate()["test_accuracy"]

@@ -1,0 +1,171 @@
+"""Benchmark: step, evaluation and epoch times of the dense TNN and both switchers, against a
+reference mode that does the release's redundant work, all measured side by side in one run.
+
+Reference mode (our own re-creation of what the authors' code does):
+* the gate is recomputed for every batch, in training and in evaluation;
+* gradients are computed for every parameter in both phases, and the frozen network's
+  gradients are then thrown away.
+The maths is the same as ours; only the work differs.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import time
+
+import torch
+
+from .data import load_dataset, subset
+from .training import Trainer, TrainConfig, resolve_device
+
+SWITCHERS = ("dense", "lite", "paper")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def make_trainer(model: str, switcher: str, reference: bool, data, device: str, seed: int) -> Trainer:
+    config = TrainConfig(model=model, switcher="lite" if switcher == "dense" else switcher,
+                         schedule="dense" if switcher == "dense" else "alternate", warmup_epochs=0,
+                         record_images=False, device=device, seed=seed)
+    return Trainer(config, *data, progress=False, reference=reference)
+
+
+def step_ms(trainer: Trainer, phase: str, steps: int, warmup: int = 2) -> float:
+    """Median milliseconds of one SGD step in `phase`."""
+    trainer.enter_phase(phase)
+    x, y = trainer.train_x, trainer.train_y
+    bs = trainer.config.batch_size
+    times = []
+    for i in range(warmup + steps):
+        lo = (i * bs) % (len(y) - bs)
+        t = _timed(lambda: trainer.step(x[lo:lo + bs], y[lo:lo + bs]), trainer.device)
+        if i >= warmup:
+            times.append(t)
+    return 1000 * statistics.median(times)
+
+
+def eval_ms(trainer: Trainer, repeats: int = 3) -> float:
+    """Milliseconds per evaluation batch over the whole test set (best of `repeats`)."""
+    trainer.evaluate()  # warm-up
+    batches = -(-len(trainer.test_y) // trainer.config.batch_size)
+    return 1000 * min(_timed(trainer.evaluate, trainer.device) for _ in range(repeats)) / batches
+
+
+def epoch_s(trainer: Trainer) -> float:
+    """Seconds for one TNN-phase epoch over the training subset plus its evaluation."""
+    return _timed(lambda: (trainer.train_epoch(0), trainer.evaluate()), trainer.device)
+
+
+def _peak_child(model, switcher, reference, train_size, queue):
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    train, test = load_dataset("mnist5k")
+    trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), "cpu", 0)
+    for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
+        step_ms(trainer, phase, steps=2, warmup=0)
+    trainer.evaluate()
+    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def peak_memory_mb(model, switcher, reference, train_size, device) -> float:
+    """Peak memory of a few steps and an evaluation: GPU allocations on CUDA, else the
+    resident set of a fresh CPU process (which includes torch itself, about 300-400 MB)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        train, test = load_dataset("mnist5k")
+        trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), str(device), 0)
+        for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
+            step_ms(trainer, phase, steps=2, warmup=0)
+        trainer.evaluate()
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_peak_child, args=(model, switcher, reference, train_size, queue))
+    proc.start()
+    value = queue.get(timeout=600)
+    proc.join()
+    return value
+
+
+def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device: str = "auto",
+              seed: int = 0, memory: bool = True, log=print, test_size: int | None = None) -> dict:
+    """Measure every configuration in one run; returns rows and the ours/reference ratios."""
+    dev = resolve_device(device)
+    train, test = load_dataset("mnist5k")
+    test = subset(test, test_size, seed) if test_size else test
+    data = (subset(train, train_size, seed), test)
+    rows = []
+    for switcher in SWITCHERS:
+        for reference in ((False,) if switcher == "dense" else (False, True)):
+            torch.manual_seed(seed)
+            trainer = make_trainer(model, switcher, reference, data, str(dev), seed)
+            phases = ("dense",) if switcher == "dense" else ("tnn", "snn")
+            row = {"switcher": switcher, "mode": "reference" if reference else "ours"}
+            for phase in phases:
+                row[f"{'tnn' if phase == 'dense' else phase}_step_ms"] = step_ms(trainer, phase, steps)
+            row["eval_batch_ms"] = eval_ms(trainer)
+            row["epoch_s"] = epoch_s(trainer)
+            if memory:
+                row["peak_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev)
+            rows.append(row)
+            log(format_row(row))
+    return {"model": model, "device": str(dev), "device_name": _device_name(dev), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "train_size": train_size, "test_size": len(test.tensors[1]), "batch_size": 64, "rows": rows, "ratios": ratios(rows)}
+
+
+def ratios(rows: list[dict]) -> dict:
+    """ours / reference for training steps and epochs; reference / ours for evaluation."""
+    out = {}
+    for switcher in ("lite", "paper"):
+        ours = next(r for r in rows if r["switcher"] == switcher and r["mode"] == "ours")
+        ref = next(r for r in rows if r["switcher"] == switcher and r["mode"] == "reference")
+        out[switcher] = {
+            "tnn_step": ours["tnn_step_ms"] / ref["tnn_step_ms"],
+            "snn_step": ours["snn_step_ms"] / ref["snn_step_ms"],
+            "epoch": ours["epoch_s"] / ref["epoch_s"],
+            "eval_speedup": ref["eval_batch_ms"] / ours["eval_batch_ms"],
+        }
+    dense = next(r for r in rows if r["switcher"] == "dense")
+    for switcher in ("lite", "paper"):
+        ours = next(r for r in rows if r["switcher"] == switcher and r["mode"] == "ours")
+        out[switcher]["tnn_step_vs_dense"] = ours["tnn_step_ms"] / dense["tnn_step_ms"]
+    return out
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return platform.processor() or platform.machine()
+
+
+def format_row(row: dict) -> str:
+    cell = lambda key, fmt: format(row[key], fmt) if key in row else "-"  # noqa: E731
+    return (f"{row['switcher']:<6} {row['mode']:<9} tnn step {cell('tnn_step_ms', '8.1f')} ms  "
+            f"snn step {cell('snn_step_ms', '8.1f')} ms  eval/batch {cell('eval_batch_ms', '7.2f')} ms  "
+            f"epoch {cell('epoch_s', '6.2f')} s  peak {cell('peak_mb', '6.0f')} MB")
+
+
+def format_report(result: dict) -> str:
+    lines = [f"{result['model']} on {result['device']} ({result['device_name']}, torch {result['torch']}, "
+             f"{result['threads']} threads); epoch = {result['train_size']} training digits + "
+             f"{result['test_size']} test digits, batch {result['batch_size']}"]
+    lines += [format_row(r) for r in result["rows"]]
+    lines.append("ratios measured in this run (targets: training step <= 0.5x reference, "
+                 "evaluation >= 20x faster):")
+    for switcher, r in result["ratios"].items():
+        lines.append(f"  {switcher:<6} tnn step {r['tnn_step']:.2f}x  snn step {r['snn_step']:.2f}x  "
+                     f"epoch {r['epoch']:.2f}x  evaluation {r['eval_speedup']:.1f}x faster  "
+                     f"(tnn step {r['tnn_step_vs_dense']:.0f}x the dense TNN's)")
+    return "\n".join(lines)
