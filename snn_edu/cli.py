@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import fields, replace
 from pathlib import Path
 
+from .ablation import VARIANTS
 from .data import DATASETS, download_dataset
 from .errors import SnnEduError
 from .models import MODELS
-from .layers import GATE_STATS, STRATEGIES
+from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .presets import LEVELS, preset
 from .switcher import PRESETS
 from .training import SCHEDULES, TrainConfig, run
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "N(0, 0.01) for the MLP), 'uniform' (PyTorch's), or a normal std such as 0.05")
     train.add_argument("--gate-stats", choices=GATE_STATS,
                        help="BatchNorm statistics of the evaluation gate (default running, as the release)")
+    train.add_argument("--switcher-input", choices=SWITCHER_INPUTS,
+                       help="what the switcher reads: weights (the method) or a control (ablation)")
     train.add_argument("--clip-grad-norm", type=float, help="off by default (not in the paper)")
     train.add_argument("--train-size", type=int, help="subsample the training set")
     train.add_argument("--test-size", type=int, help="subsample the test set")
@@ -74,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                        help="print the results as JSON (or write them to PATH and print the table)")
+
+    abl = sub.add_parser("ablation", help="run the ablation study and print its table")
+    abl.add_argument("--model", choices=MODELS, default="mlp")
+    abl.add_argument("--preset", choices=LEVELS, default="cpu")
+    abl.add_argument("--seeds", type=int, default=3)
+    abl.add_argument("--variants", nargs="*", default=None, help="subset of: " + ", ".join(VARIANTS))
+    abl.add_argument("--finetune-epochs", type=int, default=2, help="for the magnitude-pruning baseline")
+    abl.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    abl.add_argument("--no-progress", action="store_true")
 
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
@@ -124,6 +137,17 @@ def train(args: argparse.Namespace) -> int:
     return 1 if metrics["diverged"] else 0
 
 
+def ablation(args: argparse.Namespace) -> int:
+    from .ablation import load_runs, run_ablation, summary_markdown
+
+    start = time.perf_counter()
+    out = run_ablation(args.model, args.preset, args.seeds, args.out, args.variants, args.finetune_epochs,
+                       progress=not args.no_progress)
+    print(summary_markdown(load_runs(out)))
+    print(f"wall time {time.perf_counter() - start:.0f} s; runs in {out}")
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from .bench import format_report, run_bench
 
@@ -147,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             return train(args)
         if args.command == "bench":
             return bench(args)
+        if args.command == "ablation":
+            return ablation(args)
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0

@@ -13,6 +13,7 @@ from .switcher import Switcher, SwitcherSpec, conv_bn_relu
 
 STRATEGIES = ("neuron", "connection")
 GATE_STATS = ("running", "image")
+SWITCHER_INPUTS = ("weights", "shuffled", "noise", "constant")  # the last three are ablation controls
 
 
 @contextmanager
@@ -60,23 +61,55 @@ class GatedLayer(nn.Module):
         self.strategy = strategy
         self.gated = True
         self.gate_stats = "running"
+        self.switcher_input = "weights"
+        self.register_buffer("fixed_gate", None)
         self._cached_gate: torch.Tensor | None = None
 
     @property
     def active(self) -> bool:
-        """True when the switcher exists and is switched on."""
-        return self.switcher is not None and self.gated
+        """True when the layer is switched on and has a switcher or a fixed gate."""
+        return self.gated and (self.switcher is not None or self.fixed_gate is not None)
+
+    def set_fixed_gate(self, gate: torch.Tensor | None) -> None:
+        """Use a constant gate (a pruning mask, say) instead of the switcher's; None removes it."""
+        self.fixed_gate = None if gate is None else gate.detach().to(self.weight.device, self.weight.dtype)
+
+    def set_switcher_input(self, kind: str, seed: int = 0) -> None:
+        """What the switcher reads: 'weights' (the method), or a control: 'shuffled' (the weights
+        under a fixed random permutation), 'noise' (fixed Gaussian noise at the weights' current
+        scale) or 'constant' (zeros)."""
+        if kind not in SWITCHER_INPUTS:
+            raise ConfigError(f"unknown switcher input {kind!r}; choose one of {', '.join(SWITCHER_INPUTS)}")
+        self.switcher_input = kind
+        gen = torch.Generator().manual_seed(seed)
+        if kind == "shuffled":
+            self.register_buffer("input_permutation", torch.randperm(self.weight.numel(), generator=gen))
+        elif kind == "noise":
+            self.register_buffer("input_noise", torch.randn(self.weight.shape, generator=gen))
+
+    def switcher_source(self) -> torch.Tensor:
+        """The weight tensor as the switcher is fed it (see set_switcher_input)."""
+        w = self.weight
+        if self.switcher_input == "shuffled":
+            return w.flatten()[self.input_permutation].view_as(w)
+        if self.switcher_input == "noise":
+            return self.input_noise * w.detach().std()
+        if self.switcher_input == "constant":
+            return torch.zeros_like(w)
+        return w
 
     def switcher_image(self) -> torch.Tensor:
-        """The 2-d weight image the switcher's U-Net reads."""
-        return self.weight
+        """The 2-d image the switcher's U-Net reads."""
+        return self.switcher_source()
 
     def compute_gate(self) -> torch.Tensor:
         """The gate from the current weights, honouring the module's train/eval mode."""
+        if self.fixed_gate is not None:
+            return self.fixed_gate
         if not self.training and self.gate_stats == "image":
             with batchnorm_image_stats(self.switcher):
-                return self._unet(self.switcher_image())
-        return self._unet(self.switcher_image())
+                return self.switcher(self.switcher_image())
+        return self.switcher(self.switcher_image())
 
     def gate_in_mode(self, mode: str) -> torch.Tensor:
         """The gate as training ('train': BatchNorm over this image) or evaluation ('eval':
@@ -84,9 +117,9 @@ class GatedLayer(nn.Module):
         if mode not in ("train", "eval"):
             raise ConfigError(f"gate mode must be 'train' or 'eval', got {mode!r}")
         with torch.no_grad():
-            if mode == "train":
+            if mode == "train" and self.fixed_gate is None:
                 with batchnorm_image_stats(self.switcher):
-                    return self._unet(self.switcher_image())
+                    return self.switcher(self.switcher_image())
             was_training = self.training
             self.eval()
             try:
@@ -97,9 +130,6 @@ class GatedLayer(nn.Module):
     def gate(self) -> torch.Tensor:
         """The cached gate when evaluation has frozen one, else a fresh one."""
         return self._cached_gate if self._cached_gate is not None else self.compute_gate()
-
-    def _unet(self, image: torch.Tensor) -> torch.Tensor:
-        return self.switcher(image)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.apply_weight(x, self.gate() if self.active else None)
@@ -174,7 +204,7 @@ class GatedConv2d(GatedLayer):
                          else ConvSwitcher(out_channels, in_channels, kernel_size, head, switcher))
 
     def switcher_image(self):
-        return self.switcher.reducer(self.weight)
+        return self.switcher.reducer(self.switcher_source())
 
     def effective_weight(self, gate):
         if gate is None:

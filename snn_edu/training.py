@@ -45,6 +45,7 @@ class TrainConfig:
     separate_tnn_epochs: int | None = None  # SL: TNN-only epochs before the switcher; None: half
     init_std: float | None = -1.0         # -1: the model's default (N(0, 0.01) for the MLP)
     gate_stats: str = "running"           # BatchNorm statistics of the evaluation gate
+    switcher_input: str = "weights"       # ablation controls: shuffled, noise, constant
     clip_grad_norm: float | None = None   # off by default (a deviation from the release)
     train_size: int | None = None         # subsample the training set (smoke runs)
     test_size: int | None = None
@@ -106,6 +107,9 @@ def make_model(config: TrainConfig) -> GatedNet:
     switcher = None if config.schedule == "dense" else config.switcher
     model = build_model(config.model, config.strategy, switcher, **kwargs)
     model.set_gate_stats(config.gate_stats)
+    if config.switcher_input != "weights":
+        for i, layer in enumerate(model.gated_layers().values()):
+            layer.set_switcher_input(config.switcher_input, seed=config.seed * 1000 + i)
     return model
 
 
@@ -212,9 +216,9 @@ class Trainer:
         self.optimizer.step()
         return value, int((logits.argmax(1) == y).sum())
 
-    def train_epoch(self, epoch: int) -> dict:
-        """One epoch in the phase the schedule assigns; returns its training metrics."""
-        self.enter_phase(phase_for_epoch(self.config, epoch))
+    def train_epoch(self, epoch: int, phase: str | None = None) -> dict:
+        """One epoch in `phase` (default: the schedule's); returns its training metrics."""
+        self.enter_phase(phase or phase_for_epoch(self.config, epoch))
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
         order = torch.randperm(len(self.train_y), generator=generator).to(self.device)
         batches = order.split(self.config.batch_size)[: self.config.max_steps]

@@ -1,0 +1,186 @@
+"""The ablation study: SNN-AL vs SNN-SL vs dense, magnitude pruning at matched sparsity,
+controls that feed the switcher something other than the weights, and the connection strategy.
+
+Runs are written to OUT/<variant>/seed<k>/ (metrics.json, history.pt) and skipped when their
+metrics.json already exists, so an interrupted study continues where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import analysis
+from .errors import ConfigError
+from .models import GatedNet
+from .paper import REPORTED
+from .presets import preset
+from .training import HISTORY, History, Trainer, evaluate, load_data, load_file
+
+# variant -> (TrainConfig overrides, one-line description)
+VARIANTS = {
+    "al": ({}, "SNN-AL: switcher and TNN alternate by epoch (the method)"),
+    "sl": ({"schedule": "separate"}, "SNN-SL: TNN alone first, then the switcher alone on the frozen TNN"),
+    "dense": ({"schedule": "dense"}, "dense baseline: no switcher"),
+    "shuffled": ({"switcher_input": "shuffled"}, "control: the switcher reads the weights shuffled"),
+    "noise": ({"switcher_input": "noise"}, "control: the switcher reads Gaussian noise of the weights' scale"),
+    "constant": ({"switcher_input": "constant"}, "control: the switcher reads a constant image"),
+    "connection": ({"strategy": "connection"}, "connection strategy: one gate per weight"),
+}
+DERIVED = {
+    "magnitude": "dense run pruned by L1 norm to the AL run's surviving units per layer, no fine-tuning",
+    "magnitude_ft": "the same, then fine-tuned with the mask fixed",
+}
+PAPER_ROWS = {"al": "SNN (AL, neuron)", "sl": "SNN-SL (neuron)", "dense": "dense baseline",
+              "connection": "SNN (connection, 2nd paper)"}
+
+
+def run_dir(out: Path, variant: str, seed: int) -> Path:
+    return Path(out) / variant / f"seed{seed}"
+
+
+def magnitude_masks(model: GatedNet, alive_counts: list[int]) -> dict[str, torch.Tensor]:
+    """Per gated layer, a 0/1 mask keeping the units with the largest L1 norm (linear inputs:
+    their weight rows; conv filters: their kernels), as many as `alive_counts` says."""
+    masks = {}
+    for (name, layer), keep in zip(model.gated_layers().items(), alive_counts):
+        norms = layer.weight.detach().abs().flatten(1).sum(1)  # dim 0 is the unit for both
+        mask = torch.zeros_like(norms)
+        mask[norms.topk(keep).indices] = 1.0
+        masks[name] = mask
+    return masks
+
+
+def _metrics_for(trainer: Trainer, seconds: float, epochs: int) -> dict:
+    result = evaluate(trainer.model, trainer.test_x, trainer.test_y, trainer.config.batch_size)
+    gates = result["gates"]
+    return {"test_accuracy": result["test_accuracy"], "diverged": False, "divergence": None,
+            "pruned_architecture": analysis.pruned_architecture(trainer.model, gates),
+            "params_removed_pct": analysis.params_removed_pct(trainer.model, gates),
+            "gate_categories": analysis.category_table(gates), "epochs": epochs,
+            "seconds_per_epoch": [seconds / max(epochs, 1)] * epochs, "total_seconds": seconds}
+
+
+def magnitude_runs(out: Path, base, seed: int, finetune_epochs: int, progress: bool) -> None:
+    """Prune the dense run's model to the AL run's architecture; evaluate, fine-tune, evaluate."""
+    al = json.loads((run_dir(out, "al", seed) / "metrics.json").read_text())
+    counts = [int(n) for n in al["pruned_architecture"].split("-")]
+    config = replace(base, schedule="dense", seed=seed, epochs=finetune_epochs)
+    trainer = Trainer(config, *load_data(config), progress=progress)
+    dense_state = load_file(run_dir(out, "dense", seed) / "checkpoint.pt")["model"]
+    trainer.model.load_state_dict(dense_state)
+    for name, mask in magnitude_masks(trainer.model, counts).items():
+        trainer.model.gated_layers()[name].set_fixed_gate(mask)
+    _write(run_dir(out, "magnitude", seed), _metrics_for(trainer, 0.0, 0), config)
+    start = time.perf_counter()
+    for epoch in range(finetune_epochs):
+        trainer.train_epoch(epoch, phase="tnn")  # the mask is a fixed gate: TNN phase with it on
+    _write(run_dir(out, "magnitude_ft", seed), _metrics_for(trainer, time.perf_counter() - start,
+                                                            finetune_epochs), config)
+
+
+def _write(folder: Path, metrics: dict, config) -> None:
+    from dataclasses import asdict
+
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics["config"] = asdict(config)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def run_ablation(model: str = "mlp", level: str = "cpu", seeds: int = 3, out: str | Path = "runs/ablation",
+                 variants: list[str] | None = None, finetune_epochs: int = 2, progress: bool = True,
+                 log=print) -> Path:
+    """Train every variant for every seed (skipping finished runs), then the magnitude baselines."""
+    out = Path(out)
+    variants = variants or list(VARIANTS)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ConfigError(f"unknown ablation variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    base = preset(model, level)
+    jobs = [(v, s) for s in range(seeds) for v in variants]
+    for variant, seed in tqdm(jobs, desc="ablation", disable=not progress):
+        folder = run_dir(out, variant, seed)
+        if (folder / "metrics.json").exists():
+            continue
+        config = replace(base, seed=seed, **VARIANTS[variant][0])
+        trainer = Trainer(config, *load_data(config), out=folder, progress=False)
+        trainer.fit(resume=(folder / "checkpoint.pt").exists())
+        metrics = trainer.metrics()
+        metrics["total_seconds"] = sum(metrics["seconds_per_epoch"])
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        log(f"{variant:<11} seed {seed}: {_describe(metrics)}")
+    if {"al", "dense"} <= set(variants):
+        for seed in range(seeds):
+            if not (run_dir(out, "magnitude_ft", seed) / "metrics.json").exists():
+                magnitude_runs(out, base, seed, finetune_epochs, progress=False)
+            for variant in DERIVED:
+                log(f"{variant:<11} seed {seed}: "
+                    f"{_describe(json.loads((run_dir(out, variant, seed) / 'metrics.json').read_text()))}")
+    return out
+
+
+def _describe(m: dict) -> str:
+    acc = "diverged" if m["test_accuracy"] is None else f"{m['test_accuracy']:.2f} %"
+    return f"{acc}, {m['pruned_architecture']}, {m['params_removed_pct']:.1f} % removed" + (
+        " (DIVERGED)" if m.get("diverged") else "")
+
+
+def load_runs(out: str | Path) -> dict[str, list[dict]]:
+    """{variant: [metrics of each seed]} for every finished run under `out`."""
+    runs: dict[str, list[dict]] = {}
+    for path in sorted(Path(out).glob("*/seed*/metrics.json")):
+        runs.setdefault(path.parent.parent.name, []).append(json.loads(path.read_text()))
+    return runs
+
+
+def load_histories(out: str | Path) -> dict[str, History]:
+    """{'variant/seedK': History} for every trained run under `out` (for the widgets)."""
+    return {f"{p.parent.parent.name}/{p.parent.name}": History.from_dict(load_file(p))
+            for p in sorted(Path(out).glob(f"*/seed*/{HISTORY}"))}
+
+
+def _mean_std(values: list[float], fmt: str = ".2f") -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
+
+
+def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
+    """Mean ± std over seeds per variant, with the paper's numbers where it has them."""
+    model = next(iter(runs.values()))[0]["config"]["model"]
+    paper = {row[0]: row for row in REPORTED[model]}
+    rows = []
+    for variant in [v for v in list(VARIANTS) + list(DERIVED) if v in runs]:
+        ms = runs[variant]
+        finished = [m for m in ms if m["test_accuracy"] is not None]
+        archs = [[int(n) for n in m["pruned_architecture"].split("-")] for m in ms]
+        mean_arch = "-".join(str(round(statistics.mean(col))) for col in zip(*archs))
+        p = paper.get(PAPER_ROWS.get(variant, ""), ("", "", "", ""))
+        rows.append({
+            "variant": variant, "seeds": len(ms), "diverged": sum(bool(m.get("diverged")) for m in ms),
+            "accuracy": _mean_std([m["test_accuracy"] for m in finished]),
+            "architecture": mean_arch,
+            "params_removed": _mean_std([m["params_removed_pct"] for m in ms]),
+            "seconds": _mean_std([m.get("total_seconds", sum(m["seconds_per_epoch"])) for m in ms], ".0f"),
+            "paper_accuracy": p[1], "paper_architecture": p[2], "paper_removed": p[3],
+        })
+    return rows
+
+
+def summary_markdown(runs: dict[str, list[dict]]) -> str:
+    """The results table (mean ± std over seeds) as markdown."""
+    lines = ["| variant | seeds | test acc % | pruned arch (mean) | params removed % | train s | "
+             "paper acc % | paper arch | paper removed % |", "|---" * 9 + "|"]
+    for r in summary_rows(runs):
+        div = f" ({r['diverged']} diverged)" if r["diverged"] else ""
+        lines.append(f"| {r['variant']} | {r['seeds']}{div} | {r['accuracy']} | {r['architecture']} | "
+                     f"{r['params_removed']} | {r['seconds']} | {r['paper_accuracy']} | "
+                     f"{r['paper_architecture']} | {r['paper_removed']} |")
+    return "\n".join(lines)
