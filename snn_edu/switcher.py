@@ -49,13 +49,39 @@ def conv_bn_relu(c_in: int, c_out: int, kernel=3, padding=1) -> nn.Sequential:
     )
 
 
+class Upsample2x(nn.ConvTranspose2d):
+    """ConvTranspose2d(kernel 2, stride 2, no bias), computed as a 1x1 conv and a pixel shuffle.
+
+    The 2x2 output blocks don't overlap, so this is the same sum; it is several times faster
+    on CPUs. Parameters and state-dict keys are those of nn.ConvTranspose2d.
+    """
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(c_in, c_out, 2, stride=2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c_in, c_out = self.weight.shape[:2]
+        w = self.weight.permute(1, 2, 3, 0).reshape(c_out * 4, c_in, 1, 1)
+        return F.pixel_shuffle(F.conv2d(x, w), 2)
+
+
+class RowConv(nn.Conv2d):
+    """Conv2d with a (1, W) kernel over one (1, 1, H, W) image, computed as one matmul."""
+
+    def __init__(self, c_out: int, width: int):
+        super().__init__(1, c_out, (1, width), bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[0, 0] @ self.weight.flatten(1).t()).t()[None, :, :, None]
+
+
 class Up(nn.Module):
     """Decoder level: transposed conv x2, then a conv over [upsampled, skip]."""
 
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
         self.up = nn.Sequential(
-            nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False),
+            Upsample2x(c_in, c_out),
             nn.BatchNorm2d(c_out),
             nn.ReLU(),
         )
@@ -91,7 +117,7 @@ class Switcher(nn.Module):
         if head == "rows":
             rc = self.spec.row_channels
             self.rows = nn.Sequential(
-                conv_bn_relu(1, rc, kernel=(1, self.shape[1]), padding=0),
+                nn.Sequential(RowConv(rc, self.shape[1]), nn.BatchNorm2d(rc), nn.ReLU()),
                 conv_bn_relu(rc, 1, kernel=1, padding=0),
             )
         self.reset_parameters()

@@ -39,8 +39,11 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     pytest.skip("no Chromium executable on PATH (chromium or chromium-browser); "
                 "install it, e.g. `apt-get install chromium`", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="playwright is not installed (pip install -e '.[test]')")
+try:
+    from playwright import sync_api
+except ImportError as exc:  # not installed, or broken
+    pytest.skip(f"playwright cannot be imported ({exc}); pip install -e '.[test]'",
+                allow_module_level=True)
 
 
 def _free_port() -> int:
@@ -67,6 +70,11 @@ def lab(tmp_path_factory):
     dirs = {name: base / name for name in ("config", "data", "runtime", "settings", "workspaces")}
     for d in dirs.values():
         d.mkdir()
+    # No "get notified about Jupyter news?" toast (it would cover the figure), no news fetch.
+    notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False,
+                                        "doNotDisturbMode": True}))
     port, token = _free_port(), secrets.token_hex(24)
     env = {**os.environ,
            "SNN_EDU_SMOKE": "1",
