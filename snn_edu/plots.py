@@ -134,3 +134,78 @@ def plot_contributions(ax, direct: torch.Tensor, through: torch.Tensor, k: int):
 def new_figure(nrows=1, ncols=1, width=10.0, height=3.5, **kw):
     """A figure with constrained layout, the size the notebooks use."""
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kw)
+
+
+# -- kernels, feature maps and attributions (notebook 03) ---------------------------------------
+def _kernel_mosaic(weight: torch.Tensor) -> np.ndarray:
+    """One filter's weights as an image: a (k, k) kernel as it is, (in, k, k) as a grid of its
+    input slices separated by NaN gaps."""
+    w = weight.detach().cpu().float().numpy()
+    if w.ndim == 2:
+        return w
+    n, k = w.shape[0], w.shape[-1]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    mosaic = np.full((rows * (k + 1) - 1, cols * (k + 1) - 1), np.nan)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        mosaic[r * (k + 1): r * (k + 1) + k, c * (k + 1): c * (k + 1) + k] = w[i]
+    return mosaic
+
+
+def plot_kernel(ax, weight: torch.Tensor, title: str = ""):
+    """A filter's weights on a symmetric red/blue scale (input slices tiled for deeper layers)."""
+    img = _kernel_mosaic(weight)
+    lim = float(np.nanmax(np.abs(img))) or 1.0
+    ax.imshow(np.ma.masked_invalid(img), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize="x-small")
+    return ax
+
+
+def plot_feature_map(ax, fmap: torch.Tensor, vmin: float | None = None, vmax: float | None = None):
+    """One feature map in grey levels (shared limits make a column comparable)."""
+    ax.imshow(fmap.detach().cpu().float().numpy(), cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def plot_frame(ax, colour: str, width: float = 3.0):
+    """Draw a coloured frame around an Axes (its spines)."""
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(width)
+    return ax
+
+
+def _rho_text(rho: float) -> str:
+    return "undefined (a constant ranking)" if math.isnan(rho) else f"{rho:+.2f}"
+
+
+def plot_rank_scatter(ax, a: torch.Tensor, b: torch.Tensor, gate: torch.Tensor, xlabel: str, ylabel: str,
+                      rho: float, rho_alive: float | None = None):
+    """One point per unit (a against b), coloured by the unit's gate category; Spearman rho (all
+    units, and units with gate > 0 when given) in the title. Undefined rho: a constant ranking."""
+    colours = [CATEGORY_COLOURS[CATEGORIES[c]] for c in categorise(gate.flatten())]
+    ax.scatter(a.detach().cpu().numpy(), b.detach().cpu().numpy(), c=colours, s=22, edgecolors="white",
+               linewidths=0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    title = f"Spearman rho {_rho_text(rho)}"
+    if rho_alive is not None:
+        title += f" (gate > 0 only: {_rho_text(rho_alive)})"
+    ax.set_title(title, fontsize="small")
+    return ax
+
+
+def plot_pixel_values(ax, values: torch.Tensor, title: str = "", cmap: str = "viridis"):
+    """784 per-pixel values as a 28x28 picture with a colour bar."""
+    img = ax.imshow(values.detach().cpu().float().reshape(28, 28).numpy(), cmap=cmap, interpolation="nearest")
+    ax.figure.colorbar(img, ax=ax, shrink=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize="small")
+    return ax

@@ -132,3 +132,135 @@ def gradient_explorer(k_classes: int = 5, seed: int = 0):
     rows = list(controls.values())
     panel.children = (w.VBox([w.HBox(rows[:3]), w.HBox(rows[3:])]), panel.children[1])
     return panel
+
+
+# -- kernels and attributions (notebook 03) -----------------------------------------------------
+MAP_KINDS = {"raw": "raw kernel responses (un-gated weights)", "gated": "what the network passes on (gated)"}
+
+
+def _layer_gate(model, layer: str):
+    module = getattr(model, layer)
+    return module.gate_in_mode("eval").cpu().flatten() if module.active else None
+
+
+def fig3_figure(model, images: torch.Tensor, strengthened, pruned, layer: str = "conv1",
+                labels=None, gated: bool = False):
+    """The paper's Fig. 3: one row per digit, one column per kernel (its weights on top).
+
+    Columns are framed in the colour of their kernel's real gate category, so stand-ins
+    chosen by pick_kernels(fill=True) show as 'weakened', not as what they stand in for.
+    """
+    from . import attribution
+
+    kernels = [int(k) for k in strengthened] + [int(k) for k in pruned]
+    if not kernels:
+        fig, ax = plots.new_figure(1, 1, width=7, height=1.6)
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{layer}: no strengthened or pruned kernels in this run to show\n"
+                "(try fill=True for the closest stand-ins, labelled by their real category)",
+                ha="center", va="center")
+        return fig
+    gate = _layer_gate(model, layer)
+    maps = attribution.feature_maps(model, layer, images, gated=gated)[:, kernels]
+    weight = getattr(model, layer).weight.detach().cpu()
+    n, k = len(images), len(kernels)
+    fig, axes = plots.new_figure(n + 1, k + 1, width=1.15 * (k + 1) + 0.4, height=1.0 * (n + 1) + 0.7,
+                                 squeeze=False)
+    axes[0, 0].axis("off")
+    for col, kernel in enumerate(kernels, start=1):
+        category = "no gate" if gate is None else attribution.gate_category(float(gate[kernel]))
+        g_text = "" if gate is None else f"g={float(gate[kernel]):.2f}"
+        colour = plots.CATEGORY_COLOURS.get(category, "#999999")
+        plots.plot_kernel(axes[0, col], weight[kernel].squeeze(0), f"kernel {kernel}\n{category}\n{g_text}")
+        axes[0, col].title.set(color="white", bbox=dict(facecolor=colour, edgecolor="none", pad=2))
+        lo, hi = float(maps[:, col - 1].min()), float(maps[:, col - 1].max())
+        for row in range(n):
+            plots.plot_feature_map(axes[row + 1, col], maps[row, col - 1], lo, hi)
+        for ax in axes[:, col]:
+            plots.plot_frame(ax, colour)
+    for row in range(n):
+        ax = axes[row + 1, 0]
+        plots.plot_feature_map(ax, images[row, 0].cpu())
+        if labels is not None:
+            ax.set_ylabel(f"digit {int(labels[row])}", fontsize="x-small")
+    fig.suptitle(f"{layer}: {MAP_KINDS['gated' if gated else 'raw']}; frames: kernel category; "
+                 "each column shares one grey scale", fontsize="small")
+    return fig
+
+
+def ranking_scatter_figure(table: dict):
+    """Three rankings of one layer's kernels against each other (gate, conductance, L1)."""
+    pairs = [("gate", "conductance"), ("gate", "l1"), ("l1", "conductance")]
+    names = {"gate": "switcher gate (eval)", "conductance": "mean |conductance|", "l1": "L1 of weights"}
+    from .attribution import rho_of
+
+    fig, axes = plots.new_figure(1, 3, width=12, height=3.6)
+    for ax, (a, b) in zip(axes, pairs):
+        plots.plot_rank_scatter(ax, table[a], table[b], table["gate"], names[a], names[b],
+                                rho_of(table, a, b), rho_of(table, a, b, alive=True))
+    plots.category_legend(axes[0], loc="upper left")
+    fig.suptitle(f"{table['layer']}: {len(table['gate'])} kernels, attributions over {table['n_images']} "
+                 "test digits", fontsize="medium")
+    return fig
+
+
+def pixel_maps_figure(gate_784: torch.Tensor, attribution_784: torch.Tensor):
+    """First-layer gate per pixel beside the mean |IntegratedGradients| per pixel (4 Axes with
+    their colour bars), with the Spearman rho of the two in the title."""
+    from . import attribution
+
+    rho = attribution.spearman(gate_784.flatten(), attribution_784.flatten())
+    fig, axes = plots.new_figure(1, 2, width=9, height=3.8)
+    plots.plot_pixel_values(axes[0], gate_784, "switcher gate of each input pixel (fc1)")
+    plots.plot_pixel_values(axes[1], attribution_784, "mean |Integrated Gradients| per pixel", cmap="magma")
+    fig.suptitle(f"Spearman rho over the 784 pixels: {'undefined' if rho != rho else f'{rho:+.2f}'}",
+                 fontsize="medium")
+    return fig
+
+
+DIGIT_CHOICES = ["one of each class", "random from the test set"] + [f"class {c}" for c in range(10)]
+
+
+def _digit_rows(y: torch.Tensor, digits: str, seed: int, n: int = 6) -> torch.Tensor:
+    """Test-set indices for a DIGIT_CHOICES entry."""
+    from . import attribution
+
+    gen = torch.Generator().manual_seed(seed)
+    y = y.detach().cpu()
+    if digits == "one of each class":
+        return attribution.one_digit_per_class(y, y, seed)
+    if digits.startswith("random"):
+        pool = torch.arange(len(y))
+    else:
+        pool = (y == int(digits.split()[-1])).nonzero().flatten()
+    return pool[torch.randperm(len(pool), generator=gen)[:n]]
+
+
+def kernel_explorer_figure(model, x, y, digits: str = "one of each class", seed: int = 0, layer: str = "conv1",
+                           n_strengthened: int = 3, n_pruned: int = 2, fill: bool = False, maps: str = "raw"):
+    """fig3_figure for a choice of digits, layer and how many kernels of each category."""
+    from . import attribution
+
+    idx = _digit_rows(y, digits, seed)
+    strong, pruned = attribution.pick_kernels(_layer_gate(model, layer), n_strengthened, n_pruned, fill)
+    return fig3_figure(model, x[idx], strong, pruned, layer, labels=y[idx], gated=maps == "gated")
+
+
+def kernel_explorer(model, x, y, layers=("conv1", "conv2")):
+    """Digits, layer, how many strengthened / pruned kernels, stand-ins and raw/gated maps."""
+    import ipywidgets as w
+
+    count = dict(min=0, max=6, continuous_update=False)
+    controls = {
+        "digits": w.Dropdown(options=DIGIT_CHOICES, value=DIGIT_CHOICES[0], description="digits"),
+        "seed": w.IntSlider(value=0, min=0, max=20, description="seed", continuous_update=False),
+        "layer": w.Dropdown(options=list(layers), value=layers[0], description="layer"),
+        "n_strengthened": w.IntSlider(value=3, description="strengthened", **count),
+        "n_pruned": w.IntSlider(value=2, description="pruned", **count),
+        "fill": w.Checkbox(value=False, description="fill with closest stand-ins"),
+        "maps": w.ToggleButtons(options=list(MAP_KINDS), value="raw", description="maps"),
+    }
+    panel = _panel(controls, lambda **kw: kernel_explorer_figure(model, x, y, **kw))
+    rows = list(controls.values())
+    panel.children = (w.VBox([w.HBox(rows[:3]), w.HBox(rows[3:])]), panel.children[1])
+    return panel

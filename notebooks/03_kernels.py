@@ -1,0 +1,186 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Which kernels does the switcher keep?
+#
+# The switcher never sees an image. It reads a layer's weights and answers with one gate per
+# neuron: `0` prunes it, below `1` weakens it, `1` or more strengthens it. So what do the
+# kernels it keeps *do* with a digit, compared with the ones it throws away?
+#
+# This notebook
+#
+# 1. redraws the first paper's **figure 3**: the feature maps of the first convolution of a
+#    gated LeNet5, one digit of each class per row, strengthened and pruned kernels in columns;
+# 2. asks a second opinion from [captum](https://captum.ai), which measures from data how much
+#    each kernel contributes to the network's answer, and compares three rankings of the
+#    kernels: the switcher's gate, captum's *conductance* and the plain size (L1 norm) of the
+#    weights;
+# 3. does the same for the MLP's 784 input pixels.
+
+# %%
+# %matplotlib inline
+import matplotlib.pyplot as plt
+import torch
+
+from snn_edu import attribution, widgets
+from snn_edu.analysis import gate_categories
+from snn_edu.presets import preset, smoke_mode
+from snn_edu.training import run
+
+torch.manual_seed(0)
+LEVEL = None  # None: "smoke" when SNN_EDU_SMOKE=1, else "cpu". Set "paper" on a GPU.
+N_IMAGES, N_STEPS = (32, 8) if smoke_mode() else (256, 32)
+print("smoke mode:", smoke_mode())
+
+# %% [markdown]
+# ## A gated LeNet5
+#
+# The same run as in notebook 02: LeNet5-Caffe with one switcher per layer, trained by
+# alternating TNN and switcher epochs after a warm-up.
+
+# %%
+lenet = run(preset("lenet5", LEVEL))
+metrics = lenet.metrics()
+x, y = lenet.test_x.cpu(), lenet.test_y.cpu()
+gate = lenet.model.conv1.gate_in_mode("eval").cpu()
+print(f"test accuracy {metrics['test_accuracy']:.2f} %, pruned architecture {metrics['pruned_architecture']}")
+print("conv1 kernels:", gate_categories(gate))
+
+# %% [markdown]
+# An accuracy near 10 % means the run has collapsed: when a switcher prunes every kernel of a
+# layer, the network gives the same answer for every digit and nothing can flow back to
+# revive it. The pictures below still work (they show the raw kernels), but captum will find
+# nothing to attribute. Try another `seed` in `preset(...)` if that happens.
+#
+# ## Figure 3: strengthened and pruned kernels side by side
+#
+# The paper picks three strengthened and two pruned kernels of the first convolution. A short
+# or unlucky run may have fewer of one kind (a tiny smoke run often has no strengthened kernel
+# at all). Then we show what exists, and fill the missing columns with the closest stand-ins:
+# the highest remaining gates, or the weakest surviving ones. Each column is labelled and framed
+# with the **real** category of its kernel, so a stand-in shows as *weakened*.
+
+# %%
+strong, pruned = attribution.pick_kernels(gate, 3, 2)
+print(f"this run has {len(strong)} of 3 strengthened and {len(pruned)} of 2 pruned kernels to show")
+if len(strong) < 3 or len(pruned) < 2:
+    strong, pruned = attribution.pick_kernels(gate, 3, 2, fill=True)
+    print("missing columns are filled with stand-ins, labelled with their real category")
+
+# %% [markdown]
+# Each row is one test digit, each column one kernel (its 5×5 weights on top, red positive and
+# blue negative). The maps are the kernels' **raw** responses, computed with the un-gated
+# weights: the network itself multiplies a pruned kernel's map by 0, which would show nothing.
+#
+# The paper reads its figure like this: the pruned kernels respond to the *global* shape of
+# the digit, which some strengthened kernels also capture, so they are redundant; other
+# strengthened kernels pick up local texture such as stroke edges in one direction. Look for
+# yourself whether this run's pictures support that reading. It is an interpretation of a few
+# pictures, not a measurement.
+
+# %%
+rows = attribution.one_digit_per_class(x, y, seed=0)
+fig = widgets.fig3_figure(lenet.model, x[rows], strong, pruned, "conv1", labels=y[rows])
+plt.show()
+
+# %% [markdown]
+# ### Kernel explorer
+#
+# Choose other digits (one of each class, a random sample, or several of one class), the second
+# convolution instead of the first, how many kernels of each kind to show, and whether to fill
+# missing columns with stand-ins. *maps* switches between the raw responses and what the
+# network actually passes on (the gated maps, all black for a pruned kernel).
+
+# %%
+widgets.kernel_explorer(lenet.model, x, y)
+
+# %% [markdown]
+# ## A second opinion: captum
+#
+# The gate is the switcher's opinion of a kernel, formed from weights alone. captum can
+# measure, from data, how much each kernel contributes to the answer. We use
+# **conductance** (`captum.attr.LayerConductance`): it follows the network along a straight
+# path from a *baseline* image to the digit and adds up how much of the change in the
+# true class's score flows through each kernel's feature map. Per kernel we sum its absolute
+# conductance over the map and average over the test digits.
+#
+# The baseline is an all-black image. That is what the background of an MNIST digit is
+# (pixel value 0), so the path goes from "nothing written" to the digit. Since this LeNet5 has
+# no biases, the black image gives every class a score of exactly 0, and the conductances of
+# all kernels add up to the true class's score itself (up to the error of the numerical
+# integral, which `N_STEPS` controls).
+#
+# Three rankings of the 20 conv1 kernels:
+#
+# * **gate**: the switcher's evaluation-mode gate;
+# * **conductance**: captum, on the gated network as it is evaluated;
+# * **L1**: the sum of the kernel's absolute weights, the simplest guess at importance
+#   (magnitude pruning).
+#
+# We compare rankings with Spearman's rank correlation ρ: `+1` is the same order, `0` no
+# relation, `-1` the reverse order.
+
+# %%
+sample = torch.arange(min(N_IMAGES, len(y)))
+table = attribution.importance_table(lenet.model, "conv1", x[sample], y[sample], n_steps=N_STEPS)
+fig = widgets.ranking_scatter_figure(table)
+plt.show()
+
+# %%
+print(attribution.rho_report(table))
+
+# %% [markdown]
+# **How to read these numbers.** They come from *this* run, on the digits above; another seed
+# or a longer run will move them, and with 20 kernels a ρ of ±0.3 is well within chance.
+#
+# * If **gate and conductance** agree, the switcher, which only ever sees weights, ranks the
+#   kernels much as their measured contribution on real digits does. Part of that agreement is
+#   built in: conductance is measured in the gated network, so a kernel with gate 0 has
+#   conductance exactly 0 and a larger gate scales a kernel's map up. That is why the ρ among
+#   the surviving kernels (gate > 0) is printed as well; that one is the fairer test.
+# * If **gate and L1** agree, the switcher may be doing little more than magnitude pruning.
+#   If they do not, it uses something about the weights other than their size.
+# * *undefined* means one ranking is constant: for instance, when a collapsed run has pruned
+#   every kernel of a later layer, nothing flows to the output and every conductance is 0.
+#   A smoke run can be that degenerate; it only checks that the code runs.
+
+# %% [markdown]
+# ## The same question for the MLP's input pixels
+#
+# The first switcher of the MLP gates the 784 input pixels (figure 4 of the paper). captum's
+# `IntegratedGradients` gives each pixel of each digit an attribution for the true class,
+# again from a black baseline; we average its absolute value over the test digits. Left, the
+# gates; right, the attributions.
+
+# %%
+mlp = run(preset("mlp", LEVEL))
+mlp_gate = mlp.model.fc1.gate_in_mode("eval").cpu()
+mlp_x, mlp_y = mlp.test_x[:N_IMAGES].cpu(), mlp.test_y[:N_IMAGES].cpu()
+pixel_map = attribution.pixel_attribution(mlp.model, mlp_x, mlp_y, n_steps=N_STEPS)
+fig = widgets.pixel_maps_figure(mlp_gate, pixel_map)
+plt.show()
+
+# %% [markdown]
+# An integrated-gradients attribution is the pixel's value times an average gradient, so a
+# pixel that is black in every digit gets exactly 0, whatever its gate. Both maps therefore
+# agree on the empty border for free. The correlation over the pixels that at least one of
+# these digits uses is the more telling number:
+
+# %%
+used = mlp_x.flatten(1).amax(0) > 0
+print(f"Spearman rho, all 784 pixels: {attribution.spearman(mlp_gate, pixel_map.flatten()):+.2f}")
+print(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
+      f"{attribution.spearman(mlp_gate[used], pixel_map.flatten()[used]):+.2f}")

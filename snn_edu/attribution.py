@@ -1,0 +1,212 @@
+"""Which kernels and pixels matter? The switcher's gates beside captum's attributions.
+
+Every function runs the model in eval mode with each gate computed once (`cached_gates`), so
+the numbers belong to the network that evaluation measures. The attribution baseline is an
+all-zero (black) image: MNIST's background is exactly 0 after `ToTensor()`, so "from nothing
+to this digit" is the path the attributions integrate along.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from .layers import GatedConv2d, GatedLayer, cached_gates
+
+DEFAULT_STEPS = 32
+
+
+@contextmanager
+def inspecting(model: nn.Module):
+    """Eval mode with cached gates for the block; the model's train/eval mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with cached_gates(model):
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def pick_kernels(gate: torch.Tensor, n_strengthened: int = 3, n_pruned: int = 2,
+                 fill: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(strengthened indices by gate descending, pruned indices), at most n of each.
+
+    When too few exist, only those are returned. With `fill=True` the shortfall is filled
+    with the closest stand-ins, which are NOT what their list is named after: the highest
+    remaining gates for "strengthened", the weakest non-pruned gates for "pruned". Label
+    columns with `gate_category` of the real gate value.
+    """
+    gate = gate.detach().cpu().flatten()
+    order = torch.argsort(gate, descending=True, stable=True)
+    strong = order[gate[order] >= 1][:n_strengthened]
+    pruned = (gate == 0).nonzero().flatten()[:n_pruned]
+    if fill:
+        taken = set(strong.tolist()) | set(pruned.tolist())
+        extra = [int(i) for i in order if int(i) not in taken][: max(0, n_strengthened - len(strong))]
+        strong = torch.cat([strong, torch.tensor(extra, dtype=torch.long)])
+        taken |= set(extra)
+        weakest = [int(i) for i in order.flip(0) if int(i) not in taken]
+        pruned = torch.cat([pruned, torch.tensor(weakest[: max(0, n_pruned - len(pruned))], dtype=torch.long)])
+    return strong, pruned
+
+
+def gate_category(value: float) -> str:
+    """'pruned' (== 0), 'weakened' (0 < g < 1) or 'strengthened' (>= 1), as analysis counts."""
+    return "pruned" if value == 0 else ("strengthened" if value >= 1 else "weakened")
+
+
+def one_digit_per_class(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Indices of one randomly chosen digit per class 0..9 (classes absent from y are skipped)."""
+    gen = torch.Generator().manual_seed(seed)
+    y = y.detach().cpu()
+    picks = []
+    for c in range(10):
+        where = (y == c).nonzero().flatten()
+        if len(where):
+            picks.append(int(where[torch.randint(len(where), (1,), generator=gen)]))
+    return torch.tensor(picks, dtype=torch.long)
+
+
+def feature_maps(model: nn.Module, layer_name: str, images: torch.Tensor, gated: bool = False) -> torch.Tensor:
+    """The output of `layer_name` for `images`, on the CPU.
+
+    gated=False: each kernel's raw response (the un-gated weight applied to what the layer
+    receives), so a pruned kernel still shows what it detects. gated=True: what the network
+    passes on (a pruned kernel's map is all zeros).
+    """
+    layer = getattr(model, layer_name)
+    captured = {}
+
+    def hook(module, inputs, output):
+        raw = isinstance(module, GatedLayer) and not gated
+        captured["maps"] = module.apply_weight(inputs[0], None) if raw else output
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        with inspecting(model), torch.no_grad():
+            model(images.to(_device(model)))
+    finally:
+        handle.remove()
+    return captured["maps"].detach().cpu()
+
+
+def _per_channel(attr: torch.Tensor, reduce: str) -> torch.Tensor:
+    """|attr| per channel (dim 1): summed ('sum') or averaged ('mean') over space, mean over images."""
+    a = attr.detach().abs().flatten(2) if attr.dim() > 2 else attr.detach().abs()[..., None]
+    per_image = a.sum(-1) if reduce == "sum" else a.mean(-1)
+    return per_image.mean(0).cpu()
+
+
+def channel_conductance(model: nn.Module, layer_name: str, images: torch.Tensor, labels: torch.Tensor,
+                        n_steps: int = DEFAULT_STEPS) -> torch.Tensor:
+    """Per-channel importance by captum's LayerConductance for the true-class logit.
+
+    Baseline: the black image. Reduced as |conductance| summed over space, mean over images.
+    Measured on the gated network, so a channel with gate 0 gets exactly 0.
+    """
+    from captum.attr import LayerConductance
+
+    device = _device(model)
+    with inspecting(model):
+        attr = LayerConductance(model, getattr(model, layer_name)).attribute(
+            images.to(device), baselines=torch.zeros_like(images, device=device),
+            target=labels.to(device), n_steps=n_steps)
+    return _per_channel(attr, "sum")
+
+
+def channel_activation(model: nn.Module, layer_name: str, images: torch.Tensor) -> torch.Tensor:
+    """Mean |activation| per channel of the (gated) layer output, by captum's LayerActivation."""
+    from captum.attr import LayerActivation
+
+    with inspecting(model), torch.no_grad():
+        attr = LayerActivation(model, getattr(model, layer_name)).attribute(images.to(_device(model)))
+    return _per_channel(attr, "mean")
+
+
+def pixel_attribution(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                      n_steps: int = DEFAULT_STEPS, return_delta: bool = False):
+    """Mean |IntegratedGradients| per input pixel (black baseline, true-class logit) as a 28x28
+    map; with return_delta also captum's per-image completeness gap."""
+    from captum.attr import IntegratedGradients
+
+    device = _device(model)
+    with inspecting(model):
+        attr, delta = IntegratedGradients(model).attribute(
+            images.to(device), baselines=torch.zeros_like(images, device=device),
+            target=labels.to(device), n_steps=n_steps, return_convergence_delta=True)
+    pixel_map = attr.detach().abs().mean(0).reshape(28, 28).cpu()
+    return (pixel_map, delta.detach().cpu()) if return_delta else pixel_map
+
+
+def kernel_l1(layer: GatedLayer) -> torch.Tensor:
+    """L1 norm of the raw weights per gated unit: per output filter (conv) or per input
+    feature (linear, weight stored as (in, out)), i.e. per neuron-strategy gate."""
+    w = layer.weight.detach().abs().cpu()
+    return w.flatten(1).sum(1) if isinstance(layer, GatedConv2d) else w.sum(1)
+
+
+def average_ranks(x: torch.Tensor) -> torch.Tensor:
+    """Ranks 1..n, ties sharing the average of the ranks they span."""
+    x = x.detach().flatten().double().cpu()
+    order = torch.argsort(x, stable=True)
+    _, inverse, counts = torch.unique_consecutive(x[order], return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    ranks = torch.empty_like(x)
+    ranks[order] = (ends - (counts - 1) / 2.0)[inverse]
+    return ranks
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman rank correlation (average ranks for ties); nan when either side is constant."""
+    ra, rb = average_ranks(a), average_ranks(b)
+    if ra.numel() != rb.numel():
+        raise ValueError(f"spearman needs equal lengths, got {ra.numel()} and {rb.numel()}")
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = float(ra.norm() * rb.norm())
+    return float((ra * rb).sum()) / denom if denom > 0 else float("nan")
+
+
+RANKINGS = ("gate", "conductance", "activation", "l1")
+
+
+def importance_table(model: nn.Module, layer_name: str, images: torch.Tensor, labels: torch.Tensor,
+                     n_steps: int = DEFAULT_STEPS) -> dict:
+    """Per-kernel gate, conductance, activation and L1, and their pairwise Spearman rho.
+
+    'rho' uses every kernel; 'rho_alive' only kernels with gate > 0 (nan with fewer than 3),
+    since gate 0 forces conductance and activation to 0 and inflates agreement on its own.
+    """
+    layer = getattr(model, layer_name)
+    table = {"layer": layer_name, "n_images": len(labels),
+             "gate": layer.gate_in_mode("eval").cpu().flatten(),
+             "conductance": channel_conductance(model, layer_name, images, labels, n_steps),
+             "activation": channel_activation(model, layer_name, images),
+             "l1": kernel_l1(layer)}
+    alive = table["gate"] > 0
+    table["rho"], table["rho_alive"] = {}, {}
+    for i, a in enumerate(RANKINGS):
+        for b in RANKINGS[i + 1:]:
+            table["rho"][(a, b)] = spearman(table[a], table[b])
+            table["rho_alive"][(a, b)] = (spearman(table[a][alive], table[b][alive])
+                                          if int(alive.sum()) >= 3 else float("nan"))
+    return table
+
+
+def rho_of(table: dict, a: str, b: str, alive: bool = False) -> float:
+    """Spearman rho of two rankings in an importance_table, in either order."""
+    rhos = table["rho_alive" if alive else "rho"]
+    return rhos[(a, b)] if (a, b) in rhos else rhos[(b, a)]
+
+
+def rho_report(table: dict) -> str:
+    """One line per pair of rankings: rho over all units and over units with gate > 0."""
+    def fmt(r):
+        return "undefined" if r != r else f"{r:+.2f}"
+    return "\n".join(f"{a:>11} vs {b:<11} rho {fmt(r):>9}   among units with gate > 0: "
+                     f"{fmt(table['rho_alive'][(a, b)])}" for (a, b), r in table["rho"].items())
