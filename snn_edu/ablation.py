@@ -184,3 +184,31 @@ def summary_markdown(runs: dict[str, list[dict]]) -> str:
                      f"{r['params_removed']} | {r['seconds']} | {r['paper_accuracy']} | "
                      f"{r['paper_architecture']} | {r['paper_removed']} |")
     return "\n".join(lines)
+
+
+def findings(runs: dict[str, list[dict]]) -> list[str]:
+    """Plain sentences comparing the variants, computed from the runs themselves."""
+    def mean(variant, key):
+        values = [m[key] for m in runs.get(variant, []) if m.get(key) is not None]
+        return statistics.mean(values) if values else None
+
+    out = []
+    al_acc, al_removed = mean("al", "test_accuracy"), mean("al", "params_removed_pct")
+    if al_acc is not None and mean("dense", "test_accuracy") is not None:
+        gap = al_acc - mean("dense", "test_accuracy")
+        out.append(f"SNN-AL reaches {al_acc:.2f} % against {al_acc - gap:.2f} % for the dense baseline "
+                   f"({gap:+.2f} points) while removing {al_removed:.1f} % of the weights.")
+    if al_acc is not None and mean("sl", "test_accuracy") is not None:
+        out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} % with {mean('sl', 'params_removed_pct'):.1f} % "
+                   f"removed (the paper: SL prunes far less than AL).")
+    for variant in ("magnitude", "magnitude_ft"):
+        if mean(variant, "test_accuracy") is not None and al_acc is not None:
+            out.append(f"{DERIVED[variant].capitalize()}: {mean(variant, 'test_accuracy'):.2f} % "
+                       f"({mean(variant, 'test_accuracy') - al_acc:+.2f} points against AL at the same sparsity).")
+    for variant in ("shuffled", "noise", "constant"):
+        if mean(variant, "params_removed_pct") is not None:
+            acc = mean(variant, "test_accuracy")
+            acc_text = "no finished run" if acc is None else f"{acc:.2f} %"
+            out.append(f"{VARIANTS[variant][1].capitalize()}: {mean(variant, 'params_removed_pct'):.1f} % "
+                       f"removed, {acc_text}.")
+    return out

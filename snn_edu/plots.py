@@ -209,3 +209,17 @@ def plot_pixel_values(ax, values: torch.Tensor, title: str = "", cmap: str = "vi
     ax.set_yticks([])
     ax.set_title(title, fontsize="small")
     return ax
+
+
+def plot_ablation_bars(ax, runs: dict[str, list[dict]], key: str, ylabel: str):
+    """One bar per variant: the mean of `key` over seeds, each seed as a dot."""
+    names = list(runs)
+    for i, name in enumerate(names):
+        values = [m[key] for m in runs[name] if m.get(key) is not None]
+        if values:
+            ax.bar(i, float(np.mean(values)), color="#9bb7d9", width=0.7)
+            ax.plot([i] * len(values), values, "o", color="#2b2b2b", ms=3)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    return ax

@@ -112,6 +112,32 @@ def mask_inspector(history, layers: list[str] | None = None):
     return _panel(controls, lambda epoch, layer, mode: mask_figure(history, layer, epoch, mode))
 
 
+def compare_runs(histories: dict):
+    """Two run pickers, a layer and an epoch slider over {name: History}."""
+    import ipywidgets as w
+
+    names = list(histories)
+    layers = sorted({k for h in histories.values() for r in h.epochs for k in r["gates_eval"]})
+    longest = max(len(h.epochs) for h in histories.values()) - 1
+    controls = {
+        "first": w.Dropdown(options=names, value=names[0], description="run A"),
+        "second": w.Dropdown(options=names, value=names[min(1, len(names) - 1)], description="run B"),
+        "layer": w.Dropdown(options=layers, value=layers[0], description="layer"),
+        "epoch": w.IntSlider(value=longest, min=0, max=longest, description="epoch", continuous_update=False),
+    }
+    return _panel(controls, lambda **kw: compare_runs_figure(histories, **kw))
+
+
+def threshold_explorer(gates: dict):
+    """A run/layer picker and a threshold slider over {name: gate}."""
+    import ipywidgets as w
+
+    controls = {"name": w.Dropdown(options=list(gates), description="gate"),
+                "threshold": w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, description="prune if <",
+                                           continuous_update=False, readout_format=".2f")}
+    return _panel(controls, lambda name, threshold: threshold_figure(gates[name], threshold))
+
+
 def gradient_explorer(k_classes: int = 5, seed: int = 0):
     """Sliders for x, the updated weight, the target and the switcher's weights."""
     import ipywidgets as w

@@ -6,7 +6,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from notebook_runner import execute
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9]*.py"))
@@ -34,10 +35,7 @@ def test_pair_agrees_and_has_no_outputs(source):
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_runs_in_smoke_mode(source, monkeypatch, tmp_path):
     monkeypatch.setenv("SNN_EDU_SMOKE", "1")
-    nb = jupytext.read(source)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute()
+    nb = execute(jupytext.read(source), cwd=str(NOTEBOOKS))
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
