@@ -42,6 +42,14 @@ def architecture_of(gates: dict[str, torch.Tensor]) -> str:
     return "-".join(str(int(alive_units(g).sum())) for g in gates.values())
 
 
+def border_vs_centre(gate_784: torch.Tensor, width: int = 4) -> dict[str, float]:
+    """Percent of pruned input pixels in the `width`-pixel border of the 28x28 image and inside it."""
+    pruned = (gate_784.detach().cpu().reshape(28, 28) == 0).float()
+    border = torch.ones(28, 28, dtype=torch.bool)
+    border[width:-width, width:-width] = False
+    return {"border": 100.0 * float(pruned[border].mean()), "centre": 100.0 * float(pruned[~border].mean())}
+
+
 def _layer_gates(model: GatedNet, gates: dict[str, torch.Tensor] | None):
     if gates is None:
         gates = model.gates("eval")

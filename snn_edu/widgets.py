@@ -107,7 +107,8 @@ def mask_inspector(history, layers: list[str] | None = None):
     controls = {
         "epoch": w.IntSlider(value=last, min=0, max=last, description="epoch", continuous_update=False),
         "layer": w.Dropdown(options=layers, value=layers[0], description="layer"),
-        "mode": w.ToggleButtons(options=["eval", "train"], value="eval", description="gate"),
+        "mode": w.ToggleButtons(options=["eval", "train"], value="eval", description="gate",
+                                style={"description_width": "initial", "button_width": "60px"}),
     }
     return _panel(controls, lambda epoch, layer, mode: mask_figure(history, layer, epoch, mode))
 

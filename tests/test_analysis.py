@@ -87,3 +87,12 @@ def test_compact_with_real_switcher_gates():
     x = torch.rand(8, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(small(x), model(x), rtol=1e-4, atol=1e-6)
+
+
+def test_border_vs_centre():
+    from snn_edu.analysis import border_vs_centre
+
+    gate = torch.ones(28, 28)
+    gate[:4, :] = 0  # the top four rows: 112 of the 784 - 20 * 20 = 384 border pixels
+    share = border_vs_centre(gate.flatten())
+    assert share == {"border": pytest.approx(100 * 112 / 384), "centre": 0.0}
