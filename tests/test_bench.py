@@ -10,7 +10,8 @@ def test_bench_measures_every_configuration():
     for row in result["rows"]:
         assert row["tnn_step_ms"] > 0 and row["eval_batch_ms"] > 0 and row["epoch_s"] > 0
     for r in result["ratios"].values():
-        assert set(r) == {"tnn_step", "snn_step", "epoch", "eval_speedup", "tnn_step_vs_dense"}
+        assert set(r) == {"tnn_step", "snn_step", "epoch", "eval_speedup", "eval_speedup_10k",
+                          "tnn_step_vs_dense"}
         assert r["eval_speedup"] > 1.0  # one gate per pass beats one per batch
     assert result["device"] == "cpu" and len(lines) == 5
     assert "ratios measured in this run" in format_report(result)
