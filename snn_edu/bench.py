@@ -77,19 +77,33 @@ def epoch_s(trainer: Trainer) -> float:
     return _timed(lambda: (trainer.train_epoch(0), trainer.evaluate()), trainer.device)
 
 
+def _peak_rss_mb() -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _peak_child(model, switcher, reference, train_size, queue):
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     train, test = load_dataset("mnist5k")
     trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), "cpu", 0)
+    try:  # start the peak from here: loading the data set has its own, larger, peak
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    baseline = _peak_rss_mb()
     for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
         step_ms([trainer], phase, steps=2, warmup=0)
     trainer.evaluate()
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    queue.put((_peak_rss_mb(), baseline))
 
 
-def peak_memory_mb(model, switcher, reference, train_size, device) -> float:
-    """Peak memory of a few steps and an evaluation: GPU allocations on CUDA, else the
-    resident set of a fresh CPU process (which includes torch itself, about 300-400 MB)."""
+def peak_memory_mb(model, switcher, reference, train_size, device) -> tuple[float, float]:
+    """(peak, baseline) memory in MB of a few steps and an evaluation: GPU allocations on CUDA
+    (baseline 0), else the resident set of a fresh CPU process while it trains, and before it
+    started (torch, the model and the data set loaded)."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         train, test = load_dataset("mnist5k")
@@ -97,7 +111,7 @@ def peak_memory_mb(model, switcher, reference, train_size, device) -> float:
         for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
             step_ms([trainer], phase, steps=2, warmup=0)
         trainer.evaluate()
-        return torch.cuda.max_memory_allocated(device) / 2**20
+        return torch.cuda.max_memory_allocated(device) / 2**20, 0.0
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_peak_child, args=(model, switcher, reference, train_size, queue))
@@ -132,7 +146,7 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
             row["eval_batch_ms_10k"] = row["eval_batch_ms"] if reference else eval_ms(trainer, 10_000)
             row["epoch_s"] = epoch_s(trainer)
             if memory:
-                row["peak_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev)
+                row["peak_mb"], row["baseline_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev)
             rows.append(row)
             log(format_row(row))
     return {"model": model, "device": str(dev), "device_name": _device_name(dev), "torch": torch.__version__,
