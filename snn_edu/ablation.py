@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -85,8 +85,6 @@ def magnitude_runs(out: Path, base, seed: int, finetune_epochs: int, progress: b
 
 
 def _write(folder: Path, metrics: dict, config) -> None:
-    from dataclasses import asdict
-
     folder.mkdir(parents=True, exist_ok=True)
     metrics["config"] = asdict(config)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

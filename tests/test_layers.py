@@ -84,3 +84,39 @@ def test_gate_modes_differ_and_leave_state_alone():
     # with image statistics in eval mode too, evaluation uses the training-mode gate
     model.set_gate_stats("image")
     assert all(torch.allclose(model.gates("eval")[k], train_gates[k]) for k in train_gates)
+
+
+def test_switcher_input_controls():
+    layer = GatedLinear(12, 5, "neuron", "lite", init_std=0.5)
+    w = layer.weight.detach().clone()
+    layer.set_switcher_input("shuffled", seed=1)
+    shuffled = layer.switcher_source().detach()
+    assert not torch.equal(shuffled, w) and torch.equal(shuffled.flatten().sort().values, w.flatten().sort().values)
+    layer.set_switcher_input("noise", seed=1)
+    noise = layer.switcher_source()
+    assert noise.std() == pytest.approx(float(w.std()), rel=0.6) and not noise.requires_grad
+    layer.set_switcher_input("constant")
+    assert torch.equal(layer.switcher_source(), torch.zeros_like(w))
+    with pytest.raises(ConfigError, match="unknown switcher input"):
+        layer.set_switcher_input("labels")
+
+
+def test_fixed_gate_replaces_the_switcher():
+    layer = GatedLinear(4, 3, "neuron", None, init_std=0.5)
+    assert not layer.active
+    mask = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    layer.set_fixed_gate(mask)
+    x = torch.randn(2, 4)
+    assert layer.active
+    torch.testing.assert_close(layer(x), (x * mask) @ layer.weight)
+    assert torch.equal(layer.gate_in_mode("eval"), mask) and torch.equal(layer.gate_in_mode("train"), mask)
+
+
+def test_magnitude_masks_keep_the_largest_units():
+    from snn_edu.ablation import magnitude_masks
+
+    model = build_model("mlp", "neuron", None)
+    model.fc1.weight.data[:10] *= 100  # ten pixels with much larger weights
+    masks = magnitude_masks(model, [10, 300, 50])
+    assert torch.equal(masks["fc1"].nonzero().flatten(), torch.arange(10))
+    assert int(masks["fc2"].sum()) == 300 and int(masks["fc3"].sum()) == 50
