@@ -110,6 +110,7 @@ def run_ablation(model: str = "mlp", level: str = "cpu", seeds: int = 3, out: st
         trainer.fit(resume=(folder / "checkpoint.pt").exists())
         metrics = trainer.metrics()
         metrics["total_seconds"] = sum(metrics["seconds_per_epoch"])
+        folder.mkdir(parents=True, exist_ok=True)  # a run that diverged in its first epoch saved nothing
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         log(f"{variant:<11} seed {seed}: {_describe(metrics)}")
     if {"al", "dense"} <= set(variants):
