@@ -152,22 +152,23 @@ def _mean_std(values: list[float], fmt: str = ".2f") -> str:
 
 
 def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
-    """Mean ± std over seeds per variant, with the paper's numbers where it has them."""
+    """Mean ± std over the seeds that finished (diverged ones are counted apart), with the
+    paper's numbers where it has them."""
     model = next(iter(runs.values()))[0]["config"]["model"]
     paper = {row[0]: row for row in REPORTED[model]}
     rows = []
     for variant in [v for v in list(VARIANTS) + list(DERIVED) if v in runs]:
         ms = runs[variant]
         finished = [m for m in ms if m["test_accuracy"] is not None]
-        archs = [[int(n) for n in m["pruned_architecture"].split("-")] for m in ms]
-        mean_arch = "-".join(str(round(statistics.mean(col))) for col in zip(*archs))
+        archs = [[int(n) for n in m["pruned_architecture"].split("-")] for m in finished]
+        mean_arch = "-".join(str(round(statistics.mean(col))) for col in zip(*archs)) or "-"
         p = paper.get(PAPER_ROWS.get(variant, ""), ("", "", "", ""))
         rows.append({
             "variant": variant, "seeds": len(ms), "diverged": sum(bool(m.get("diverged")) for m in ms),
             "accuracy": _mean_std([m["test_accuracy"] for m in finished]),
             "architecture": mean_arch,
-            "params_removed": _mean_std([m["params_removed_pct"] for m in ms]),
-            "seconds": _mean_std([m.get("total_seconds", sum(m["seconds_per_epoch"])) for m in ms], ".0f"),
+            "params_removed": _mean_std([m["params_removed_pct"] for m in finished]),
+            "seconds": _mean_std([m.get("total_seconds", sum(m["seconds_per_epoch"])) for m in finished], ".0f"),
             "paper_accuracy": p[1], "paper_architecture": p[2], "paper_removed": p[3],
         })
     return rows
@@ -183,6 +184,10 @@ def summary_markdown(runs: dict[str, list[dict]]) -> str:
                      f"{r['params_removed']} | {r['seconds']} | {r['paper_accuracy']} | "
                      f"{r['paper_architecture']} | {r['paper_removed']} |")
     return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def findings(runs: dict[str, list[dict]]) -> list[str]:
@@ -202,12 +207,12 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
                    f"removed (the paper: SL prunes far less than AL).")
     for variant in ("magnitude", "magnitude_ft"):
         if mean(variant, "test_accuracy") is not None and al_acc is not None:
-            out.append(f"{DERIVED[variant].capitalize()}: {mean(variant, 'test_accuracy'):.2f} % "
+            out.append(f"{_sentence(DERIVED[variant])}: {mean(variant, 'test_accuracy'):.2f} % "
                        f"({mean(variant, 'test_accuracy') - al_acc:+.2f} points against AL at the same sparsity).")
     for variant in ("shuffled", "noise", "constant"):
         if mean(variant, "params_removed_pct") is not None:
             acc = mean(variant, "test_accuracy")
             acc_text = "no finished run" if acc is None else f"{acc:.2f} %"
-            out.append(f"{VARIANTS[variant][1].capitalize()}: {mean(variant, 'params_removed_pct'):.1f} % "
+            out.append(f"{_sentence(VARIANTS[variant][1])}: {mean(variant, 'params_removed_pct'):.1f} % "
                        f"removed, {acc_text}.")
     return out
