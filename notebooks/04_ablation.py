@@ -96,6 +96,12 @@ for sentence in ablation.findings(runs):
 # anything. That is why the controls are worth running: if noise or a constant image prunes
 # as much as the real weights do, the pruning is a property of the architecture, and only the
 # *choice* of neurons (and the accuracy that follows) can tell whether the weights were read.
+#
+# The three controls ask different questions. *Shuffled* weights keep every value but destroy
+# which row belongs to which neuron: if that run prunes and scores like SNN-AL, the switcher is
+# using the weights' statistics, not their arrangement. *Noise* and a *constant* image carry no
+# information about the weights at all, and no gradient can flow through them into the TNN;
+# whatever those switchers do, they decide without looking.
 
 # %% [markdown]
 # ## Compare two runs
