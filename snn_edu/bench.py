@@ -184,7 +184,8 @@ def format_row(row: dict) -> str:
     cell = lambda key, fmt: format(row[key], fmt) if key in row else "-"  # noqa: E731
     return (f"{row['switcher']:<6} {row['mode']:<9} tnn step {cell('tnn_step_ms', '8.1f')} ms  "
             f"snn step {cell('snn_step_ms', '8.1f')} ms  eval/batch {cell('eval_batch_ms', '7.2f')} ms  "
-            f"(10k pass {cell('eval_batch_ms_10k', '7.2f')} ms)  epoch {cell('epoch_s', '6.2f')} s  peak {cell('peak_mb', '6.0f')} MB")
+            f"(10k pass {cell('eval_batch_ms_10k', '7.2f')} ms)  epoch {cell('epoch_s', '6.2f')} s  "
+            f"peak {cell('peak_mb', '5.0f')} MB (before training {cell('baseline_mb', '5.0f')} MB)")
 
 
 def format_report(result: dict) -> str:
