@@ -186,7 +186,8 @@ widgets.mask_inspector(lenet.history)
 #
 # One more caveat: the authors' released `test()` does not report the measured accuracy when it
 # falls below a threshold (98.42 % for the MLP, 99.32 % for LeNet5); it reports the threshold
-# instead. This package always reports the accuracy it measured.
+# instead. This package always reports the accuracy it measured; the last column shows what
+# the release's `test()` would have printed for the same run.
 
 # %%
 display(Markdown(comparison_markdown("mlp", {"SNN (AL, neuron)": mlp_metrics})))

@@ -19,10 +19,6 @@ class GatedNet(nn.Sequential):
     def gated_layers(self) -> dict[str, GatedLayer]:
         return {name: m for name, m in self.named_children() if isinstance(m, GatedLayer)}
 
-    @property
-    def has_switchers(self) -> bool:
-        return any(layer.switcher is not None for layer in self.gated_layers().values())
-
     def set_gated(self, on: bool) -> None:
         """Switch every switcher on (gates applied) or off (plain TNN, as in warm-up)."""
         for layer in self.gated_layers().values():

@@ -96,3 +96,12 @@ def test_border_vs_centre():
     gate[:4, :] = 0  # the top four rows: 112 of the 784 - 20 * 20 = 384 border pixels
     share = border_vs_centre(gate.flatten())
     assert share == {"border": pytest.approx(100 * 112 / 384), "centre": 0.0}
+
+
+def test_comparison_table_reports_raw_and_what_the_release_would_print():
+    from snn_edu.paper import comparison_markdown
+
+    metrics = {"test_accuracy": 91.234, "diverged": False, "epochs": 8, "pruned_architecture": "700-250-80",
+               "params_removed_pct": 25.0, "config": {"model": "mlp", "strategy": "neuron", "data": "mnist5k"}}
+    row = comparison_markdown("mlp", {"SNN": metrics}).splitlines()[-1]
+    assert "| 91.23 |" in row and row.endswith("| 98.42 |")
