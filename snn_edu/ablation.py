@@ -58,11 +58,8 @@ def magnitude_masks(model: GatedNet, alive_counts: list[int]) -> dict[str, torch
 
 def _metrics_for(trainer: Trainer, seconds: float, epochs: int) -> dict:
     result = evaluate(trainer.model, trainer.test_x, trainer.test_y, trainer.config.batch_size)
-    gates = result["gates"]
     return {"test_accuracy": result["test_accuracy"], "diverged": False, "divergence": None,
-            "pruned_architecture": analysis.pruned_architecture(trainer.model, gates),
-            "params_removed_pct": analysis.params_removed_pct(trainer.model, gates),
-            "gate_categories": analysis.category_table(gates), "epochs": epochs,
+            **analysis.gate_summary(trainer.model, result["gates"]), "epochs": epochs,
             "seconds_per_epoch": [seconds / max(epochs, 1)] * epochs, "total_seconds": seconds}
 
 

@@ -103,6 +103,13 @@ def category_table(gates: dict[str, torch.Tensor]) -> dict[str, dict[str, int]]:
     return {name: gate_categories(g) for name, g in gates.items()}
 
 
+def gate_summary(model: GatedNet, gates: dict[str, torch.Tensor]) -> dict:
+    """Pruned architecture, params removed (%) and per-layer category counts of `gates`."""
+    return {"pruned_architecture": pruned_architecture(model, gates),
+            "params_removed_pct": params_removed_pct(model, gates),
+            "gate_categories": category_table(gates)}
+
+
 class SelectFeatures(nn.Module):
     """Keeps the listed entries of the last dimension (the surviving inputs)."""
 

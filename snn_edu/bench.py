@@ -85,19 +85,30 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _peak_child(model, switcher, reference, train_size, queue):
+def _exercise(model, switcher, reference, train_size, device, before=lambda: None) -> None:
+    """A few steps in each phase and one evaluation; `before` runs once everything is loaded."""
     train, test = load_dataset("mnist5k")
-    trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), "cpu", 0)
-    try:  # start the peak from here: loading the data set has its own, larger, peak
+    trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), device, 0)
+    before()
+    for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
+        step_ms([trainer], phase, steps=2, warmup=0)
+    trainer.evaluate()
+
+
+def _reset_peak_rss() -> float:
+    """Start the peak from here (loading the data set has its own, larger, peak); returns it."""
+    try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         pass
-    baseline = _peak_rss_mb()
-    for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
-        step_ms([trainer], phase, steps=2, warmup=0)
-    trainer.evaluate()
-    queue.put((_peak_rss_mb(), baseline))
+    return _peak_rss_mb()
+
+
+def _peak_child(model, switcher, reference, train_size, queue):
+    baseline = []
+    _exercise(model, switcher, reference, train_size, "cpu", lambda: baseline.append(_reset_peak_rss()))
+    queue.put((_peak_rss_mb(), baseline[0]))
 
 
 def peak_memory_mb(model, switcher, reference, train_size, device) -> tuple[float, float]:
@@ -105,12 +116,8 @@ def peak_memory_mb(model, switcher, reference, train_size, device) -> tuple[floa
     (baseline 0), else the resident set of a fresh CPU process while it trains, and before it
     started (torch, the model and the data set loaded)."""
     if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        train, test = load_dataset("mnist5k")
-        trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), str(device), 0)
-        for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
-            step_ms([trainer], phase, steps=2, warmup=0)
-        trainer.evaluate()
+        _exercise(model, switcher, reference, train_size, str(device),
+                  lambda: torch.cuda.reset_peak_memory_stats(device))
         return torch.cuda.max_memory_allocated(device) / 2**20, 0.0
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
