@@ -4,7 +4,9 @@ reference mode that does the release's redundant work, all measured side by side
 Reference mode (our own re-creation of what the authors' code does):
 * the gate is recomputed for every batch, in training and in evaluation;
 * gradients are computed for every parameter in both phases, and the frozen network's
-  gradients are then thrown away.
+  gradients are then thrown away;
+* the switcher computes with PyTorch's stock modules (ConvTranspose2d, a (1, W) Conv2d, the
+  stock conv backward, BatchNorm2d without folding), as the release does.
 The maths is the same as ours; only the work differs.
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .errors import ConfigError
 
@@ -40,63 +41,158 @@ def switcher_spec(preset: str, shape: tuple[int, int]) -> SwitcherSpec:
     raise ConfigError(f"unknown switcher preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 
+class _InputGradAsConv(torch.autograd.Function):
+    """conv2d (stride 1, square kernel) whose input gradient is a forward convolution with the
+    flipped, transposed kernel: the same sum, computed by the CPU's fast forward kernels."""
+
+    @staticmethod
+    def forward(ctx, x, weight, padding):
+        ctx.save_for_backward(x if weight.requires_grad else None, weight)
+        ctx.padding = padding
+        return F.conv2d(x, weight, padding=padding)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            flipped = weight.transpose(0, 1).flip(2, 3)
+            grad_x = F.conv2d(grad, flipped, padding=weight.shape[-1] - 1 - ctx.padding)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, [1, 1], [ctx.padding] * 2, [1, 1], False, [0, 0], 1,
+                [False, True, False])[1]
+        return grad_x, grad_w, None
+
+
+class SwitcherConv(nn.Conv2d):
+    """nn.Conv2d (stride 1, square kernel, no bias) with a faster exact backward on CPUs.
+
+    `fast = False` computes with the stock module, as the authors' release does.
+    """
+
+    fast = True
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, padding: int):
+        super().__init__(c_in, c_out, kernel, padding=padding, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fast and x.device.type == "cpu" and torch.is_grad_enabled():
+            return _InputGradAsConv.apply(x, self.weight, self.padding[0])
+        return super().forward(x)
+
+
 def conv_bn_relu(c_in: int, c_out: int, kernel=3, padding=1) -> nn.Sequential:
     """Conv (no bias) + BatchNorm + ReLU, the switcher's building block."""
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-    )
+    return nn.Sequential(SwitcherConv(c_in, c_out, kernel, padding), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
 class Upsample2x(nn.ConvTranspose2d):
     """ConvTranspose2d(kernel 2, stride 2, no bias), computed as a 1x1 conv and a pixel shuffle.
 
     The 2x2 output blocks don't overlap, so this is the same sum; it is several times faster
-    on CPUs. Parameters and state-dict keys are those of nn.ConvTranspose2d.
+    on CPUs. Parameters and state-dict keys are those of nn.ConvTranspose2d; `fast = False`
+    computes with the stock module.
     """
+
+    fast = True
 
     def __init__(self, c_in: int, c_out: int):
         super().__init__(c_in, c_out, 2, stride=2, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c_in, c_out = self.weight.shape[:2]
-        w = self.weight.permute(1, 2, 3, 0).reshape(c_out * 4, c_in, 1, 1)
-        return F.pixel_shuffle(F.conv2d(x, w), 2)
+        if not self.fast:
+            return super().forward(x)
+        return self.as_conv1x1(x, self.weight)
+
+    @staticmethod
+    def as_conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The transposed conv with `weight` (and a per-output-channel `bias`)."""
+        c_in, c_out = weight.shape[:2]
+        w = weight.permute(1, 2, 3, 0).reshape(c_out * 4, c_in, 1, 1).contiguous(memory_format=_format(x))
+        return F.pixel_shuffle(F.conv2d(x, w, None if bias is None else bias.repeat_interleave(4)), 2)
 
 
 class RowConv(nn.Conv2d):
-    """Conv2d with a (1, W) kernel over one (1, 1, H, W) image, computed as one matmul."""
+    """Conv2d with a (1, W) kernel over one (1, 1, H, W) image, computed as one matmul;
+    `fast = False` computes with the stock module."""
+
+    fast = True
 
     def __init__(self, c_out: int, width: int):
         super().__init__(1, c_out, (1, width), bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.fast:
+            return super().forward(x)
         return (x[0, 0] @ self.weight.flatten(1).t()).t()[None, :, :, None]
 
 
+def use_fast_kernels(module: nn.Module, enabled: bool = True) -> None:
+    """Switch every switcher in `module` between its fast exact kernels (the default) and the
+    stock PyTorch modules the authors' release uses (the benchmark's reference)."""
+    for m in module.modules():
+        if isinstance(m, (SwitcherConv, Upsample2x, RowConv)):
+            m.fast = enabled
+        if isinstance(m, Switcher):
+            m.fast = enabled
+
+
+def _format(x: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1 \
+        else torch.contiguous_format
+
+
+def _max_pool2x2(x: torch.Tensor) -> torch.Tensor:
+    """MaxPool2d(2) as the maximum of the four strided sub-images: the same values (inference only)."""
+    return torch.maximum(torch.maximum(x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2]),
+                         torch.maximum(x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]))
+
+
+def _run_block(block: nn.Sequential, *parts: torch.Tensor, fold: bool = False) -> torch.Tensor:
+    """conv -> BatchNorm -> ReLU over the channel concatenation of `parts`.
+
+    `fold=True` (inference, BatchNorm on its running statistics): the BatchNorm is folded into
+    the conv, and the conv over the concatenation is summed from one conv per part.
+    """
+    if not fold:
+        return block(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
+    conv, bn = block[0], block[1]
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    shift = bn.bias - bn.running_mean * scale
+    if isinstance(conv, Upsample2x):
+        return Upsample2x.as_conv1x1(parts[0], conv.weight * scale[None, :, None, None], shift).clamp_min_(0)
+    weight = conv.weight * scale[:, None, None, None]
+    out, start = None, 0
+    for x in parts:
+        w = weight[:, start:start + x.shape[1]].contiguous(memory_format=_format(x))
+        y = F.conv2d(x, w, shift if out is None else None, padding=conv.padding)
+        out = y if out is None else out.add_(y)
+        start += x.shape[1]
+    return out.clamp_min_(0)
+
+
 class Up(nn.Module):
-    """Decoder level: transposed conv x2, then a conv over [upsampled, skip]."""
+    """Decoder level: `up` (transposed conv x2) and `fuse` (a conv over [upsampled, skip]);
+    the Switcher runs them."""
 
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
-        self.up = nn.Sequential(
-            Upsample2x(c_in, c_out),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(),
-        )
+        self.up = nn.Sequential(Upsample2x(c_in, c_out), nn.BatchNorm2d(c_out), nn.ReLU())
         self.fuse = conv_bn_relu(2 * c_out, c_out)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.fuse(torch.cat([self.up(x), skip], dim=1))
 
 
 class Switcher(nn.Module):
     """U-Net over a (H, W) weight image; non-negative gates of shape (H,) ('rows') or (H, W) ('map').
 
     Any H and W work: the image is zero-padded to a multiple of 2**depth and the output
-    cropped back, so no kernel sizes are tuned per layer.
+    cropped back, so no kernel sizes are tuned per layer. Without grad and with every
+    BatchNorm on its running statistics (evaluation), each BatchNorm is folded into its conv
+    and the maps are kept channels-last: the same function, computed faster.
     """
+
+    fast = True
 
     def __init__(self, shape: tuple[int, int], head: str = "rows", spec: SwitcherSpec | str = "paper"):
         super().__init__()
@@ -135,13 +231,18 @@ class Switcher(nn.Module):
         # pad to a multiple of 2**depth, with at least two rows at the bottom level (BatchNorm)
         pad_h = max(-h % m, 2 * m - h)
         x = F.pad(image[None, None], (0, -w % m, 0, pad_h))
+        fold = self.fast and not torch.is_grad_enabled() and not any(
+            bn.training for bn in self.modules() if isinstance(bn, nn.BatchNorm2d))
+        pool = _max_pool2x2 if fold else self.pool
         skips = []
-        for i, block in enumerate(self.down):
-            x = block(x if i == 0 else self.pool(x))
+        for i, down in enumerate(self.down):
+            x = _run_block(down, x if i == 0 else pool(x), fold=fold)
+            if fold and i == 0:
+                x = x.contiguous(memory_format=torch.channels_last)
             skips.append(x)
         for up, skip in zip(self.up, reversed(skips[:-1])):
-            x = up(x, skip)
-        x = self.out(x)[:, :, :h, :w]
+            x = _run_block(up.fuse, _run_block(up.up, x, fold=fold), skip, fold=fold)
+        x = _run_block(self.out, x, fold=fold)[:, :, :h, :w]
         if self.head == "rows":
             return self.rows(x).reshape(h)
         return x.reshape(h, w)

@@ -17,6 +17,7 @@ from .data import load_dataset, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .layers import cached_gates
 from .models import GatedNet, build_model
+from .switcher import use_fast_kernels
 
 SCHEDULES = ("alternate", "separate", "dense")
 PHASES = ("warmup", "tnn", "snn", "dense")
@@ -178,6 +179,7 @@ class Trainer:
         self.progress = progress
         self.verbose = verbose
         self.reference = reference  # benchmark baseline: the release's redundant work (see bench.py)
+        use_fast_kernels(self.model, not reference)
         self._frozen: list[torch.nn.Parameter] = []
         self.epoch = 0  # the next epoch to train
         self.phase = None
