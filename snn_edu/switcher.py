@@ -88,32 +88,6 @@ def conv_bn_relu(c_in: int, c_out: int, kernel=3, padding=1) -> nn.Sequential:
     return nn.Sequential(SwitcherConv(c_in, c_out, kernel, padding), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
-class Upsample2x(nn.ConvTranspose2d):
-    """ConvTranspose2d(kernel 2, stride 2, no bias), computed as a 1x1 conv and a pixel shuffle.
-
-    The 2x2 output blocks don't overlap, so this is the same sum; it is several times faster
-    on CPUs. Parameters and state-dict keys are those of nn.ConvTranspose2d; `fast = False`
-    computes with the stock module.
-    """
-
-    fast = True
-
-    def __init__(self, c_in: int, c_out: int):
-        super().__init__(c_in, c_out, 2, stride=2, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.fast:
-            return super().forward(x)
-        return self.as_conv1x1(x, self.weight)
-
-    @staticmethod
-    def as_conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """The transposed conv with `weight` (and a per-output-channel `bias`)."""
-        c_in, c_out = weight.shape[:2]
-        w = weight.permute(1, 2, 3, 0).reshape(c_out * 4, c_in, 1, 1).contiguous(memory_format=_format(x))
-        return F.pixel_shuffle(F.conv2d(x, w, None if bias is None else bias.repeat_interleave(4)), 2)
-
-
 class RowConv(nn.Conv2d):
     """Conv2d with a (1, W) kernel over one (1, 1, H, W) image, computed as one matmul;
     `fast = False` computes with the stock module."""
@@ -133,7 +107,7 @@ def use_fast_kernels(module: nn.Module, enabled: bool = True) -> None:
     """Switch every switcher in `module` between its fast exact kernels (the default) and the
     stock PyTorch modules the authors' release uses (the benchmark's reference)."""
     for m in module.modules():
-        if isinstance(m, (SwitcherConv, Upsample2x, RowConv)):
+        if isinstance(m, (SwitcherConv, RowConv)):
             m.fast = enabled
         if isinstance(m, Switcher):
             m.fast = enabled
@@ -161,8 +135,9 @@ def _run_block(block: nn.Sequential, *parts: torch.Tensor, fold: bool = False) -
     conv, bn = block[0], block[1]
     scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     shift = bn.bias - bn.running_mean * scale
-    if isinstance(conv, Upsample2x):
-        return Upsample2x.as_conv1x1(parts[0], conv.weight * scale[None, :, None, None], shift).clamp_min_(0)
+    if isinstance(conv, nn.ConvTranspose2d):
+        weight = (conv.weight * scale[None, :, None, None]).contiguous(memory_format=_format(parts[0]))
+        return F.conv_transpose2d(parts[0], weight, shift, stride=conv.stride).clamp_min_(0)
     weight = conv.weight * scale[:, None, None, None]
     out, start = None, 0
     for x in parts:
@@ -179,7 +154,8 @@ class Up(nn.Module):
 
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
-        self.up = nn.Sequential(Upsample2x(c_in, c_out), nn.BatchNorm2d(c_out), nn.ReLU())
+        self.up = nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False),
+                                nn.BatchNorm2d(c_out), nn.ReLU())
         self.fuse = conv_bn_relu(2 * c_out, c_out)
 
 

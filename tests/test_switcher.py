@@ -38,22 +38,12 @@ def test_bad_arguments_are_clear():
     assert Switcher((1, 1), "map", "lite")(torch.ones(1, 1)).shape == (1, 1)
 
 
-def test_fast_modules_compute_what_the_plain_ones_do():
+def test_row_conv_computes_what_the_plain_conv_does():
     from torch import nn
 
-    from snn_edu.switcher import RowConv, Upsample2x
+    from snn_edu.switcher import RowConv
 
     torch.manual_seed(0)
-    up = Upsample2x(6, 3)
-    plain = nn.ConvTranspose2d(6, 3, 2, stride=2, bias=False)
-    plain.weight.data.copy_(up.weight.data)
-    x = torch.randn(1, 6, 7, 5, requires_grad=True)
-    torch.testing.assert_close(up(x), plain(x))
-    g_fast = torch.autograd.grad(up(x).square().sum(), [x, up.weight])
-    g_plain = torch.autograd.grad(plain(x).square().sum(), [x, plain.weight])
-    for a, b in zip(g_fast, g_plain):
-        torch.testing.assert_close(a, b)
-
     row = RowConv(4, 9)
     plain = nn.Conv2d(1, 4, (1, 9), bias=False)
     plain.weight.data.copy_(row.weight.data)
