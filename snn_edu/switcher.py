@@ -107,13 +107,12 @@ def use_fast_kernels(module: nn.Module, enabled: bool = True) -> None:
     """Switch every switcher in `module` between its fast exact kernels (the default) and the
     stock PyTorch modules the authors' release uses (the benchmark's reference)."""
     for m in module.modules():
-        if isinstance(m, (SwitcherConv, RowConv)):
-            m.fast = enabled
-        if isinstance(m, Switcher):
+        if isinstance(m, (SwitcherConv, RowConv, Switcher)):
             m.fast = enabled
 
 
 def _format(x: torch.Tensor) -> torch.memory_format:
+    """The memory format of a multi-channel map `x` (a one-channel map counts as contiguous)."""
     return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1 \
         else torch.contiguous_format
 
