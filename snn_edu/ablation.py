@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .models import GatedNet
 from .paper import REPORTED
 from .presets import preset
-from .training import HISTORY, History, Trainer, evaluate, load_data, load_file
+from .training import HISTORY, METRICS, History, Trainer, evaluate, load_data, load_file, write_metrics
 
 # variant -> (TrainConfig overrides, one-line description)
 VARIANTS = {
@@ -65,7 +65,7 @@ def _metrics_for(trainer: Trainer, seconds: float, epochs: int) -> dict:
 
 def magnitude_runs(out: Path, base, seed: int, finetune_epochs: int, progress: bool) -> None:
     """Prune the dense run's model to the AL run's architecture; evaluate, fine-tune, evaluate."""
-    al = json.loads((run_dir(out, "al", seed) / "metrics.json").read_text())
+    al = json.loads((run_dir(out, "al", seed) / METRICS).read_text())
     counts = [int(n) for n in al["pruned_architecture"].split("-")]
     config = replace(base, schedule="dense", seed=seed, epochs=finetune_epochs)
     trainer = Trainer(config, *load_data(config), progress=progress)
@@ -82,9 +82,7 @@ def magnitude_runs(out: Path, base, seed: int, finetune_epochs: int, progress: b
 
 
 def _write(folder: Path, metrics: dict, config) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    metrics["config"] = asdict(config)
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(folder, {**metrics, "config": asdict(config)})
 
 
 def run_ablation(model: str = "mlp", level: str = "cpu", seeds: int = 3, out: str | Path = "runs/ablation",
@@ -100,23 +98,22 @@ def run_ablation(model: str = "mlp", level: str = "cpu", seeds: int = 3, out: st
     jobs = [(v, s) for s in range(seeds) for v in variants]
     for variant, seed in tqdm(jobs, desc="ablation", disable=not progress):
         folder = run_dir(out, variant, seed)
-        if (folder / "metrics.json").exists():
+        if (folder / METRICS).exists():
             continue
         config = replace(base, seed=seed, **VARIANTS[variant][0])
         trainer = Trainer(config, *load_data(config), out=folder, progress=False)
         trainer.fit(resume=(folder / "checkpoint.pt").exists())
         metrics = trainer.metrics()
         metrics["total_seconds"] = sum(metrics["seconds_per_epoch"])
-        folder.mkdir(parents=True, exist_ok=True)  # a run that diverged in its first epoch saved nothing
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_metrics(folder, metrics)  # creates the folder: a run that diverged in epoch 0 saved nothing
         log(f"{variant:<11} seed {seed}: {_describe(metrics)}")
     if {"al", "dense"} <= set(variants):
         for seed in range(seeds):
-            if not (run_dir(out, "magnitude_ft", seed) / "metrics.json").exists():
+            if not (run_dir(out, "magnitude_ft", seed) / METRICS).exists():
                 magnitude_runs(out, base, seed, finetune_epochs, progress=False)
             for variant in DERIVED:
                 log(f"{variant:<11} seed {seed}: "
-                    f"{_describe(json.loads((run_dir(out, variant, seed) / 'metrics.json').read_text()))}")
+                    f"{_describe(json.loads((run_dir(out, variant, seed) / METRICS).read_text()))}")
     return out
 
 
@@ -129,7 +126,7 @@ def _describe(m: dict) -> str:
 def load_runs(out: str | Path) -> dict[str, list[dict]]:
     """{variant: [metrics of each seed]} for every finished run under `out`."""
     runs: dict[str, list[dict]] = {}
-    for path in sorted(Path(out).glob("*/seed*/metrics.json")):
+    for path in sorted(Path(out).glob(f"*/seed*/{METRICS}")):
         runs.setdefault(path.parent.parent.name, []).append(json.loads(path.read_text()))
     return runs
 

@@ -15,7 +15,7 @@ from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .presets import LEVELS, preset
 from .switcher import PRESETS
-from .training import SCHEDULES, TrainConfig, run
+from .training import SCHEDULES, TrainConfig, run, write_metrics
 
 
 def _data_name(value: str) -> str:
@@ -130,10 +130,9 @@ def train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     trainer = run(config, out=args.out, resume=args.resume, progress=not args.no_progress, verbose=True)
     metrics = trainer.metrics()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    path = write_metrics(args.out, metrics)
     print(summary(metrics))
-    print(f"wrote {args.out / 'metrics.json'}")
+    print(f"wrote {path}")
     return 1 if metrics["diverged"] else 0
 
 

@@ -1,6 +1,7 @@
 """Training with phases (warm-up, TNN, switcher), per-epoch history, checkpoints and resume."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -23,6 +24,7 @@ SCHEDULES = ("alternate", "separate", "dense")
 PHASES = ("warmup", "tnn", "snn", "dense")
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.pt"
+METRICS = "metrics.json"
 
 
 @dataclass
@@ -361,6 +363,14 @@ def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int 
             correct += int((logits.argmax(1) == yb).sum())
         gates = {name: g.cpu() for name, g in (gates or model.gates("eval")).items()}
     return {"test_loss": total_loss / len(y), "test_accuracy": 100.0 * correct / len(y), "gates": gates}
+
+
+def write_metrics(folder: str | Path, metrics: dict) -> Path:
+    """Write `metrics` as FOLDER/metrics.json, creating the folder; returns the file's path."""
+    path = Path(folder) / METRICS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    return path
 
 
 def run(config: TrainConfig, out: str | Path | None = None, resume: bool = False, progress: bool = True,
