@@ -12,11 +12,17 @@ from .models import GatedNet
 CATEGORIES = ("pruned", "weakened", "strengthened")
 
 
-def gate_categories(gate: torch.Tensor) -> dict[str, int]:
-    """Counts of pruned (== 0), weakened (0 < g < 1) and strengthened (g >= 1) gates."""
-    pruned = int((gate == 0).sum())
-    strengthened = int((gate >= 1).sum())
-    return {"pruned": pruned, "weakened": gate.numel() - pruned - strengthened, "strengthened": strengthened}
+def gate_categories(gate: torch.Tensor, threshold: float = 0.0) -> dict[str, int]:
+    """Counts of pruned (g == 0, or g < threshold when one is given), weakened and
+    strengthened (g >= 1, unless pruned) gates."""
+    pruned = gate < threshold if threshold > 0 else gate == 0
+    n_pruned, strengthened = int(pruned.sum()), int(((gate >= 1) & ~pruned).sum())
+    return {"pruned": n_pruned, "weakened": gate.numel() - n_pruned - strengthened, "strengthened": strengthened}
+
+
+def gate_category(value: float) -> str:
+    """The category of one gate value, by the rule gate_categories counts with."""
+    return "pruned" if value == 0 else ("strengthened" if value >= 1 else "weakened")
 
 
 def alive_units(gate: torch.Tensor) -> torch.Tensor:

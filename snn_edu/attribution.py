@@ -40,7 +40,7 @@ def pick_kernels(gate: torch.Tensor, n_strengthened: int = 3, n_pruned: int = 2,
     When too few exist, only those are returned. With `fill=True` the shortfall is filled
     with the closest stand-ins, which are NOT what their list is named after: the highest
     remaining gates for "strengthened", the weakest non-pruned gates for "pruned". Label
-    columns with `gate_category` of the real gate value.
+    columns with `analysis.gate_category` of the real gate value.
     """
     gate = gate.detach().cpu().flatten()
     order = torch.argsort(gate, descending=True, stable=True)
@@ -54,11 +54,6 @@ def pick_kernels(gate: torch.Tensor, n_strengthened: int = 3, n_pruned: int = 2,
         weakest = [int(i) for i in order.flip(0) if int(i) not in taken]
         pruned = torch.cat([pruned, torch.tensor(weakest[: max(0, n_pruned - len(pruned))], dtype=torch.long)])
     return strong, pruned
-
-
-def gate_category(value: float) -> str:
-    """'pruned' (== 0), 'weakened' (0 < g < 1) or 'strengthened' (>= 1), as analysis counts."""
-    return "pruned" if value == 0 else ("strengthened" if value >= 1 else "weakened")
 
 
 def one_digit_per_class(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from . import gradients, plots
-from .analysis import architecture_of, gate_categories
+from .analysis import architecture_of, gate_categories, gate_category
 
 OUTPUT_HEIGHT = "460px"
 
@@ -70,9 +70,7 @@ def compare_runs_figure(histories: dict, first: str, second: str, layer: str, ep
 def threshold_figure(gate: torch.Tensor, threshold: float):
     """How the split moves if 'pruned' meant gate < threshold instead of gate == 0."""
     g = gate.detach().cpu().flatten()
-    counts = {"pruned": int((g < threshold).sum()) if threshold > 0 else int((g == 0).sum())}
-    counts["strengthened"] = int((g >= max(1.0, threshold)).sum())
-    counts["weakened"] = g.numel() - counts["pruned"] - counts["strengthened"]
+    counts = gate_categories(g, threshold)
     fig, axes = plots.new_figure(1, 2, width=10, height=3.4)
     plots.plot_gate_values(axes[0], g, title=f"pruned if gate < {threshold:.2f}")
     axes[0].axhline(threshold, color="#c0392b", lw=1)
@@ -195,7 +193,7 @@ def fig3_figure(model, images: torch.Tensor, strengthened, pruned, layer: str = 
                                  squeeze=False)
     axes[0, 0].axis("off")
     for col, kernel in enumerate(kernels, start=1):
-        category = "no gate" if gate is None else attribution.gate_category(float(gate[kernel]))
+        category = "no gate" if gate is None else gate_category(float(gate[kernel]))
         g_text = "" if gate is None else f"g={float(gate[kernel]):.2f}"
         colour = plots.CATEGORY_COLOURS.get(category, "#999999")
         plots.plot_kernel(axes[0, col], weight[kernel].squeeze(0), f"kernel {kernel}\n{category}\n{g_text}")

@@ -15,8 +15,10 @@ def gate_with(n: int, alive: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_gate_categories():
-    counts = gate_categories(torch.tensor([0.0, 0.0, 0.3, 0.999, 1.0, 2.5]))
-    assert counts == {"pruned": 2, "weakened": 2, "strengthened": 2}
+    gate = torch.tensor([0.0, 0.0, 0.3, 0.999, 1.0, 2.5])
+    assert gate_categories(gate) == {"pruned": 2, "weakened": 2, "strengthened": 2}
+    assert gate_categories(gate, threshold=0.5) == {"pruned": 3, "weakened": 1, "strengthened": 2}
+    assert gate_categories(gate, threshold=1.5) == {"pruned": 5, "weakened": 0, "strengthened": 1}
 
 
 def test_mlp_counting_matches_paper_table():

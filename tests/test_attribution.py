@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from snn_edu import attribution as A
 from snn_edu import widgets
+from snn_edu.analysis import gate_category
 from snn_edu.models import build_model
 
 CONV1_GATE = torch.tensor([0.5, 0.0, 1.7, 0.0, 1.2, 0.9, 0.0, 2.4, 0.3, 1.0,
@@ -56,7 +57,7 @@ def test_pick_kernels_returns_what_exists_and_fills_only_when_asked():
     strong, pruned = A.pick_kernels(gate, 3, 2, fill=True)
     assert strong.tolist() == [3, 0, 2]               # highest remaining gates
     assert pruned.tolist() == [1, 4]                  # the real pruned one, then the weakest
-    assert [A.gate_category(float(gate[i])) for i in pruned] == ["pruned", "weakened"]
+    assert [gate_category(float(gate[i])) for i in pruned] == ["pruned", "weakened"]
 
 
 def test_one_digit_per_class():
