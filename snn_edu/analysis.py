@@ -12,17 +12,23 @@ from .models import GatedNet
 CATEGORIES = ("pruned", "weakened", "strengthened")
 
 
-def gate_categories(gate: torch.Tensor, threshold: float = 0.0) -> dict[str, int]:
-    """Counts of pruned (g == 0, or g < threshold when one is given), weakened and
-    strengthened (g >= 1, unless pruned) gates."""
+def category_codes(gate: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
+    """Element-wise 0 (pruned: g == 0, or g < threshold when one is given), 1 (weakened) or
+    2 (strengthened: g >= 1), indexing CATEGORIES."""
+    gate = gate.detach()
     pruned = gate < threshold if threshold > 0 else gate == 0
-    n_pruned, strengthened = int(pruned.sum()), int(((gate >= 1) & ~pruned).sum())
-    return {"pruned": n_pruned, "weakened": gate.numel() - n_pruned - strengthened, "strengthened": strengthened}
+    return torch.where(pruned, 0, torch.where(gate >= 1, 2, 1))
+
+
+def gate_categories(gate: torch.Tensor, threshold: float = 0.0) -> dict[str, int]:
+    """Counts of pruned, weakened and strengthened gates (see category_codes)."""
+    codes = category_codes(gate, threshold)
+    return {name: int((codes == i).sum()) for i, name in enumerate(CATEGORIES)}
 
 
 def gate_category(value: float) -> str:
-    """The category of one gate value, by the rule gate_categories counts with."""
-    return "pruned" if value == 0 else ("strengthened" if value >= 1 else "weakened")
+    """The category of one gate value."""
+    return CATEGORIES[int(category_codes(torch.tensor(value)))]
 
 
 def alive_units(gate: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
-from .analysis import CATEGORIES, alive_units, gate_categories
+from .analysis import CATEGORIES, alive_units, category_codes, gate_categories
 
 CATEGORY_COLOURS = {"pruned": "#2b2b2b", "weakened": "#5b8fd6", "strengthened": "#f08a24"}
 PHASE_COLOURS = {"tnn": "#dbe8f7", "snn": "#fde4cc", "warmup": "#e8e8e8", "dense": "#ffffff"}
@@ -19,9 +19,8 @@ _NORM = BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3)
 
 
 def categorise(gate: torch.Tensor) -> np.ndarray:
-    """0 = pruned, 1 = weakened, 2 = strengthened, element-wise."""
-    g = gate.detach().cpu().float().numpy()
-    return np.where(g == 0, 0, np.where(g < 1, 1, 2))
+    """0 = pruned, 1 = weakened, 2 = strengthened, element-wise (analysis.category_codes)."""
+    return category_codes(gate.cpu()).numpy()
 
 
 def category_legend(ax, loc="upper right", **kw):
