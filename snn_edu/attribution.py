@@ -199,9 +199,12 @@ def rho_of(table: dict, a: str, b: str, alive: bool = False) -> float:
     return rhos[(a, b)] if (a, b) in rhos else rhos[(b, a)]
 
 
+def format_rho(rho: float, undefined: str = "undefined") -> str:
+    """A rho as +0.12, or `undefined` when it is nan (a constant ranking)."""
+    return undefined if rho != rho else f"{rho:+.2f}"
+
+
 def rho_report(table: dict) -> str:
     """One line per pair of rankings: rho over all units and over units with gate > 0."""
-    def fmt(r):
-        return "undefined" if r != r else f"{r:+.2f}"
-    return "\n".join(f"{a:>11} vs {b:<11} rho {fmt(r):>9}   among units with gate > 0: "
-                     f"{fmt(table['rho_alive'][(a, b)])}" for (a, b), r in table["rho"].items())
+    return "\n".join(f"{a:>11} vs {b:<11} rho {format_rho(r):>9}   among units with gate > 0: "
+                     f"{format_rho(table['rho_alive'][(a, b)])}" for (a, b), r in table["rho"].items())

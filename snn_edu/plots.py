@@ -10,6 +10,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
 from .analysis import CATEGORIES, alive_units, category_codes, gate_categories
+from .attribution import format_rho
 
 CATEGORY_COLOURS = {"pruned": "#2b2b2b", "weakened": "#5b8fd6", "strengthened": "#f08a24"}
 PHASE_COLOURS = {"tnn": "#dbe8f7", "snn": "#fde4cc", "warmup": "#e8e8e8", "dense": "#ffffff"}
@@ -180,10 +181,6 @@ def plot_frame(ax, colour: str, width: float = 3.0):
     return ax
 
 
-def _rho_text(rho: float) -> str:
-    return "undefined (a constant ranking)" if math.isnan(rho) else f"{rho:+.2f}"
-
-
 def plot_rank_scatter(ax, a: torch.Tensor, b: torch.Tensor, gate: torch.Tensor, xlabel: str, ylabel: str,
                       rho: float, rho_alive: float | None = None):
     """One point per unit (a against b), coloured by the unit's gate category; Spearman rho (all
@@ -193,9 +190,10 @@ def plot_rank_scatter(ax, a: torch.Tensor, b: torch.Tensor, gate: torch.Tensor, 
                linewidths=0.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    title = f"Spearman rho {_rho_text(rho)}"
+    undefined = "undefined (a constant ranking)"
+    title = f"Spearman rho {format_rho(rho, undefined)}"
     if rho_alive is not None:
-        title += f" (gate > 0 only: {_rho_text(rho_alive)})"
+        title += f" (gate > 0 only: {format_rho(rho_alive, undefined)})"
     ax.set_title(title, fontsize="small")
     return ax
 
