@@ -43,7 +43,7 @@ import snn_edu
 from snn_edu import plots, widgets
 from snn_edu.paper import comparison_markdown
 from snn_edu.presets import preset, smoke_mode
-from snn_edu.training import run
+from snn_edu.training import result_line, run
 
 torch.manual_seed(0)
 print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke_mode())
@@ -74,9 +74,7 @@ mlp_config
 # %%
 mlp = run(mlp_config)
 mlp_metrics = mlp.metrics()
-print(f"test accuracy {mlp_metrics['test_accuracy']:.2f} % (raw), "
-      f"pruned architecture {mlp_metrics['pruned_architecture']}, "
-      f"params removed {mlp_metrics['params_removed_pct']:.2f} %")
+print(result_line(mlp_metrics))
 
 # %% [markdown]
 # The shaded bands show which network was learning in each epoch. Accuracy often dips or jumps
@@ -158,9 +156,7 @@ widgets.mask_inspector(mlp.history)
 lenet_config = preset("lenet5", LEVEL)
 lenet = run(lenet_config)
 lenet_metrics = lenet.metrics()
-print(f"test accuracy {lenet_metrics['test_accuracy']:.2f} % (raw), "
-      f"pruned architecture {lenet_metrics['pruned_architecture']}, "
-      f"params removed {lenet_metrics['params_removed_pct']:.2f} %")
+print(result_line(lenet_metrics))
 
 # %%
 fig, axes = plots.new_figure(1, 2, width=11, height=3.4)

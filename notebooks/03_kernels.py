@@ -38,7 +38,7 @@ import torch
 from snn_edu import attribution, widgets
 from snn_edu.analysis import gate_categories
 from snn_edu.presets import preset, smoke_mode
-from snn_edu.training import run
+from snn_edu.training import result_line, run
 
 torch.manual_seed(0)
 LEVEL = None  # None: "smoke" when SNN_EDU_SMOKE=1, else "cpu". Set "paper" on a GPU.
@@ -56,7 +56,7 @@ lenet = run(preset("lenet5", LEVEL))
 metrics = lenet.metrics()
 x, y = lenet.test_x.cpu(), lenet.test_y.cpu()
 gate = lenet.model.conv1.gate_in_mode("eval").cpu()
-print(f"test accuracy {metrics['test_accuracy']:.2f} %, pruned architecture {metrics['pruned_architecture']}")
+print(result_line(metrics))
 print("conv1 kernels:", gate_categories(gate))
 
 # %% [markdown]

@@ -20,7 +20,8 @@ from .errors import ConfigError
 from .models import GatedNet
 from .paper import REPORTED
 from .presets import preset
-from .training import HISTORY, METRICS, History, Trainer, evaluate, load_data, load_file, write_metrics
+from .training import (HISTORY, METRICS, History, Trainer, evaluate, load_data, load_file, result_line,
+                       write_metrics)
 
 # variant -> (TrainConfig overrides, one-line description)
 VARIANTS = {
@@ -106,21 +107,15 @@ def run_ablation(model: str = "mlp", level: str = "cpu", seeds: int = 3, out: st
         metrics = trainer.metrics()
         metrics["total_seconds"] = sum(metrics["seconds_per_epoch"])
         write_metrics(folder, metrics)  # creates the folder: a run that diverged in epoch 0 saved nothing
-        log(f"{variant:<11} seed {seed}: {_describe(metrics)}")
+        log(f"{variant:<11} seed {seed}: {result_line(metrics)}")
     if {"al", "dense"} <= set(variants):
         for seed in range(seeds):
             if not (run_dir(out, "magnitude_ft", seed) / METRICS).exists():
                 magnitude_runs(out, base, seed, finetune_epochs, progress=False)
             for variant in DERIVED:
                 log(f"{variant:<11} seed {seed}: "
-                    f"{_describe(json.loads((run_dir(out, variant, seed) / METRICS).read_text()))}")
+                    f"{result_line(json.loads((run_dir(out, variant, seed) / METRICS).read_text()))}")
     return out
-
-
-def _describe(m: dict) -> str:
-    acc = "diverged" if m["test_accuracy"] is None else f"{m['test_accuracy']:.2f} %"
-    return f"{acc}, {m['pruned_architecture']}, {m['params_removed_pct']:.1f} % removed" + (
-        " (DIVERGED)" if m.get("diverged") else "")
 
 
 def load_runs(out: str | Path) -> dict[str, list[dict]]:

@@ -131,6 +131,16 @@ def plot_contributions(ax, direct: torch.Tensor, through: torch.Tensor, k: int):
     return ax
 
 
+def plot_weight_paths(ax, path: torch.Tensor, target: int, title: str = ""):
+    """One line per TNN weight over SGD steps, from a (steps + 1, K) trajectory."""
+    for k in range(path.shape[1]):
+        ax.plot(path[:, k].numpy(), label=f"w_T[{k}]" + (" (target)" if k == target else ""))
+    ax.set_title(title, fontsize="small")
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel("weight")
+    return ax
+
+
 def new_figure(nrows=1, ncols=1, width=10.0, height=3.5, **kw):
     """A figure with constrained layout, the size the notebooks use."""
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kw)

@@ -365,6 +365,13 @@ def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int 
     return {"test_loss": total_loss / len(y), "test_accuracy": 100.0 * correct / len(y), "gates": gates}
 
 
+def result_line(metrics: dict) -> str:
+    """One line: raw test accuracy, pruned architecture and params removed (and divergence)."""
+    acc = "n/a" if metrics["test_accuracy"] is None else f"{metrics['test_accuracy']:.2f} % (raw)"
+    return (f"test accuracy {acc}, pruned architecture {metrics['pruned_architecture']}, "
+            f"params removed {metrics['params_removed_pct']:.2f} %") + (" (DIVERGED)" if metrics.get("diverged") else "")
+
+
 def write_metrics(folder: str | Path, metrics: dict) -> Path:
     """Write `metrics` as FOLDER/metrics.json, creating the folder; returns the file's path."""
     path = Path(folder) / METRICS
