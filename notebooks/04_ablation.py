@@ -44,10 +44,10 @@ import tempfile
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from snn_edu import ablation, plots, widgets
+from snn_edu import ablation, plots, study, widgets
 from snn_edu.presets import smoke_mode
 
-RUNS = Path("../runs/ablation")  # where the command above writes
+RUNS = Path("../runs/ablation/mlp")  # where the command above writes the MLP's runs
 
 # %% [markdown]
 # If no finished study is found there (on Binder, say), the notebook runs a tiny smoke-level
@@ -58,7 +58,9 @@ RUNS = Path("../runs/ablation")  # where the command above writes
 if smoke_mode() or not list(RUNS.glob("*/seed*/metrics.json")):
     RUNS = Path(tempfile.mkdtemp(prefix="snn_edu_ablation_smoke_"))
     print(f"no cpu-level study found; running a smoke-level one in {RUNS}")
-    ablation.run_ablation("mlp", "smoke", seeds=1, out=RUNS, variants=["al", "dense", "noise"], log=lambda s: None)
+    study.run_study(study.plan(["mlp"], ["al", "dense", "noise"], seeds=1, measures=("magnitude",)), "smoke", RUNS,
+                    progress=False, log=lambda line: None)
+    RUNS = RUNS / "mlp"
 runs = ablation.load_runs(RUNS)
 histories = ablation.load_histories(RUNS)
 print(f"{sum(len(v) for v in runs.values())} runs of {len(runs)} variants from {RUNS}")

@@ -1,27 +1,25 @@
 """The ablation study: SNN-AL vs SNN-SL vs dense, magnitude pruning at matched sparsity,
 controls that feed the switcher something other than the weights, and the connection strategy.
 
-Runs are written to OUT/<variant>/seed<k>/ (metrics.json, history.pt) and skipped when their
-metrics.json already exists, so an interrupted study continues where it stopped.
+`snn_edu.study` runs the variants (`python -m snn_edu reproduce` or `ablation`); this module
+defines them, prunes the dense run to the AL run's architecture, and summarises the runs.
 """
 from __future__ import annotations
 
 import json
 import statistics
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from . import analysis
-from .errors import ConfigError
+from .attribution import kernel_l1
+from .frontier import keep_top
 from .models import GatedNet
 from .paper import REPORTED
-from .presets import preset
-from .training import (HISTORY, METRICS, History, Trainer, evaluate, load_data, load_file, result_line,
-                       write_metrics)
+from .training import HISTORY, METRICS, History, Trainer, TrainConfig, evaluate, load_file
 
 # variant -> (TrainConfig overrides, one-line description)
 VARIANTS = {
@@ -41,20 +39,16 @@ PAPER_ROWS = {"al": "SNN (AL, neuron)", "sl": "SNN-SL (neuron)", "dense": "dense
               "connection": "SNN (connection, 2nd paper)"}
 
 
-def run_dir(out: Path, variant: str, seed: int) -> Path:
-    return Path(out) / variant / f"seed{seed}"
+def variant_config(base: TrainConfig, variant: str, seed: int) -> TrainConfig:
+    """The configuration of one ablation variant at one seed."""
+    return replace(base, seed=seed, **VARIANTS[variant][0])
 
 
 def magnitude_masks(model: GatedNet, alive_counts: list[int]) -> dict[str, torch.Tensor]:
     """Per gated layer, a 0/1 mask keeping the units with the largest L1 norm (linear inputs:
     their weight rows; conv filters: their kernels), as many as `alive_counts` says."""
-    masks = {}
-    for (name, layer), keep in zip(model.gated_layers().items(), alive_counts):
-        norms = layer.weight.detach().abs().flatten(1).sum(1)  # dim 0 is the unit for both
-        mask = torch.zeros_like(norms)
-        mask[norms.topk(keep).indices] = 1.0
-        masks[name] = mask
-    return masks
+    return {name: keep_top(kernel_l1(layer), keep).float()
+            for (name, layer), keep in zip(model.gated_layers().items(), alive_counts)}
 
 
 def _metrics_for(trainer: Trainer, seconds: float, epochs: int) -> dict:
@@ -64,57 +58,20 @@ def _metrics_for(trainer: Trainer, seconds: float, epochs: int) -> dict:
             "seconds_per_epoch": [seconds / max(epochs, 1)] * epochs, "total_seconds": seconds}
 
 
-def magnitude_runs(out: Path, base, seed: int, finetune_epochs: int, progress: bool) -> None:
-    """Prune the dense run's model to the AL run's architecture; evaluate, fine-tune, evaluate."""
-    al = json.loads((run_dir(out, "al", seed) / METRICS).read_text())
-    counts = [int(n) for n in al["pruned_architecture"].split("-")]
-    config = replace(base, schedule="dense", seed=seed, epochs=finetune_epochs)
-    trainer = Trainer(config, *load_data(config), progress=progress)
-    dense_state = load_file(run_dir(out, "dense", seed) / "checkpoint.pt")["model"]
-    trainer.model.load_state_dict(dense_state)
+def magnitude_metrics(dense_model: GatedNet, al_metrics: dict, config: TrainConfig, train, test,
+                      finetune_epochs: int) -> dict[str, dict]:
+    """{'magnitude': ..., 'magnitude_ft': ...}: the dense model pruned by L1 norm to the AL run's
+    surviving units per layer, evaluated, then fine-tuned with the mask fixed and evaluated."""
+    counts = [int(n) for n in al_metrics["pruned_architecture"].split("-")]
+    trainer = Trainer(config, train, test, model=dense_model, progress=False)
     for name, mask in magnitude_masks(trainer.model, counts).items():
         trainer.model.gated_layers()[name].set_fixed_gate(mask)
-    _write(run_dir(out, "magnitude", seed), _metrics_for(trainer, 0.0, 0), config)
+    trainer.model.set_gated(True)
+    out = {"magnitude": _metrics_for(trainer, 0.0, 0)}
     start = time.perf_counter()
     for epoch in range(finetune_epochs):
         trainer.train_epoch(epoch, phase="tnn")  # the mask is a fixed gate: TNN phase with it on
-    _write(run_dir(out, "magnitude_ft", seed), _metrics_for(trainer, time.perf_counter() - start,
-                                                            finetune_epochs), config)
-
-
-def _write(folder: Path, metrics: dict, config) -> None:
-    write_metrics(folder, {**metrics, "config": asdict(config)})
-
-
-def run_ablation(model: str = "mlp", level: str = "cpu", seeds: int = 3, out: str | Path = "runs/ablation",
-                 variants: list[str] | None = None, finetune_epochs: int = 2, progress: bool = True,
-                 log=print) -> Path:
-    """Train every variant for every seed (skipping finished runs), then the magnitude baselines."""
-    out = Path(out)
-    variants = variants or list(VARIANTS)
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ConfigError(f"unknown ablation variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
-    base = preset(model, level)
-    jobs = [(v, s) for s in range(seeds) for v in variants]
-    for variant, seed in tqdm(jobs, desc="ablation", disable=not progress):
-        folder = run_dir(out, variant, seed)
-        if (folder / METRICS).exists():
-            continue
-        config = replace(base, seed=seed, **VARIANTS[variant][0])
-        trainer = Trainer(config, *load_data(config), out=folder, progress=False)
-        trainer.fit(resume=(folder / "checkpoint.pt").exists())
-        metrics = trainer.metrics()
-        metrics["total_seconds"] = sum(metrics["seconds_per_epoch"])
-        write_metrics(folder, metrics)  # creates the folder: a run that diverged in epoch 0 saved nothing
-        log(f"{variant:<11} seed {seed}: {result_line(metrics)}")
-    if {"al", "dense"} <= set(variants):
-        for seed in range(seeds):
-            if not (run_dir(out, "magnitude_ft", seed) / METRICS).exists():
-                magnitude_runs(out, base, seed, finetune_epochs, progress=False)
-            for variant in DERIVED:
-                log(f"{variant:<11} seed {seed}: "
-                    f"{result_line(json.loads((run_dir(out, variant, seed) / METRICS).read_text()))}")
+    out["magnitude_ft"] = _metrics_for(trainer, time.perf_counter() - start, finetune_epochs)
     return out
 
 
@@ -122,7 +79,8 @@ def load_runs(out: str | Path) -> dict[str, list[dict]]:
     """{variant: [metrics of each seed]} for every finished run under `out`."""
     runs: dict[str, list[dict]] = {}
     for path in sorted(Path(out).glob(f"*/seed*/{METRICS}")):
-        runs.setdefault(path.parent.parent.name, []).append(json.loads(path.read_text()))
+        if path.parent.parent.name in (*VARIANTS, *DERIVED):
+            runs.setdefault(path.parent.parent.name, []).append(json.loads(path.read_text()))
     return runs
 
 

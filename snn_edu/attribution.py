@@ -115,6 +115,20 @@ def channel_conductance(model: nn.Module, layer_name: str, images: torch.Tensor,
     return _per_channel(attr, "sum")
 
 
+def unit_conductance(model: nn.Module, layer_name: str, images: torch.Tensor, labels: torch.Tensor,
+                     n_steps: int = DEFAULT_STEPS, chunk: int = 64) -> torch.Tensor:
+    """Mean |conductance| of each unit a gated layer's gate controls: its output filters (conv,
+    measured at the layer) or its input features (linear, measured at the module feeding it;
+    for the first layer that is Integrated Gradients on the pixels). Digits go `chunk` at a time."""
+    names = [name for name, _ in model.named_children()]
+    at = layer_name if isinstance(getattr(model, layer_name), GatedConv2d) else names[names.index(layer_name) - 1]
+    total = None
+    for xb, yb in zip(images.split(chunk), labels.split(chunk)):
+        part = channel_conductance(model, at, xb, yb, n_steps) * len(yb)
+        total = part if total is None else total + part
+    return total / len(labels)
+
+
 def channel_activation(model: nn.Module, layer_name: str, images: torch.Tensor) -> torch.Tensor:
     """Mean |activation| per channel of the (gated) layer output, by captum's LayerActivation."""
     from captum.attr import LayerActivation

@@ -1,8 +1,9 @@
-"""Command line: `python -m snn_edu train | data download`."""
+"""Command line: `python -m snn_edu train | reproduce | ablation | report | bench | data download`."""
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from dataclasses import fields, replace
@@ -14,6 +15,7 @@ from .errors import SnnEduError
 from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .presets import LEVELS, preset
+from .study import STAGES
 from .switcher import PRESETS
 from .training import SCHEDULES, TrainConfig, run, write_metrics
 
@@ -79,14 +81,36 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                        help="print the results as JSON (or write them to PATH and print the table)")
 
-    abl = sub.add_parser("ablation", help="run the ablation study and print its table")
+    rep = sub.add_parser("reproduce", help="the frontier study and the ablation variants, as independent jobs")
+    rep.add_argument("--level", choices=LEVELS, default="cpu", help="configuration of every run (default cpu)")
+    rep.add_argument("--out", type=Path, default=None, help="results folder (default results/LEVEL)")
+    rep.add_argument("--jobs", type=int, default=1, help="worker processes; the usable cores are split between them")
+    rep.add_argument("--threads", type=int, default=None, help="threads per job (default: usable cores / --jobs)")
+    rep.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    rep.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=None,
+                     help="training runs (default all); the frontier and magnitude jobs need al and dense")
+    rep.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    rep.add_argument("--no-frontier", action="store_true", help="skip the frontier measurements")
+    rep.add_argument("--run", metavar="ID", help="run one job only, e.g. mlp/al/seed0 (what --print-commands lists)")
+    rep.add_argument("--print-commands", action="store_true",
+                     help="print one self-contained command per unfinished job, in dependency order, and exit")
+    rep.add_argument("--stage", choices=STAGES, default=None,
+                     help="with --print-commands: only training jobs, or only the measurements that need them")
+    rep.add_argument("--no-progress", action="store_true")
+
+    abl = sub.add_parser("ablation", help="the ablation variants of one model (reproduce without the frontier)")
     abl.add_argument("--model", choices=MODELS, default="mlp")
     abl.add_argument("--preset", choices=LEVELS, default="cpu")
     abl.add_argument("--seeds", type=int, default=3)
     abl.add_argument("--variants", nargs="*", default=None, help="subset of: " + ", ".join(VARIANTS))
-    abl.add_argument("--finetune-epochs", type=int, default=2, help="for the magnitude-pruning baseline")
+    abl.add_argument("--jobs", type=int, default=1, help="worker processes")
     abl.add_argument("--out", type=Path, default=Path("runs/ablation"))
     abl.add_argument("--no-progress", action="store_true")
+
+    rpt = sub.add_parser("report", help="the measured-results page (docs/ablation.md) from a results folder")
+    rpt.add_argument("results", type=Path, help="a folder written by reproduce, e.g. results/cpu")
+    rpt.add_argument("--out", type=Path, default=None, help="write the markdown here (default: print it)")
+    rpt.add_argument("--figure", type=Path, default=None, help="also draw the frontier figure to this PNG")
 
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
@@ -136,14 +160,55 @@ def train(args: argparse.Namespace) -> int:
     return 1 if metrics["diverged"] else 0
 
 
-def ablation(args: argparse.Namespace) -> int:
-    from .ablation import load_runs, run_ablation, summary_markdown
+def _argv_line(argv: list[str] | None) -> str:
+    return "python -m snn_edu " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
+def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from .study import MEASURES, Job, command, plan, run_job, run_study
+
+    out = args.out or Path("results") / args.level
+    if args.run:
+        print(f"{args.run}: {run_job(Job.parse(args.run).id, args.level, out, args.threads, not args.no_progress)}")
+        return 0
+    measures = [m for m in MEASURES if not (args.no_frontier and m == "frontier")]
+    jobs = plan(args.models, args.variants, args.seeds, measures)
+    if args.print_commands:
+        for job in jobs:
+            if not job.finished(out) and args.stage in (None, job.stage):
+                print(command(job, args.level, out, args.threads))
+        return 0
+    start = time.perf_counter()
+    result = run_study(jobs, args.level, out, args.jobs, args.threads, not args.no_progress, argv=_argv_line(argv))
+    print(f"{len(result['ran'])} jobs run, {len(jobs) - len(result['ran']) - len(result['failed']) - len(result['skipped'])}"
+          f" already finished, {len(result['failed'])} failed, {len(result['skipped'])} skipped; "
+          f"wall time {time.perf_counter() - start:.0f} s; results in {out}")
+    return 1 if result["failed"] or result["skipped"] else 0
+
+
+def ablation(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from .ablation import load_runs, summary_markdown
+    from .study import plan, run_study
 
     start = time.perf_counter()
-    out = run_ablation(args.model, args.preset, args.seeds, args.out, args.variants, args.finetune_epochs,
-                       progress=not args.no_progress)
-    print(summary_markdown(load_runs(out)))
-    print(f"wall time {time.perf_counter() - start:.0f} s; runs in {out}")
+    result = run_study(plan([args.model], args.variants, args.seeds, measures=("magnitude",)), args.preset, args.out,
+                       args.jobs, progress=not args.no_progress, argv=_argv_line(argv))
+    print(summary_markdown(load_runs(args.out / args.model)))
+    print(f"wall time {time.perf_counter() - start:.0f} s; runs in {args.out / args.model}")
+    return 1 if result["failed"] or result["skipped"] else 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from .report import report_markdown, save_frontier_figure
+
+    if args.figure is not None:
+        save_frontier_figure(args.results, args.figure)
+    text = report_markdown(args.results, figure=args.figure, page=args.out)
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.write_text(text)
+        print(f"wrote {args.out}" + (f" and {args.figure}" if args.figure else ""))
     return 0
 
 
@@ -171,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             return bench(args)
         if args.command == "ablation":
-            return ablation(args)
+            return ablation(args, argv)
+        if args.command == "reproduce":
+            return reproduce(args, argv)
+        if args.command == "report":
+            return report(args)
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0

@@ -144,7 +144,7 @@ class History:
         return cls(list(d["epochs"]), d.get("diverged"))
 
 
-def _save_atomic(obj, path: Path) -> None:
+def save_atomic(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
@@ -317,8 +317,8 @@ class Trainer:
     def save(self) -> None:
         """Write checkpoint.pt and history.pt atomically (a crash never leaves half a file)."""
         self.out.mkdir(parents=True, exist_ok=True)
-        _save_atomic(self.history.to_dict(), self.out / HISTORY)
-        _save_atomic({"config": asdict(self.config), "epoch": self.epoch, "model": self.model.state_dict(),
+        save_atomic(self.history.to_dict(), self.out / HISTORY)
+        save_atomic({"config": asdict(self.config), "epoch": self.epoch, "model": self.model.state_dict(),
                       "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
                      self.out / CHECKPOINT)
 

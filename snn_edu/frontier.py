@@ -1,0 +1,216 @@
+"""The accuracy-versus-sparsity frontier: rank each gated layer's units by a criterion, remove the
+lowest-ranked share of every layer, and measure test accuracy before and after a short
+fine-tuning of the remaining weights (masks fixed).
+
+Criteria: `switcher` (the evaluation-mode gate), `magnitude` (L1 norm of the unit's weights),
+`random` (seeded) and `conductance` (captum, on training digits). Sources: the `switcher` model
+with its gates folded into the weights (as `compact()` does; units the switcher already pruned
+stay pruned) and the `dense` model trained without switchers.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .analysis import params_removed_pct, unit_alive
+from .attribution import kernel_l1, unit_conductance
+from .data import subset
+from .errors import ConfigError, DivergenceError
+from .models import GatedNet
+from .training import TrainConfig, Trainer
+
+CRITERIA = ("switcher", "magnitude", "random", "conductance")
+SOURCES = ("switcher", "dense")
+CURVES = tuple((c, s) for s in SOURCES for c in CRITERIA if (c, s) != ("switcher", "dense"))
+NATURAL = "natural"  # the switcher model as trained: units with gate exactly 0 removed
+COLUMNS = ("model", "criterion", "source", "target_removed_pct", "finetune_epochs", "seed", "test_accuracy",
+           "params_removed_pct")
+LABELS = {"switcher": "switcher gate", "magnitude": "L1 norm", "random": "random", "conductance": "conductance"}
+
+
+@dataclass(frozen=True)
+class FrontierSettings:
+    """Targets (share of each layer's units removed, %), fine-tuning epochs and the attribution
+    sample (training digits, integration steps) of the conductance criterion."""
+
+    targets: tuple[float, ...] = (0, 25, 50, 75, 90, 95)
+    finetune_epochs: int = 2
+    attribution_digits: int = 512
+    attribution_steps: int = 32
+
+
+SETTINGS = {"smoke": FrontierSettings(targets=(0, 50, 90), finetune_epochs=1, attribution_digits=32,
+                                      attribution_steps=4),
+            "cpu": FrontierSettings(),
+            "paper": FrontierSettings()}
+
+
+# -- ranking and masks ----------------------------------------------------------------------------
+def n_keep(n_units: int, target_pct: float) -> int:
+    """Units left when `target_pct` % of `n_units` are removed (at least one)."""
+    return max(1, n_units - round(n_units * target_pct / 100))
+
+
+def keep_top(scores: torch.Tensor, keep: int, alive: torch.Tensor | None = None) -> torch.Tensor:
+    """Boolean mask of the `keep` highest-scoring units (ties: lower index first); a unit that
+    `alive` marks as removed stays removed."""
+    s = scores.detach().float().cpu().clone()
+    if alive is not None:
+        s[~alive] = -math.inf
+    mask = torch.zeros(len(s), dtype=torch.bool)
+    mask[torch.argsort(s, descending=True, stable=True)[:keep]] = True
+    return mask if alive is None else mask & alive
+
+
+def folded_copy(model: GatedNet, gates: dict[str, torch.Tensor]) -> tuple[GatedNet, dict[str, torch.Tensor]]:
+    """A switcher-free CPU copy of `model` with `gates` (its evaluation gates) folded into the
+    weights, and each gated layer's surviving units (gate != 0)."""
+    folded = copy.deepcopy(model).cpu()
+    alive = {}
+    with torch.no_grad():
+        for name, layer in folded.gated_layers().items():
+            gate = gates.get(name)
+            layer.weight.copy_(layer.effective_weight(gate))
+            alive[name] = unit_alive(layer, gate)
+            layer.switcher = None
+            layer.set_fixed_gate(None)
+    return folded, alive
+
+
+def unit_scores(criterion: str, model: GatedNet, sample, settings: FrontierSettings, seed: int,
+                gates: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """One score per unit of every gated layer (higher = more important)."""
+    layers = model.gated_layers()
+    if criterion == "switcher":
+        if gates is None:
+            raise ConfigError("the switcher criterion needs the switcher model's gates")
+        return {name: gates[name].float().cpu() for name in layers}
+    if criterion == "magnitude":
+        return {name: kernel_l1(layer) for name, layer in layers.items()}
+    if criterion == "random":
+        return {name: torch.rand(layer.weight.shape[0], generator=torch.Generator().manual_seed(seed * 1000 + i))
+                for i, (name, layer) in enumerate(layers.items())}
+    if criterion == "conductance":
+        x, y = sample.tensors
+        return {name: unit_conductance(model, name, x, y, settings.attribution_steps) for name in layers}
+    raise ConfigError(f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
+
+
+# -- measuring -----------------------------------------------------------------------------------
+def measure(model: GatedNet, masks: dict[str, torch.Tensor], config: TrainConfig, train, test,
+            finetune_epochs: int) -> list[tuple[int, float, float]]:
+    """(fine-tuning epochs, test accuracy, params removed %) of a copy of `model` with `masks` as
+    fixed gates, before and after fine-tuning its remaining weights (nan accuracy if that diverges)."""
+    model = copy.deepcopy(model)
+    for name, layer in model.gated_layers().items():
+        layer.set_fixed_gate(masks[name].float())
+    model.set_gated(True)
+    trainer = Trainer(replace(config, schedule="dense"), train, test, model=model, progress=False)
+
+    def score(epochs):
+        result = trainer.evaluate()
+        return epochs, result["test_accuracy"], params_removed_pct(trainer.model, result["gates"])
+
+    points = [score(0)]
+    if finetune_epochs:
+        try:
+            for epoch in range(finetune_epochs):
+                trainer.train_epoch(epoch, phase="tnn")  # the masks are fixed gates: the TNN phase keeps them
+            points.append(score(finetune_epochs))
+        except DivergenceError:
+            points.append((finetune_epochs, math.nan, points[0][2]))
+    return points
+
+
+def frontier_rows(switcher_model: GatedNet, dense_model: GatedNet, switcher_metrics: dict, config: TrainConfig,
+                  train, test, settings: FrontierSettings, progress: bool = False) -> list[dict]:
+    """Every frontier point of one seed: each curve (criterion, source) at each target, without and
+    with fine-tuning, plus the switcher model's natural point."""
+    gates = switcher_model.gates("eval")
+    folded, alive = folded_copy(switcher_model, gates)
+    sources = {"switcher": (folded, alive),
+               "dense": (dense_model, {n: unit_alive(layer, None) for n, layer in dense_model.gated_layers().items()})}
+    sample = subset(train, settings.attribution_digits, config.seed)
+    base = {"model": config.model, "seed": config.seed}
+    rows = [{**base, "criterion": NATURAL, "source": "switcher", "target_removed_pct": None, "finetune_epochs": 0,
+             "test_accuracy": switcher_metrics["test_accuracy"],
+             "params_removed_pct": switcher_metrics["params_removed_pct"]}]
+    work = [(c, s, t) for c, s in CURVES for t in settings.targets]
+    bar = tqdm(total=len(work), desc=f"{config.model} frontier seed {config.seed}", leave=False, disable=not progress)
+    for criterion, source in CURVES:
+        model, source_alive = sources[source]
+        scores = unit_scores(criterion, model, sample, settings, config.seed, gates)
+        for target in settings.targets:
+            masks = {n: keep_top(s, n_keep(len(s), target), source_alive[n]) for n, s in scores.items()}
+            for epochs, accuracy, removed in measure(model, masks, config, train, test, settings.finetune_epochs):
+                rows.append({**base, "criterion": criterion, "source": source, "target_removed_pct": target,
+                             "finetune_epochs": epochs, "test_accuracy": accuracy, "params_removed_pct": removed})
+            bar.update()
+    bar.close()
+    return rows
+
+
+# -- the table ------------------------------------------------------------------------------------
+def write_csv(rows: list[dict], path: str | Path) -> Path:
+    """frontier.csv: one row per measured point, columns COLUMNS, full float precision."""
+    path = Path(path)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row[k] is None else row[k] for k in COLUMNS})
+    return path
+
+
+def read_csv(path: str | Path) -> list[dict]:
+    """The rows of a frontier.csv, numbers as numbers (no target: None)."""
+    with Path(path).open(newline="") as f:
+        return [{**r, "target_removed_pct": float(r["target_removed_pct"]) if r["target_removed_pct"] else None,
+                 "finetune_epochs": int(r["finetune_epochs"]), "seed": int(r["seed"]),
+                 "test_accuracy": float(r["test_accuracy"]), "params_removed_pct": float(r["params_removed_pct"])}
+                for r in csv.DictReader(f)]
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return None, None
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Mean and standard deviation over seeds of every (model, criterion, source, target,
+    fine-tuning) point; `n` counts the seeds with a finite accuracy."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = (r["model"], r["criterion"], r["source"], r["target_removed_pct"], r["finetune_epochs"])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (model, criterion, source, target, epochs), rs in groups.items():
+        acc, acc_std = _mean_std([r["test_accuracy"] for r in rs])
+        removed, removed_std = _mean_std([r["params_removed_pct"] for r in rs])
+        out.append({"model": model, "criterion": criterion, "source": source, "target_removed_pct": target,
+                    "finetune_epochs": epochs, "n": sum(not math.isnan(r["test_accuracy"]) for r in rs),
+                    "seeds": len(rs), "accuracy": acc, "accuracy_std": acc_std,
+                    "removed": removed, "removed_std": removed_std})
+    return out
+
+
+def point(summary: list[dict], model: str, criterion: str, source: str, target, epochs: int) -> dict | None:
+    """One summarised point, or None."""
+    return next((s for s in summary if (s["model"], s["criterion"], s["source"], s["target_removed_pct"],
+                                        s["finetune_epochs"]) == (model, criterion, source, target, epochs)), None)
+
+
+def curve_label(criterion: str, source: str) -> str:
+    if criterion == NATURAL:
+        return "switcher model as trained (gates = 0 removed)"
+    model = "switcher model, gates folded" if source == "switcher" else "dense model"
+    return f"{LABELS[criterion]} ({model})"

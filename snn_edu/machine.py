@@ -1,0 +1,69 @@
+"""Facts about the machine a run happens on: usable cores, CPU model, the code's git commit."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+BF16_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")
+
+
+def available_cpus() -> int:
+    """Cores this process may use: its CPU affinity, capped by a container's CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = _cgroup_quota()
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def _cgroup_quota() -> int | None:
+    """The CPU quota in whole cores (rounded up), or None when there is none."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]  # cgroup v2
+        if quota != "max":
+            return -(-int(quota) // int(period))
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())  # cgroup v1
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        if quota > 0:
+            return -(-quota // period)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _cpuinfo() -> dict[str, str]:
+    info = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return info
+
+
+def cpu_model() -> str:
+    """The CPU's model name, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+'."""
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_bf16_flags() -> list[str]:
+    """Which of the bf16-related CPU flags (AMX, AVX512-BF16) this CPU has."""
+    flags = set(_cpuinfo().get("flags", "").split())
+    return [f for f in BF16_FLAGS if f in flags]
+
+
+def git_commit(path: str | Path | None = None) -> tuple[str | None, bool | None]:
+    """(HEAD commit, whether tracked files under `path` differ from it); `path` defaults to this
+    package's source folder. (None, None) outside a git checkout."""
+    where = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        def git(*args):
+            return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        return git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no", "--", "."))
+    except (OSError, subprocess.SubprocessError):
+        return None, None

@@ -1,0 +1,155 @@
+"""A finished run's folder: metrics, a compact history and the trained weights; loading one back,
+and finding the results that ship with the package."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import TensorDataset
+
+from .errors import CheckpointError, DataError
+from .models import GatedNet
+from .presets import preset
+from .training import (HISTORY, METRICS, History, TrainConfig, Trainer, load_data, load_file, make_model, run,
+                       save_atomic)
+
+WEIGHTS = "model.pt"
+MANIFEST = "MANIFEST.json"
+_HALF_BELOW_ONE = torch.tensor(1.0, dtype=torch.float16).nextafter(torch.tensor(0.0, dtype=torch.float16))
+_HALF_TINY = torch.tensor(2.0**-24, dtype=torch.float16)  # the smallest positive float16
+
+
+def half_gate(gate: torch.Tensor) -> torch.Tensor:
+    """A gate in float16 with every value's category kept: 0 stays 0, a value in (0, 1) stays in
+    (0, 1) and a value >= 1 stays >= 1 (plain rounding could move 0.9999 to 1 or 1e-9 to 0)."""
+    g = gate.detach().float().cpu().clamp(max=float(torch.finfo(torch.float16).max))
+    h = g.half()
+    h = torch.where((g < 1) & (h >= 1), _HALF_BELOW_ONE, h)
+    return torch.where((g > 0) & (h == 0), _HALF_TINY, h)
+
+
+def compact_history(history: History) -> History:
+    """The history without switcher-input images and with float16 gates; gates holding one value
+    per weight (connection strategy) are kept for the last epoch only, in evaluation mode."""
+    last = len(history.epochs) - 1
+    epochs = []
+    for i, record in enumerate(history.epochs):
+        slim = {k: v for k, v in record.items() if k not in ("images", "gates_eval", "gates_train")}
+        for mode in ("eval", "train"):
+            slim[f"gates_{mode}"] = {name: half_gate(g) for name, g in record[f"gates_{mode}"].items()
+                                     if g.dim() == 1 or (i == last and mode == "eval")}
+        epochs.append(slim)
+    return History(epochs, history.diverged)
+
+
+def write_run_files(folder: Path, trainer: Trainer) -> None:
+    """The trained weights (model.pt) and the compact history (history.pt, replacing the full one)."""
+    save_atomic({k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}, folder / WEIGHTS)
+    save_atomic(compact_history(trainer.history).to_dict(), folder / HISTORY)
+
+
+def load_model(folder: Path, config: TrainConfig) -> GatedNet:
+    """The model of `config` with the weights saved in folder/model.pt."""
+    path = Path(folder) / WEIGHTS
+    if not path.exists():
+        raise CheckpointError(f"no trained weights at {path}")
+    model = make_model(config)
+    try:
+        model.load_state_dict(load_file(path))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not fit a {config.model} model "
+                              f"({str(exc).splitlines()[0]}); it belongs to another configuration") from None
+    return model
+
+
+@dataclass
+class Run:
+    """A run's configuration, metrics, history and (when available) trained model."""
+
+    config: TrainConfig
+    metrics: dict
+    history: History
+    model: GatedNet | None = None
+    folder: Path | None = None
+    origin: str = ""
+    _test: TensorDataset | None = field(default=None, repr=False)
+
+    def test_set(self) -> TensorDataset:
+        """The test digits the run was measured on."""
+        if self._test is None:
+            self._test = load_data(self.config)[1]
+        return self._test
+
+
+def read_metrics(folder: str | Path) -> dict:
+    path = Path(folder) / METRICS
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"no finished run in {folder} ({METRICS} is missing)") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def load_run(folder: str | Path, with_model: bool = True) -> Run:
+    """A finished run from its folder (metrics.json, history.pt and, if present, model.pt)."""
+    folder = Path(folder)
+    metrics = read_metrics(folder)
+    config = TrainConfig(**metrics["config"])
+    history = History.from_dict(load_file(folder / HISTORY))
+    model = load_model(folder, config).eval() if with_model and (folder / WEIGHTS).exists() else None
+    return Run(config, metrics, history, model, folder, origin=describe_origin(folder))
+
+
+def from_trainer(trainer: Trainer) -> Run:
+    """A Run of a model trained in this session."""
+    return Run(trainer.config, trainer.metrics(), trainer.history, trainer.model.eval(), trainer.out,
+               origin=f"trained here just now on {trainer.metrics()['device']}",
+               _test=TensorDataset(trainer.test_x.cpu(), trainer.test_y.cpu()))
+
+
+# -- shipped results ------------------------------------------------------------------------------
+def results_dir(level: str = "cpu") -> Path:
+    """Where the results of `level` live: $SNN_EDU_RESULTS/LEVEL if set, else the repository's
+    results/LEVEL (next to this package in a source checkout), else ./results/LEVEL."""
+    if os.environ.get("SNN_EDU_RESULTS"):
+        return Path(os.environ["SNN_EDU_RESULTS"]).expanduser() / level
+    for root in (Path(__file__).resolve().parents[1], Path.cwd(), Path.cwd().parent):
+        if (root / "results" / level / MANIFEST).exists():
+            return root / "results" / level
+    return Path("results") / level
+
+
+def read_manifest(results: str | Path) -> dict:
+    path = Path(results) / MANIFEST
+    if not path.exists():
+        raise DataError(f"no results at {Path(results)} ({MANIFEST} is missing); run "
+                        f"'python -m snn_edu reproduce --level cpu --out {results}', or train live")
+    return json.loads(path.read_text())
+
+
+def describe_origin(folder: Path) -> str:
+    """One line: which run this is, when and on what machine it was produced."""
+    m = read_metrics(folder)
+    p = m.get("provenance", {})
+    if not p:
+        return f"loaded {folder}"
+    commit = (p.get("git_commit") or "unknown")[:7]
+    return (f"loaded {folder}: {m['config']['model']} seed {m['config']['seed']}, "
+            f"{m['epochs']} epochs, run on {p['date'][:10]} on {p['cpu']} ({p['threads']} threads, "
+            f"torch {p['torch']}, commit {commit})")
+
+
+def obtain_run(model: str, live: bool, level: str | None = None, variant: str = "al", seed: int = 0,
+               results: str | Path | None = None) -> Run:
+    """A trained `model`: trained here now at `level` (live) or loaded from the shipped results."""
+    if live:
+        return from_trainer(run(preset(model, level, seed=seed)))
+    folder = Path(results or results_dir("cpu")) / model / variant / f"seed{seed}"
+    if not (folder / WEIGHTS).exists():
+        raise DataError(f"no trained weights at {folder / WEIGHTS}; set TRAIN_LIVE = True to train here, "
+                        "or run 'python -m snn_edu reproduce --level cpu'")
+    return load_run(folder)

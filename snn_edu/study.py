@@ -1,0 +1,293 @@
+"""A study as independent jobs: training runs (the ablation variants), the magnitude baselines
+and the frontier, per model and seed. Jobs run in N worker processes with the cores split between
+them, are skipped once finished (so a stopped study continues), or are printed as one
+self-contained command each for a cluster.
+
+Layout: OUT/MODEL/KIND/seedS/ (metrics.json, history.pt, model.pt), OUT/frontier.csv and
+OUT/MANIFEST.json. A job is finished when its metrics.json exists.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import platform
+import re
+import shlex
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__, frontier, machine
+from .ablation import VARIANTS, magnitude_metrics, variant_config
+from .errors import ConfigError, DataError, SnnEduError
+from .models import MODELS
+from .presets import preset
+from .runs import MANIFEST, WEIGHTS, load_model, read_metrics, write_run_files
+from .training import CHECKPOINT, METRICS, TrainConfig, Trainer, load_data, load_file, result_line, write_metrics
+
+MEASURES = ("magnitude", "frontier")  # jobs that measure trained runs instead of training
+STAGES = ("train", "measure")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One independent unit of work: a training run, or a measurement of the seed's AL and dense runs."""
+
+    model: str
+    kind: str  # a VARIANTS name (a training run), "magnitude" or "frontier"
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}/{self.kind}/seed{self.seed}"
+
+    @property
+    def stage(self) -> str:
+        return "measure" if self.kind in MEASURES else "train"
+
+    @property
+    def needs(self) -> tuple["Job", ...]:
+        return () if self.stage == "train" else (Job(self.model, "al", self.seed), Job(self.model, "dense", self.seed))
+
+    def folder(self, out: Path, kind: str | None = None) -> Path:
+        return Path(out) / self.model / (kind or self.kind) / f"seed{self.seed}"
+
+    def finished(self, out: Path) -> bool:
+        last = "magnitude_ft" if self.kind == "magnitude" else None  # written after 'magnitude'
+        return (self.folder(out, last) / METRICS).exists()
+
+    @classmethod
+    def parse(cls, text: str) -> "Job":
+        m = re.fullmatch(r"([a-z0-9]+)/([a-z_]+)/seed(\d+)", text)
+        if not m or m[1] not in MODELS or m[2] not in (*VARIANTS, *MEASURES):
+            raise ConfigError(f"unknown run {text!r}: expected MODEL/KIND/seedN with MODEL in {', '.join(MODELS)} "
+                              f"and KIND in {', '.join((*VARIANTS, *MEASURES))}, e.g. mlp/al/seed0")
+        return cls(m[1], m[2], int(m[3]))
+
+
+def plan(models=MODELS, variants=None, seeds: int = 3, measures=MEASURES) -> list[Job]:
+    """The jobs of a study, each after the jobs it needs: every seed's AL and dense runs first,
+    then the `measures` (when both are in `variants`), then the other variants."""
+    variants = list(variants or VARIANTS)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or seeds < 1:
+        raise ConfigError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}" if unknown
+                          else f"--seeds must be at least 1, got {seeds}")
+    first = [v for v in ("al", "dense") if v in variants]
+    jobs = [Job(m, v, s) for s in range(seeds) for m in models for v in first]
+    if len(first) == 2:
+        jobs += [Job(m, k, s) for s in range(seeds) for m in models for k in MEASURES if k in measures]
+    return jobs + [Job(m, v, s) for s in range(seeds) for m in models for v in variants if v not in first]
+
+
+def command(job: Job, level: str, out: Path, threads: int | None = None) -> str:
+    """The self-contained command that runs `job` (and records itself in the job's metrics)."""
+    cmd = f"python -m snn_edu reproduce --level {level} --out {shlex.quote(str(out))} --run {job.id}"
+    return cmd + (f" --threads {threads}" if threads else "")
+
+
+# -- one job ---------------------------------------------------------------------------------------
+def _provenance(job: Job, level: str, out: Path, threads: int | None, seconds: float) -> dict:
+    commit, dirty = machine.git_commit()
+    return {"job": job.id, "command": command(job, level, out, threads), "level": level,
+            "threads": torch.get_num_threads(), "cpu": machine.cpu_model(), "cpu_bf16_flags": machine.cpu_bf16_flags(),
+            "torch": torch.__version__, "python": platform.python_version(), "snn_edu": __version__,
+            "git_commit": commit, "git_dirty": dirty, "seconds": seconds,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _trained(job: Job, out: Path) -> tuple[dict, TrainConfig, Path]:
+    """Metrics, config and folder of a finished training run that a measurement needs."""
+    folder = job.folder(out)
+    if not (folder / METRICS).exists():
+        raise DataError(f"{job.id} has not finished (no {folder / METRICS}); run it first")
+    metrics = read_metrics(folder)
+    if metrics["test_accuracy"] is None:
+        raise DataError(f"{job.id} diverged before its first epoch ended, so there is no model to measure")
+    if not (folder / WEIGHTS).exists():
+        raise DataError(f"{job.id} has no trained weights ({folder / WEIGHTS}; shipped results keep them for "
+                        "seed 0 only); retrain it into a fresh --out")
+    return metrics, TrainConfig(**metrics["config"]), folder
+
+
+def _train(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, str]:
+    """A training run: the variant's config at `level`; returns ({None: metrics}, line)."""
+    config = replace(variant_config(preset(job.model, level), job.kind, job.seed), record_images=False)
+    folder = job.folder(out)
+    trainer = Trainer(config, *load_data(config), out=folder, progress=progress)
+    trainer.fit(resume=(folder / CHECKPOINT).exists())
+    if trainer.history.diverged and (folder / CHECKPOINT).exists():  # keep the last completed epoch's weights
+        trainer.model.load_state_dict(load_file(folder / CHECKPOINT)["model"])
+    write_run_files(folder, trainer)
+    metrics = trainer.metrics()
+    metrics["total_seconds"] = sum(metrics["seconds_per_epoch"])
+    return {None: metrics}, result_line(metrics)
+
+
+def _magnitude(job: Job, level: str, out: Path) -> tuple[dict, str]:
+    al_metrics, _, _ = _trained(Job(job.model, "al", job.seed), out)
+    _, dense_config, dense_folder = _trained(Job(job.model, "dense", job.seed), out)
+    epochs = frontier.SETTINGS[level].finetune_epochs
+    config = replace(dense_config, epochs=max(1, epochs))
+    results = magnitude_metrics(load_model(dense_folder, dense_config), al_metrics, config, *load_data(config), epochs)
+    return ({kind: {**m, "config": asdict(config)} for kind, m in results.items()},
+            result_line(results["magnitude_ft"]))
+
+
+def _frontier(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, str]:
+    al_metrics, al_config, al_folder = _trained(Job(job.model, "al", job.seed), out)
+    _, dense_config, dense_folder = _trained(Job(job.model, "dense", job.seed), out)
+    settings = frontier.SETTINGS[level]
+    rows = frontier.frontier_rows(load_model(al_folder, al_config), load_model(dense_folder, dense_config),
+                                  al_metrics, al_config, *load_data(al_config), settings, progress)
+    return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(al_config)}}, f"{len(rows)} points"
+
+
+def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None, progress: bool = False) -> str:
+    """Run one job (skipping it when finished) and return a one-line summary."""
+    job, out = Job.parse(job_id), Path(out)
+    if job.finished(out):
+        return "already finished (use a fresh --out to run it again)"
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        start = time.perf_counter()
+        if job.stage == "train":
+            results, line = _train(job, level, out, progress)
+        elif job.kind == "magnitude":
+            results, line = _magnitude(job, level, out)
+        else:
+            results, line = _frontier(job, level, out, progress)
+        provenance = _provenance(job, level, out, threads, time.perf_counter() - start)
+        for kind, metrics in results.items():  # in order: the last one marks the job finished
+            write_metrics(job.folder(out, kind), {**metrics, "command": provenance["command"],
+                                                  "provenance": provenance})
+        return line
+    finally:
+        torch.set_num_threads(previous)
+
+
+# -- a whole study ---------------------------------------------------------------------------------
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int = 1, threads: int | None = None,
+              progress: bool = True, log=tqdm.write, argv: str | None = None) -> dict:
+    """Run every unfinished job of the plan, `workers` at a time (each with `threads` threads,
+    default: the usable cores split between the workers); then write frontier.csv and MANIFEST.json.
+    Returns {'ran': [...], 'failed': {id: reason}, 'skipped': [...]}."""
+    if workers < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {workers}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = threads or max(1, machine.available_cpus() // workers)
+    todo = [j for j in jobs_planned if not j.finished(out)]
+    ran, failed, skipped = [], {}, []
+    started, start = datetime.now(timezone.utc), time.perf_counter()
+    bar = tqdm(total=len(todo), desc=f"{level} study ({workers} x {threads} threads)", disable=not progress)
+
+    def blocked(job):
+        return [n.id for n in job.needs if n.id in failed or n.id in skipped or
+                (not n.finished(out) and n not in todo)]
+
+    def finish(job, line=None, error=None):
+        if error is None:
+            ran.append(job.id)
+            log(f"{job.id:<24} {line}")
+        else:
+            failed[job.id] = error
+            log(f"{job.id:<24} FAILED: {error} (rerun alone: {command(job, level, out, threads)})")
+        bar.update()
+
+    def skip(job, why):
+        skipped.append(job.id)
+        log(f"{job.id:<24} skipped: needs {', '.join(why)}")
+        bar.update()
+
+    if workers == 1:
+        for job in todo:
+            if blocked(job):
+                skip(job, blocked(job))
+                continue
+            try:
+                finish(job, run_job(job.id, level, out, threads, progress))
+            except SnnEduError as exc:
+                finish(job, error=_first_line(exc))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            waiting, running = list(todo), {}
+            while waiting or running:
+                for job in list(waiting):
+                    if len(running) >= workers:
+                        break
+                    if blocked(job):
+                        waiting.remove(job)
+                        skip(job, blocked(job))
+                    elif all(n.finished(out) for n in job.needs):
+                        waiting.remove(job)
+                        running[pool.submit(run_job, job.id, level, str(out), threads)] = job
+                if not running:  # nothing can start: what is left waits on jobs outside this plan
+                    for job in waiting:
+                        skip(job, [n.id for n in job.needs if not n.finished(out)])
+                    break
+                for future in wait(running, return_when=FIRST_COMPLETED).done:
+                    job = running.pop(future)
+                    try:
+                        finish(job, future.result())
+                    except Exception as exc:  # a worker's error arrives here, one line per job
+                        finish(job, error=_first_line(exc))
+    bar.close()
+    session = {"command": argv, "started": started.isoformat(timespec="seconds"),
+               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "wall_seconds": time.perf_counter() - start, "jobs_run": len(ran), "jobs_failed": len(failed),
+               "workers": workers, "threads_per_worker": threads, "cpu": machine.cpu_model(),
+               "cores_available": machine.available_cpus()}
+    collect(out, jobs_planned, level, session if ran or failed else None)
+    return {"ran": ran, "failed": failed, "skipped": skipped}
+
+
+def _one_or_all(values):
+    values = sorted({v for v in values if v is not None}, key=str)
+    return values[0] if len(values) == 1 else values
+
+
+def collect(out: str | Path, jobs_planned: list[Job], level: str, session: dict | None = None) -> None:
+    """Write OUT/frontier.csv from the finished frontier jobs and OUT/MANIFEST.json from every
+    finished job's provenance (plus `session`, appended to the sessions already recorded).
+    Files that nothing changed are left byte for byte as they were."""
+    out = Path(out)
+    done = [j for j in jobs_planned if j.finished(out)]
+    metrics = {j.id: read_metrics(j.folder(out, "magnitude_ft" if j.kind == "magnitude" else None)) for j in done}
+    rows = [r for j in done if j.kind == "frontier" for r in metrics[j.id]["rows"]]
+    if rows:
+        frontier.write_csv(rows, out / "frontier.csv")
+    old = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).exists() else {}
+    sessions = old.get("sessions", []) + ([session] if session else [])
+    prov = [m["provenance"] for m in metrics.values() if "provenance" in m]
+    commit, dirty = _one_or_all(p["git_commit"] for p in prov), any(p["git_dirty"] for p in prov)
+    manifest = {
+        "level": level, "snn_edu": _one_or_all(p["snn_edu"] for p in prov), "git_commit": commit,
+        "git_dirty": dirty, "torch": _one_or_all(p["torch"] for p in prov),
+        "python": _one_or_all(p["python"] for p in prov), "cpu": _one_or_all(p["cpu"] for p in prov),
+        "cpu_bf16_flags": _one_or_all(",".join(p["cpu_bf16_flags"]) or "none" for p in prov),
+        "threads_per_job": _one_or_all(p["threads"] for p in prov),
+        "date": max((p["date"] for p in prov), default=None),
+        "wall_seconds": sum(s["wall_seconds"] for s in sessions),
+        "job_seconds": sum(p["seconds"] for p in prov),
+        "sessions": sessions,
+        "jobs_finished": len(done), "complete": len(done) == len(jobs_planned),
+        "missing": [j.id for j in jobs_planned if j not in done],
+        "plan": sorted(j.id for j in jobs_planned),
+    }
+    text = json.dumps(manifest, indent=2) + "\n"
+    if not (out / MANIFEST).exists() or (out / MANIFEST).read_text() != text:
+        (out / MANIFEST).write_text(text)
