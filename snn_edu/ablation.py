@@ -35,6 +35,7 @@ DERIVED = {
     "magnitude": "dense run pruned by L1 norm to the AL run's surviving units per layer, no fine-tuning",
     "magnitude_ft": "the same, then fine-tuned with the mask fixed",
 }
+CHANCE_LEVEL = 15.0  # test accuracy (%) below which a 10-class run counts as collapsed
 PAPER_ROWS = {"al": "SNN (AL, neuron)", "sl": "SNN-SL (neuron)", "dense": "dense baseline",
               "connection": "SNN (connection, 2nd paper)"}
 
@@ -149,6 +150,9 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
         gap = al_acc - mean("dense", "test_accuracy")
         out.append(f"SNN-AL reaches {al_acc:.2f} % against {al_acc - gap:.2f} % for the dense baseline "
                    f"({gap:+.2f} points) while removing {al_removed:.1f} % of the weights.")
+    if mean("connection", "test_accuracy") is not None:
+        out.append(f"Connection strategy (one gate per weight): {mean('connection', 'test_accuracy'):.2f} % with "
+                   f"{mean('connection', 'params_removed_pct'):.1f} % of the weights removed.")
     if al_acc is not None and mean("sl", "test_accuracy") is not None:
         out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} % with {mean('sl', 'params_removed_pct'):.1f} % "
                    f"removed (the paper: SL prunes far less than AL).")
@@ -156,6 +160,11 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
         if mean(variant, "test_accuracy") is not None and al_acc is not None:
             out.append(f"{_sentence(DERIVED[variant])}: {mean(variant, 'test_accuracy'):.2f} % "
                        f"({mean(variant, 'test_accuracy') - al_acc:+.2f} points against AL at the same sparsity).")
+    chance = [f"{v} seed {m['config']['seed']} ({m['test_accuracy']:.2f} %)" for v in VARIANTS if v != "constant"
+              for m in runs.get(v, []) if m.get("test_accuracy") is not None and m["test_accuracy"] < CHANCE_LEVEL]
+    if chance:
+        out.append(f"Runs that ended near chance level (below {CHANCE_LEVEL:g} %), which a mean ± std hides: "
+                   f"{', '.join(chance)}.")
     for variant in ("shuffled", "noise", "constant"):
         if mean(variant, "params_removed_pct") is not None:
             acc = mean(variant, "test_accuracy")

@@ -214,3 +214,78 @@ def curve_label(criterion: str, source: str) -> str:
         return "switcher model as trained (gates = 0 removed)"
     model = "switcher model, gates folded" if source == "switcher" else "dense model"
     return f"{LABELS[criterion]} ({model})"
+
+
+# -- findings -------------------------------------------------------------------------------------
+MODEL_NAMES = {"mlp": "MLP 784-300-100", "lenet5": "LeNet5-Caffe"}
+COMPARISONS = (  # (curve a, curve b, name of a, name of b, context)
+    (("switcher", "switcher"), ("magnitude", "switcher"), "the gate", "the L1 norm",
+     ", both ranking the switcher model's folded weights"),
+    (("switcher", "switcher"), ("random", "switcher"), "the gate", "a random ranking",
+     ", both on the switcher model"),
+    (("switcher", "switcher"), ("magnitude", "dense"), "the switcher model pruned by its gate",
+     "the dense model pruned by L1 norm", ""),
+    (("switcher", "switcher"), ("random", "dense"), "the switcher model pruned by its gate",
+     "the dense model pruned at random", ""),
+    (("conductance", "dense"), ("magnitude", "dense"), "conductance", "the L1 norm", ", both on the dense model"),
+)
+
+
+def _pm(p: dict | None) -> str:
+    if p is None or p["accuracy"] is None:
+        return "n/a"
+    return f"{p['accuracy']:.2f}" + ("" if p["accuracy_std"] is None else f" ± {p['accuracy_std']:.2f}")
+
+
+def tuning_text(epochs: int) -> str:
+    return f"after {epochs} fine-tuning epoch{'s' * (epochs != 1)}" if epochs else "without fine-tuning"
+
+
+def _at(points: list[tuple[float, int]]) -> str:
+    """'25, 50 % without fine-tuning and 75 % after 2 fine-tuning epochs'."""
+    by_epochs: dict[int, list[float]] = {}
+    for target, epochs in points:
+        by_epochs.setdefault(epochs, []).append(target)
+    return " and ".join(f"{', '.join(f'{t:g}' for t in ts)} % {tuning_text(e)}" for e, ts in sorted(by_epochs.items()))
+
+
+def verdict(a: dict | None, b: dict | None) -> str | None:
+    """'ahead', 'behind' or 'level' (the means differ by no more than the larger standard deviation)."""
+    if not a or not b or a["accuracy"] is None or b["accuracy"] is None:
+        return None
+    diff, spread = a["accuracy"] - b["accuracy"], max(a["accuracy_std"] or 0.0, b["accuracy_std"] or 0.0)
+    return "ahead" if diff > spread else "behind" if diff < -spread else "level"
+
+
+def findings(summary: list[dict], model: str, at=(50, 75)) -> list[str]:
+    """Sentences about one model's frontier, computed from the summary: every curve at the `at`
+    targets, then which ranking wins where (by more than the seeds' spread)."""
+    rows = [s for s in summary if s["model"] == model]
+    if not rows:
+        return []
+    epochs_all = sorted({s["finetune_epochs"] for s in rows})
+    targets = sorted({s["target_removed_pct"] for s in rows if s["target_removed_pct"]})
+    out = []
+    natural = point(summary, model, NATURAL, "switcher", None, 0)
+    if natural:
+        out.append(f"{MODEL_NAMES[model]}: the switcher model as trained scores {_pm(natural)} % with "
+                   f"{natural['removed']:.1f} % of its weights removed (mean ± std over {natural['seeds']} seeds).")
+    for epochs in epochs_all:
+        for target in [t for t in at if t in targets]:
+            dense = point(summary, model, "magnitude", "dense", target, epochs)
+            removed = "" if dense is None else f" ({dense['removed']:.1f} % of the dense model's weights)"
+            parts = [f"{curve_label(c, s)} {_pm(point(summary, model, c, s, target, epochs))} %" for c, s in CURVES]
+            out.append(f"With {target:g} % of each layer's units removed{removed}, {tuning_text(epochs)}: "
+                       + "; ".join(parts) + ".")
+    for a, b, name_a, name_b, context in COMPARISONS:
+        found: dict[str, list] = {"ahead": [], "behind": [], "level": []}
+        for epochs in epochs_all:
+            for target in targets:
+                v = verdict(point(summary, model, *a, target, epochs), point(summary, model, *b, target, epochs))
+                if v:
+                    found[v].append((target, epochs))
+        if any(found.values()):
+            words = {"ahead": "ahead", "behind": "behind", "level": "level (within the seeds' spread)"}
+            parts = [f"{words[k]} at {_at(v)}" for k, v in found.items() if v]
+            out.append(f"{name_a[0].upper()}{name_a[1:]} against {name_b}{context}: {name_a} is " + "; ".join(parts) + ".")
+    return out

@@ -21,6 +21,12 @@ RELEASE_ACCURACY_FLOOR = {("mlp", "neuron"): 98.42, ("mlp", "connection"): 98.50
                           ("lenet5", "neuron"): 99.32, ("lenet5", "connection"): 99.29}
 
 
+def reported_point(model: str) -> tuple[float, float]:
+    """(params removed %, test accuracy %) the first paper reports for SNN (AL, neuron)."""
+    row = next(r for r in REPORTED[model] if r[0] == "SNN (AL, neuron)")
+    return float(row[3]), float(row[1].split()[0])
+
+
 def release_would_print(model: str, strategy: str, accuracy: float | None) -> float | None:
     """What the authors' floored test() would report for a measured accuracy."""
     floor = RELEASE_ACCURACY_FLOOR.get((model, strategy))

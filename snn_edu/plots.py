@@ -56,13 +56,17 @@ def plot_gate_strip(ax, gate: torch.Tensor, label: str = ""):
     return ax
 
 
-def plot_gate_values(ax, gate: torch.Tensor, title: str = ""):
-    """Sorted gate values with the 0 and 1 thresholds marked."""
-    values = np.sort(gate.detach().cpu().flatten().numpy())
+def plot_gate_values(ax, gate: torch.Tensor, title: str = "", max_bars: int = 2000):
+    """Sorted gate values with the 0 and 1 thresholds marked (evenly spaced ones of the sorted
+    values when there are more than `max_bars`, such as one gate per weight)."""
+    values = np.sort(gate.detach().cpu().float().flatten().numpy())
+    n = values.size
+    if n > max_bars:
+        values = values[np.linspace(0, n - 1, max_bars).round().astype(int)]
     colours = [CATEGORY_COLOURS[CATEGORIES[c]] for c in categorise(torch.from_numpy(values))]
     ax.bar(np.arange(values.size), values, width=1.0, color=colours)
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
-    ax.set_xlabel("units, sorted by gate")
+    ax.set_xlabel("units, sorted by gate" + (f" ({values.size} of {n} shown, evenly spaced)" if n > max_bars else ""))
     ax.set_ylabel("gate")
     ax.set_title(title, fontsize="small")
     return ax
@@ -229,4 +233,47 @@ def plot_ablation_bars(ax, runs: dict[str, list[dict]], key: str, ylabel: str):
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
+    return ax
+
+
+# -- the accuracy-vs-sparsity frontier (notebook 04) ---------------------------------------------
+CRITERION_COLOURS = {"switcher": "#f08a24", "magnitude": "#2c7fb8", "random": "#8c8c8c", "conductance": "#31a354"}
+SOURCE_STYLES = {"switcher": ("-", "o"), "dense": ("--", "s")}
+
+
+def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, curves=None, paper=None,
+                  zoom: float | None = None):
+    """Test accuracy against params removed, one line per (criterion, source) with a band of
+    ± one standard deviation over seeds; the switcher model as trained (diamond) and, if given,
+    the paper's (removed %, accuracy) point (star). `zoom`: show only the top `zoom` points of accuracy."""
+    from .frontier import CURVES, NATURAL, curve_label, point
+
+    tops = []
+    for criterion, source in curves or CURVES:
+        pts = sorted((s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
+                      == (model, criterion, source, finetune_epochs) and s["accuracy"] is not None),
+                     key=lambda s: s["removed"])
+        if not pts:
+            continue
+        x, y = np.array([p["removed"] for p in pts]), np.array([p["accuracy"] for p in pts])
+        std = np.array([p["accuracy_std"] or 0.0 for p in pts])
+        line, marker = SOURCE_STYLES[source]
+        colour = CRITERION_COLOURS[criterion]
+        ax.plot(x, y, line, marker=marker, ms=4, color=colour, label=curve_label(criterion, source))
+        ax.fill_between(x, y - std, y + std, color=colour, alpha=0.15, lw=0)
+        tops.append(y.max())
+    natural = point(summary, model, NATURAL, "switcher", None, 0)
+    if natural:
+        ax.errorbar(natural["removed"], natural["accuracy"], xerr=natural["removed_std"] or 0,
+                    yerr=natural["accuracy_std"] or 0, fmt="D", ms=8, color=CRITERION_COLOURS["switcher"],
+                    mec="black", ecolor="black", label=curve_label(NATURAL, "switcher"), zorder=5)
+        tops.append(natural["accuracy"])
+    if paper:
+        ax.plot(*paper, "*", ms=13, color="#444444", label="the paper (100 epochs on all of MNIST)", zorder=5)
+    ax.set_xlabel("params removed (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_xlim(-2, 102)
+    if zoom and tops:
+        ax.set_ylim(max(tops + ([paper[1]] if paper else [])) - zoom, max(tops + ([paper[1]] if paper else [])) + 1)
+    ax.grid(alpha=0.3)
     return ax

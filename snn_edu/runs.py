@@ -131,6 +131,15 @@ def read_manifest(results: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def describe_results(results: str | Path) -> str:
+    """One line: what a results folder holds, when and on what machine it was produced."""
+    m = read_manifest(results)
+    commit = m["git_commit"][:7] if isinstance(m["git_commit"], str) else "several commits"
+    return (f"loaded {results}: {m['jobs_finished']} finished jobs at the {m['level']} level, finished "
+            f"{(m['date'] or '?')[:10]} on {m['cpu']} ({m['threads_per_job']} thread(s) per job), "
+            f"torch {m['torch']}, commit {commit}")
+
+
 def describe_origin(folder: Path) -> str:
     """One line: which run this is, when and on what machine it was produced."""
     m = read_metrics(folder)

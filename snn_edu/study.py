@@ -15,9 +15,10 @@ import re
 import shlex
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -179,6 +180,78 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+@dataclass
+class _Ledger:
+    """What became of each job in one run of a study, logged and counted as it happens."""
+
+    out: Path
+    level: str
+    threads: int
+    todo: list[Job]
+    log: Callable[[str], None]
+    bar: tqdm
+    ran: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def blocked(self, job: Job) -> list[str]:
+        """The jobs `job` needs that failed, were skipped, or will not run in this study."""
+        return [n.id for n in job.needs if n.id in self.failed or n.id in self.skipped
+                or (not n.finished(self.out) and n not in self.todo)]
+
+    def done(self, job: Job, line: str) -> None:
+        self.ran.append(job.id)
+        self.log(f"{job.id:<24} {line}")
+        self.bar.update()
+
+    def fail(self, job: Job, error: str) -> None:
+        self.failed[job.id] = error
+        self.log(f"{job.id:<24} FAILED: {error} (rerun alone: {command(job, self.level, self.out, self.threads)})")
+        self.bar.update()
+
+    def skip(self, job: Job, needs: list[str]) -> None:
+        self.skipped.append(job.id)
+        self.log(f"{job.id:<24} skipped: needs {', '.join(needs)}")
+        self.bar.update()
+
+
+def _run_here(ledger: _Ledger, progress: bool) -> None:
+    for job in ledger.todo:
+        if ledger.blocked(job):
+            ledger.skip(job, ledger.blocked(job))
+            continue
+        try:
+            ledger.done(job, run_job(job.id, ledger.level, ledger.out, ledger.threads, progress))
+        except SnnEduError as exc:
+            ledger.fail(job, _first_line(exc))
+
+
+def _run_in_workers(ledger: _Ledger, workers: int) -> None:
+    """Keep `workers` processes busy, starting each job once the jobs it needs have finished."""
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        waiting, running = list(ledger.todo), {}
+        while waiting or running:
+            for job in list(waiting):
+                if len(running) >= workers:
+                    break
+                if ledger.blocked(job):
+                    waiting.remove(job)
+                    ledger.skip(job, ledger.blocked(job))
+                elif all(n.finished(ledger.out) for n in job.needs):
+                    waiting.remove(job)
+                    running[pool.submit(run_job, job.id, ledger.level, str(ledger.out), ledger.threads)] = job
+            if not running:  # nothing can start: what is left waits on jobs outside this plan
+                for job in waiting:
+                    ledger.skip(job, [n.id for n in job.needs if not n.finished(ledger.out)])
+                break
+            for future in wait(running, return_when=FIRST_COMPLETED).done:
+                job = running.pop(future)
+                try:
+                    ledger.done(job, future.result())
+                except Exception as exc:  # a worker's error arrives here: one line per job
+                    ledger.fail(job, _first_line(exc))
+
+
 def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int = 1, threads: int | None = None,
               progress: bool = True, log=tqdm.write, argv: str | None = None) -> dict:
     """Run every unfinished job of the plan, `workers` at a time (each with `threads` threads,
@@ -190,69 +263,21 @@ def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int
     out.mkdir(parents=True, exist_ok=True)
     threads = threads or max(1, machine.available_cpus() // workers)
     todo = [j for j in jobs_planned if not j.finished(out)]
-    ran, failed, skipped = [], {}, []
     started, start = datetime.now(timezone.utc), time.perf_counter()
     bar = tqdm(total=len(todo), desc=f"{level} study ({workers} x {threads} threads)", disable=not progress)
-
-    def blocked(job):
-        return [n.id for n in job.needs if n.id in failed or n.id in skipped or
-                (not n.finished(out) and n not in todo)]
-
-    def finish(job, line=None, error=None):
-        if error is None:
-            ran.append(job.id)
-            log(f"{job.id:<24} {line}")
-        else:
-            failed[job.id] = error
-            log(f"{job.id:<24} FAILED: {error} (rerun alone: {command(job, level, out, threads)})")
-        bar.update()
-
-    def skip(job, why):
-        skipped.append(job.id)
-        log(f"{job.id:<24} skipped: needs {', '.join(why)}")
-        bar.update()
-
+    ledger = _Ledger(out, level, threads, todo, log, bar)
     if workers == 1:
-        for job in todo:
-            if blocked(job):
-                skip(job, blocked(job))
-                continue
-            try:
-                finish(job, run_job(job.id, level, out, threads, progress))
-            except SnnEduError as exc:
-                finish(job, error=_first_line(exc))
+        _run_here(ledger, progress)
     else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            waiting, running = list(todo), {}
-            while waiting or running:
-                for job in list(waiting):
-                    if len(running) >= workers:
-                        break
-                    if blocked(job):
-                        waiting.remove(job)
-                        skip(job, blocked(job))
-                    elif all(n.finished(out) for n in job.needs):
-                        waiting.remove(job)
-                        running[pool.submit(run_job, job.id, level, str(out), threads)] = job
-                if not running:  # nothing can start: what is left waits on jobs outside this plan
-                    for job in waiting:
-                        skip(job, [n.id for n in job.needs if not n.finished(out)])
-                    break
-                for future in wait(running, return_when=FIRST_COMPLETED).done:
-                    job = running.pop(future)
-                    try:
-                        finish(job, future.result())
-                    except Exception as exc:  # a worker's error arrives here, one line per job
-                        finish(job, error=_first_line(exc))
+        _run_in_workers(ledger, workers)
     bar.close()
     session = {"command": argv, "started": started.isoformat(timespec="seconds"),
                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "wall_seconds": time.perf_counter() - start, "jobs_run": len(ran), "jobs_failed": len(failed),
-               "workers": workers, "threads_per_worker": threads, "cpu": machine.cpu_model(),
-               "cores_available": machine.available_cpus()}
-    collect(out, jobs_planned, level, session if ran or failed else None)
-    return {"ran": ran, "failed": failed, "skipped": skipped}
+               "wall_seconds": time.perf_counter() - start, "jobs_run": len(ledger.ran),
+               "jobs_failed": len(ledger.failed), "workers": workers, "threads_per_worker": threads,
+               "cpu": machine.cpu_model(), "cores_available": machine.available_cpus()}
+    collect(out, jobs_planned, level, session if ledger.ran or ledger.failed else None)
+    return {"ran": ledger.ran, "failed": ledger.failed, "skipped": ledger.skipped}
 
 
 def _one_or_all(values):
@@ -260,33 +285,47 @@ def _one_or_all(values):
     return values[0] if len(values) == 1 else values
 
 
+def finished_jobs(out: str | Path) -> list[Job]:
+    """Every finished job in a results folder, in plan order (model, then seed)."""
+    found = set()
+    for path in Path(out).glob(f"*/*/seed*/{METRICS}"):
+        model, kind, seed = path.parent.parent.parent.name, path.parent.parent.name, path.parent.name
+        kind = "magnitude" if kind == "magnitude_ft" else kind
+        if model in MODELS and kind in (*VARIANTS, *MEASURES):
+            found.add(Job(model, kind, int(seed[4:])))
+    order = (*VARIANTS, *MEASURES)
+    return sorted(found, key=lambda j: (MODELS.index(j.model), j.seed, order.index(j.kind)))
+
+
 def collect(out: str | Path, jobs_planned: list[Job], level: str, session: dict | None = None) -> None:
-    """Write OUT/frontier.csv from the finished frontier jobs and OUT/MANIFEST.json from every
+    """Write OUT/frontier.csv from every finished frontier job and OUT/MANIFEST.json from every
     finished job's provenance (plus `session`, appended to the sessions already recorded).
     Files that nothing changed are left byte for byte as they were."""
     out = Path(out)
-    done = [j for j in jobs_planned if j.finished(out)]
+    done = finished_jobs(out)
     metrics = {j.id: read_metrics(j.folder(out, "magnitude_ft" if j.kind == "magnitude" else None)) for j in done}
     rows = [r for j in done if j.kind == "frontier" for r in metrics[j.id]["rows"]]
     if rows:
         frontier.write_csv(rows, out / "frontier.csv")
     old = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).exists() else {}
     sessions = old.get("sessions", []) + ([session] if session else [])
+    planned = sorted(set(old.get("plan", [])) | {j.id for j in jobs_planned})
+    finished = {j.id for j in done}
     prov = [m["provenance"] for m in metrics.values() if "provenance" in m]
-    commit, dirty = _one_or_all(p["git_commit"] for p in prov), any(p["git_dirty"] for p in prov)
     manifest = {
-        "level": level, "snn_edu": _one_or_all(p["snn_edu"] for p in prov), "git_commit": commit,
-        "git_dirty": dirty, "torch": _one_or_all(p["torch"] for p in prov),
-        "python": _one_or_all(p["python"] for p in prov), "cpu": _one_or_all(p["cpu"] for p in prov),
+        "level": level, "snn_edu": _one_or_all(p["snn_edu"] for p in prov),
+        "git_commit": _one_or_all(p["git_commit"] for p in prov), "git_dirty": any(p["git_dirty"] for p in prov),
+        "torch": _one_or_all(p["torch"] for p in prov), "python": _one_or_all(p["python"] for p in prov),
+        "cpu": _one_or_all(p["cpu"] for p in prov),
         "cpu_bf16_flags": _one_or_all(",".join(p["cpu_bf16_flags"]) or "none" for p in prov),
         "threads_per_job": _one_or_all(p["threads"] for p in prov),
         "date": max((p["date"] for p in prov), default=None),
         "wall_seconds": sum(s["wall_seconds"] for s in sessions),
         "job_seconds": sum(p["seconds"] for p in prov),
         "sessions": sessions,
-        "jobs_finished": len(done), "complete": len(done) == len(jobs_planned),
-        "missing": [j.id for j in jobs_planned if j not in done],
-        "plan": sorted(j.id for j in jobs_planned),
+        "jobs_finished": len(done), "complete": set(planned) <= finished,
+        "missing": [j for j in planned if j not in finished],
+        "plan": planned,
     }
     text = json.dumps(manifest, indent=2) + "\n"
     if not (out / MANIFEST).exists() or (out / MANIFEST).read_text() != text:

@@ -21,7 +21,9 @@ def mask_figure(history, layer: str, epoch: int, mode: str = "eval"):
     if layer not in gates:
         for ax in axes:
             ax.axis("off")
-        axes[1].text(0.5, 0.5, f"epoch {epoch} ({record['phase']}): no gates\n(switcher off in this phase)",
+        why = ("switcher off in this phase" if record["phase"] in ("warmup", "dense")
+               else "not kept in this history: one gate per weight\nis kept for the last epoch only")
+        axes[1].text(0.5, 0.5, f"epoch {epoch} ({record['phase']}): no {layer} gates\n({why})",
                      ha="center", va="center")
         return fig
     gate = gates[layer]
@@ -76,6 +78,21 @@ def threshold_figure(gate: torch.Tensor, threshold: float):
     axes[0].axhline(threshold, color="#c0392b", lw=1)
     names = list(plots.CATEGORY_COLOURS)
     axes[1].bar(names, [counts[c] for c in names], color=[plots.CATEGORY_COLOURS[c] for c in names])
+    return fig
+
+
+def frontier_figure(summary: list[dict], model: str, finetune_epochs: int, curves=None, zoom: float | None = None):
+    """The accuracy-vs-sparsity frontier of one model, with or without fine-tuning."""
+    from .frontier import MODEL_NAMES, tuning_text
+    from .paper import reported_point
+
+    fig, ax = plots.new_figure(1, 1, width=9, height=4.6)
+    plots.plot_frontier(ax, summary, model, finetune_epochs, curves, reported_point(model), zoom)
+    tuning = tuning_text(finetune_epochs)
+    seeds = max((s["seeds"] for s in summary if s["model"] == model), default=0)
+    ax.set_title(f"{MODEL_NAMES[model]}: lowest-ranked units of every layer removed, {tuning} "
+                 f"(mean ± std over {seeds} seeds)", fontsize="small")
+    ax.legend(fontsize="x-small", loc="lower left")
     return fig
 
 
@@ -135,6 +152,33 @@ def threshold_explorer(gates: dict):
                 "threshold": w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, description="prune if <",
                                            continuous_update=False, readout_format=".2f")}
     return _panel(controls, lambda name, threshold: threshold_figure(gates[name], threshold))
+
+
+def frontier_explorer(summary: list[dict]):
+    """Model, fine-tuning, which curves, and a zoom on the top of the accuracy axis."""
+    import ipywidgets as w
+
+    from .frontier import CURVES, curve_label
+
+    models = sorted({s["model"] for s in summary}, key=["mlp", "lenet5"].index)
+    epochs = sorted({s["finetune_epochs"] for s in summary})
+    controls = {
+        "model": w.Dropdown(options=models, value=models[0], description="model"),
+        "finetune_epochs": w.ToggleButtons(options=[("no fine-tuning", 0)] + [(f"{e} epochs", e) for e in epochs if e],
+                                           value=0, description="fine-tune"),
+        "curves": w.SelectMultiple(options=[(curve_label(c, s), (c, s)) for c, s in CURVES], value=CURVES,
+                                   rows=len(CURVES), description="curves", layout={"width": "430px"}),
+        "zoom": w.FloatSlider(value=0.0, min=0.0, max=40.0, step=1.0, description="zoom (points)",
+                              continuous_update=False, style={"description_width": "initial"}),
+    }
+
+    def draw(model, finetune_epochs, curves, zoom):
+        return frontier_figure(summary, model, finetune_epochs, list(curves), zoom or None)
+
+    panel = _panel(controls, draw)
+    rows = list(controls.values())
+    panel.children = (w.VBox([w.HBox(rows[:2] + rows[3:]), rows[2]]), panel.children[1])
+    return panel
 
 
 def gradient_explorer(k_classes: int = 5, seed: int = 0):

@@ -1,0 +1,127 @@
+"""The measured-results page (docs/ablation.md) and the frontier figure, drawn from a results
+folder written by `python -m snn_edu reproduce`. Every number on the page comes from that folder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import ablation, frontier, plots
+from .frontier import CURVES, MODEL_NAMES, NATURAL, curve_label, point, tuning_text
+from .paper import reported_point
+from .runs import read_manifest
+
+
+def _pm(p: dict | None, key: str = "accuracy") -> str:
+    if p is None or p[key] is None:
+        return "-"
+    return f"{p[key]:.2f}" + ("" if p[f"{key}_std"] is None else f" ± {p[f'{key}_std']:.2f}")
+
+
+def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
+    """Markdown: one row per curve, one column per target (test accuracy, mean ± std over seeds)."""
+    targets = sorted({s["target_removed_pct"] for s in summary if s["model"] == model and s["target_removed_pct"] is not None})
+    head = "| units removed per layer | " + " | ".join(f"{t:g} %" for t in targets) + " |"
+    lines = [head, "|---" * (len(targets) + 1) + "|",
+             "| *weights removed, dense model (%)* | "
+             + " | ".join(_pm(point(summary, model, "magnitude", "dense", t, epochs), "removed") for t in targets) + " |"]
+    for criterion, source in CURVES:
+        lines.append(f"| {curve_label(criterion, source)} | "
+                     + " | ".join(_pm(point(summary, model, criterion, source, t, epochs)) for t in targets) + " |")
+    return "\n".join(lines)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+def report_markdown(results: str | Path, figure: str | Path | None = None, page: str | Path | None = None) -> str:
+    """The page, from `results` (paths are written as given; `figure` is linked relative to `page`)."""
+    results = Path(results)
+    manifest = read_manifest(results)
+    summary = frontier.summarise(frontier.read_csv(results / "frontier.csv")) if (results / "frontier.csv").exists() else []
+    models = [m for m in ("mlp", "lenet5") if (results / m).is_dir()]
+    generator = f"python -m snn_edu report {results}" + (f" --out {page}" if page else "") + (
+        f" --figure {figure}" if figure else "")
+    commit = manifest["git_commit"] if isinstance(manifest["git_commit"], str) else ", ".join(manifest["git_commit"])
+    sessions = "; ".join(f"`{s['command']}` ({_minutes(s['wall_seconds'])}, {s['jobs_run']} jobs, "
+                         f"{_count(s['workers'], 'worker process', 'worker processes')} of "
+                         f"{_count(s['threads_per_worker'], 'thread')})" for s in manifest["sessions"])
+    out = [
+        "# The ablation study and the accuracy-vs-sparsity frontier, measured",
+        "",
+        f"This page is generated from the results that ship in `{results}/` by `{generator}`. "
+        "Do not edit it by hand: a test checks that it matches the data.",
+        "",
+        f"**Provenance** (`{results}/MANIFEST.json`): level `{manifest['level']}`; run by {sessions}; "
+        f"{manifest['cpu']} (bf16 flags: {manifest['cpu_bf16_flags']}), {manifest['threads_per_job']} thread(s) per job, "
+        f"torch {manifest['torch']}, snn_edu {manifest['snn_edu']} at commit `{commit}`"
+        f"{' (with uncommitted changes)' if manifest['git_dirty'] else ''}, finished {manifest['date']}. "
+        f"Wall time {_minutes(manifest['wall_seconds'])}; the jobs themselves took {_minutes(manifest['job_seconds'])} "
+        f"of worker time. {manifest['jobs_finished']} jobs finished"
+        + ("." if manifest["complete"] else f"; missing: {', '.join(manifest['missing'])}."),
+        "",
+        "Every run folder holds `metrics.json` with its full `config` and the exact `command` that regenerates "
+        "it (into a fresh `--out`). The recipe is the README's `cpu` level: the `lite` switcher on mnist5k "
+        "(4,000 training and 1,000 test digits), 8 epochs, SGD with momentum. The paper's numbers come from "
+        "100 epochs on all of MNIST with its own recipe, so compare the differences between rows, not the "
+        "absolute accuracies.",
+    ]
+    for model in models:
+        runs = ablation.load_runs(results / model)
+        if not runs:
+            continue
+        out += ["", f"## Ablation: {MODEL_NAMES[model]}", "",
+                "Mean ± standard deviation over the seeds that finished; the paper's numbers beside them.", "",
+                ablation.summary_markdown(runs), "", "What it shows (computed from the runs by "
+                "`snn_edu.ablation.findings`):", ""]
+        out += [f"- {sentence}" for sentence in ablation.findings(runs)]
+    if summary:
+        settings = sorted({s["finetune_epochs"] for s in summary})
+        out += ["", "## The accuracy-vs-sparsity frontier", "",
+                "For every seed, one switcher model (SNN-AL) and one dense model were trained. Each gated "
+                "layer's units (the inputs of a linear layer, the filters of a convolution) were then ranked "
+                "by a criterion, and the lowest-ranked share of every layer was removed: by the switcher's "
+                "evaluation-mode **gate**, by the **L1 norm** of the unit's weights, at **random** (seeded), or "
+                "by captum's **conductance** on 512 training digits. On the switcher model the gates are "
+                "folded into the weights first, as `compact()` does, and a unit the switcher already removed "
+                "stays removed. Test accuracy is measured as pruned and again after fine-tuning the remaining "
+                "weights with the masks fixed. Params removed use the package's counting (`params_removed_pct`). "
+                "A ranking is called *ahead* or *behind* only when the two means differ by more than the larger "
+                "of their standard deviations over seeds."]
+        if figure:
+            link = os.path.relpath(figure, Path(page).parent) if page else str(figure)
+            out += ["", f"![The frontier: test accuracy against params removed]({link})"]
+        for model in models:
+            natural = point(summary, model, NATURAL, "switcher", None, 0)
+            paper_removed, paper_acc = reported_point(model)
+            out += ["", f"### {MODEL_NAMES[model]}", ""]
+            if natural:
+                out.append(f"The switcher model as trained (gates exactly 0 removed): {_pm(natural)} % test accuracy "
+                           f"with {_pm(natural, 'removed')} % of the weights removed; the paper: {paper_acc} % with "
+                           f"{paper_removed} % removed.")
+            for epochs in settings:
+                out += ["", f"Test accuracy (%), {tuning_text(epochs)}:", "", frontier_table(summary, model, epochs)]
+            out += ["", "What it shows (computed by `snn_edu.frontier.findings`):", ""]
+            out += [f"- {sentence}" for sentence in frontier.findings(summary, model)]
+    return "\n".join(out) + "\n"
+
+
+def save_frontier_figure(results: str | Path, path: str | Path) -> Path:
+    """Both models' frontiers, without and with fine-tuning, as one PNG."""
+    summary = frontier.summarise(frontier.read_csv(Path(results) / "frontier.csv"))
+    models = [m for m in ("mlp", "lenet5") if any(s["model"] == m for s in summary)]
+    epochs = sorted({s["finetune_epochs"] for s in summary})
+    fig, axes = plots.new_figure(len(models), len(epochs), width=6 * len(epochs), height=4.2 * len(models), squeeze=False)
+    for row, model in enumerate(models):
+        for col, e in enumerate(epochs):
+            plots.plot_frontier(axes[row, col], summary, model, e, paper=reported_point(model))
+            axes[row, col].set_title(f"{MODEL_NAMES[model]}, {tuning_text(e)}", fontsize="medium")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize="small")
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    return path
