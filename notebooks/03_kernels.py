@@ -37,11 +37,14 @@ import torch
 
 from snn_edu import attribution, widgets
 from snn_edu.analysis import gate_categories
-from snn_edu.presets import preset, smoke_mode
-from snn_edu.training import result_line, run
+from snn_edu.presets import smoke_mode
+from snn_edu.runs import obtain_run
+from snn_edu.training import result_line
 
 torch.manual_seed(0)
-LEVEL = None  # None: "smoke" when SNN_EDU_SMOKE=1, else "cpu". Set "paper" on a GPU.
+TRAIN_LIVE = False  # True: train the networks here (minutes) instead of loading the shipped cpu-level runs
+LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"; "paper" on a GPU
+LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always trains a tiny run, to test that path
 N_IMAGES, N_STEPS = (32, 8) if smoke_mode() else (256, 32)
 print("smoke mode:", smoke_mode())
 
@@ -49,21 +52,22 @@ print("smoke mode:", smoke_mode())
 # ## A gated LeNet5
 #
 # The same run as in notebook 02: LeNet5-Caffe with one switcher per layer, trained by
-# alternating TNN and switcher epochs after a warm-up.
+# alternating TNN and switcher epochs after a warm-up. By default it is seed 0 of the runs that
+# ship in `results/cpu/`; `TRAIN_LIVE = True` above trains it here instead.
 
 # %%
-lenet = run(preset("lenet5", LEVEL))
-metrics = lenet.metrics()
-x, y = lenet.test_x.cpu(), lenet.test_y.cpu()
+lenet = obtain_run("lenet5", live=LIVE, level=LEVEL)
+x, y = lenet.test_set().tensors
 gate = lenet.model.conv1.gate_in_mode("eval").cpu()
-print(result_line(metrics))
+print(lenet.origin)
+print(result_line(lenet.metrics))
 print("conv1 kernels:", gate_categories(gate))
 
 # %% [markdown]
 # An accuracy near 10 % means the run has collapsed: when a switcher prunes every kernel of a
 # layer, the network gives the same answer for every digit and nothing can flow back to
 # revive it. The pictures below still work (they show the raw kernels), but captum will find
-# nothing to attribute. Try another `seed` in `preset(...)` if that happens.
+# nothing to attribute. Try another seed (`obtain_run("lenet5", live=True, seed=1)`) if that happens.
 #
 # ## Figure 3: strengthened and pruned kernels side by side
 #
@@ -166,9 +170,10 @@ print(attribution.rho_report(table))
 # gates; right, the attributions.
 
 # %%
-mlp = run(preset("mlp", LEVEL))
+mlp = obtain_run("mlp", live=LIVE, level=LEVEL)
+print(mlp.origin)
 mlp_gate = mlp.model.fc1.gate_in_mode("eval").cpu()
-mlp_x, mlp_y = mlp.test_x[:N_IMAGES].cpu(), mlp.test_y[:N_IMAGES].cpu()
+mlp_x, mlp_y = (t[:N_IMAGES] for t in mlp.test_set().tensors)
 pixel_map = attribution.pixel_attribution(mlp.model, mlp_x, mlp_y, n_steps=N_STEPS)
 fig = widgets.pixel_maps_figure(mlp_gate, pixel_map)
 plt.show()

@@ -29,64 +29,80 @@
 #   or a *constant* image. If sparsity still appears, it does not come from reading the weights.
 # * **The connection strategy**: one gate per weight instead of one per neuron.
 #
-# Training all of this takes a while, so it runs headless from the command line and this
-# notebook only reads the results:
+# and then a wider question: at **every** sparsity, not only the switcher's own, does the
+# switcher's choice of neurons beat simpler ways of choosing them? That is the
+# *accuracy-versus-sparsity frontier* below.
+#
+# All of it (three seeds of every variant for both networks, and the frontier) was run with
 #
 # ```bash
-# python -m snn_edu ablation --model mlp --preset cpu --seeds 3 --out runs/ablation
+# python -m snn_edu reproduce --level cpu --out results/cpu --jobs 2
 # ```
+#
+# and ships in `results/cpu/`; this notebook reads it. [docs/ablation.md](../docs/ablation.md)
+# is the same data as a page.
 
 # %%
 # %matplotlib inline
-from pathlib import Path
 import tempfile
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from snn_edu import ablation, plots, study, widgets
+from snn_edu import ablation, frontier, plots, study, widgets
+from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
+from snn_edu.runs import describe_results, results_dir
 
-RUNS = Path("../runs/ablation/mlp")  # where the command above writes the MLP's runs
+TRAIN_LIVE = False  # True: run the whole study here (about an hour on 2 cores at the cpu level)
+LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"
+LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, to test that path
 
 # %% [markdown]
-# If no finished study is found there (on Binder, say), the notebook runs a tiny smoke-level
-# study instead, so that every figure below still works. Its numbers mean nothing: it trains
-# for a handful of steps.
+# A smoke-level study (`SNN_EDU_SMOKE=1`) trains for a handful of steps: it checks that every
+# figure below works, and its numbers mean nothing.
 
 # %%
-if smoke_mode() or not list(RUNS.glob("*/seed*/metrics.json")):
-    RUNS = Path(tempfile.mkdtemp(prefix="snn_edu_ablation_smoke_"))
-    print(f"no cpu-level study found; running a smoke-level one in {RUNS}")
-    study.run_study(study.plan(["mlp"], ["al", "dense", "noise"], seeds=1, measures=("magnitude",)), "smoke", RUNS,
-                    progress=False, log=lambda line: None)
-    RUNS = RUNS / "mlp"
-runs = ablation.load_runs(RUNS)
-histories = ablation.load_histories(RUNS)
-print(f"{sum(len(v) for v in runs.values())} runs of {len(runs)} variants from {RUNS}")
+if LIVE:
+    level = LEVEL or ("smoke" if smoke_mode() else "cpu")
+    RESULTS = Path(tempfile.mkdtemp(prefix=f"snn_edu_{level}_study_"))
+    models, seeds = (["mlp"], 2) if level == "smoke" else (["mlp", "lenet5"], 3)
+    variants = ["al", "dense", "noise"] if level == "smoke" else None
+    study.run_study(study.plan(models, variants, seeds), level, RESULTS, log=lambda line: None)
+else:
+    RESULTS = results_dir("cpu")
+print(describe_results(RESULTS))
+MODELS = [m for m in ("mlp", "lenet5") if (RESULTS / m).is_dir()]
+runs = {m: ablation.load_runs(RESULTS / m) for m in MODELS}
+histories = {f"{m} {name}": h for m in MODELS for name, h in ablation.load_histories(RESULTS / m).items()}
 
 # %% [markdown]
-# ## Results
+# ## The ablation
 #
 # Mean ± standard deviation over seeds, with the paper's numbers where it has them. The paper
-# trained for 100 epochs on all of MNIST; a CPU-level study uses 4,000 digits and a few epochs,
-# so look at the differences between rows rather than at the absolute numbers.
+# trained for 100 epochs on all of MNIST; the `cpu` level uses 4,000 digits and 8 epochs, so look
+# at the differences between rows rather than at the absolute numbers.
 
 # %%
-display(Markdown(ablation.summary_markdown(runs)))
+for model in MODELS:
+    display(Markdown(f"**{MODEL_NAMES[model]}**\n\n" + ablation.summary_markdown(runs[model])))
 
 # %%
-fig, axes = plots.new_figure(1, 2, width=11, height=3.6)
-plots.plot_ablation_bars(axes[0], runs, "test_accuracy", "test accuracy (%)")
-plots.plot_ablation_bars(axes[1], runs, "params_removed_pct", "params removed (%)")
+fig, axes = plots.new_figure(len(MODELS), 2, width=11, height=3.4 * len(MODELS), squeeze=False)
+for row, model in enumerate(MODELS):
+    plots.plot_ablation_bars(axes[row, 0], runs[model], "test_accuracy", f"{model}: test accuracy (%)")
+    plots.plot_ablation_bars(axes[row, 1], runs[model], "params_removed_pct", f"{model}: params removed (%)")
 plt.show()
 
 # %% [markdown]
 # The same comparisons in words, computed from the runs above:
 
 # %%
-for sentence in ablation.findings(runs):
-    print("•", sentence)
+for model in MODELS:
+    print(MODEL_NAMES[model])
+    for sentence in ablation.findings(runs[model]):
+        print("  •", sentence)
 
 # %% [markdown]
 # ## Why the controls matter
@@ -106,10 +122,52 @@ for sentence in ablation.findings(runs):
 # whatever those switchers do, they decide without looking.
 
 # %% [markdown]
+# ## The frontier: is the switcher's choice of neurons better at any sparsity?
+#
+# Magnitude pruning at the switcher's own sparsity is a single point. The frontier asks the
+# question at every sparsity. For each seed, take the trained switcher model and the trained
+# dense model, rank each layer's units (a linear layer's inputs, a convolution's filters) by a
+# **criterion**, remove the lowest-ranked share of every layer, and measure test accuracy,
+# as pruned and after a short fine-tuning of the remaining weights (masks fixed):
+#
+# * **switcher gate**: the switcher's evaluation-mode gate, on the switcher model with its gates
+#   folded into the weights (as `compact()` does); what the switcher already pruned stays pruned;
+# * **L1 norm** of each unit's weights, on the dense model and on the switcher model;
+# * **random**, seeded: the floor any criterion should beat;
+# * **conductance**: captum's estimate, from training digits, of how much each unit contributes
+#   to the right answer.
+#
+# The diamond is the switcher model as trained (its gates of exactly 0 removed), the star the
+# paper's reported point. Bands are ± one standard deviation over seeds.
+
+# %%
+summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+fig = widgets.frontier_figure(summary, MODELS[0], 0)
+plt.show()
+
+# %% [markdown]
+# Choose the network, fine-tuning and curves; *zoom* shows only the top points of the accuracy
+# axis, where the criteria differ before they all collapse.
+
+# %%
+widgets.frontier_explorer(summary)
+
+# %% [markdown]
+# What the frontier says, computed from the data above. "Ahead" and "behind" mean that the two
+# means differ by more than the larger of their standard deviations over seeds; anything closer
+# is called level.
+
+# %%
+for model in MODELS:
+    for sentence in frontier.findings(summary, model):
+        print("•", sentence)
+
+# %% [markdown]
 # ## Compare two runs
 #
 # Pick two runs: their learning curves, and one layer's gates at any epoch. A static view of the
-# first two runs comes first.
+# first two runs comes first. (The shipped histories keep a connection-strategy run's gates, one
+# per weight, for its last epoch only.)
 
 # %%
 names = list(histories)

@@ -101,3 +101,12 @@ def test_compact_history_keeps_every_category(study):
     assert all(g.dtype == torch.float16 for g in last.values())
     assert pruned_architecture(run.model, last) == run.metrics["pruned_architecture"]
     assert run.origin.startswith(f"loaded {study / 'mlp' / 'al' / 'seed0'}: mlp seed 0")
+
+
+@pytest.mark.parametrize("flags, message", [(["--jobs", "0"], "--jobs must be at least 1"),
+                                            (["--seeds", "0"], "--seeds must be at least 1"),
+                                            (["--run", "mlp/al"], "unknown run 'mlp/al'")])
+def test_bad_reproduce_flags_are_one_line(flags, message, tmp_path, capsys):
+    assert main(["reproduce", "--level", "smoke", "--out", str(tmp_path), "--no-progress", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1

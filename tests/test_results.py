@@ -1,0 +1,99 @@
+"""The shipped results in results/cpu are complete, traceable, small, consistent with themselves,
+and the page generated from them (docs/ablation.md) is current."""
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from snn_edu import frontier
+from snn_edu.analysis import pruned_architecture
+from snn_edu.report import report_markdown
+from snn_edu.runs import load_run, read_manifest
+from snn_edu.study import Job, finished_jobs
+from snn_edu.training import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "cpu"
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return frontier.read_csv(RESULTS / "frontier.csv")
+
+
+def test_frontier_covers_both_models_every_criterion_and_target(rows):
+    assert (RESULTS / "frontier.csv").read_text().splitlines()[0] == ",".join(frontier.COLUMNS)
+    for model in ("mlp", "lenet5"):
+        mine = [r for r in rows if r["model"] == model]
+        assert len({r["seed"] for r in mine}) >= 3
+        assert {(r["criterion"], r["source"]) for r in mine} == {*frontier.CURVES, ("natural", "switcher")}
+        assert {0, 25, 50, 75, 90} <= {r["target_removed_pct"] for r in mine}
+        assert {r["finetune_epochs"] for r in mine} == {0, 2}
+    assert all(0 <= r["test_accuracy"] <= 100 and 0 <= r["params_removed_pct"] <= 100 for r in rows)
+
+
+def test_frontier_csv_is_the_frontier_jobs_rows(rows):
+    jobs = [j for j in finished_jobs(RESULTS) if j.kind == "frontier"]
+    from_jobs = [r for j in jobs for r in json.loads((j.folder(RESULTS) / "metrics.json").read_text())["rows"]]
+    assert len(from_jobs) == len(rows)
+    for a, b in zip(from_jobs, rows):
+        assert a["test_accuracy"] == b["test_accuracy"] and a["params_removed_pct"] == b["params_removed_pct"]
+
+
+def test_the_switcher_criterion_at_zero_is_the_trained_model(rows):
+    for r in rows:
+        if r["criterion"] == "natural":
+            (zero,) = [z for z in rows if (z["model"], z["seed"], z["criterion"], z["target_removed_pct"],
+                                           z["finetune_epochs"]) == (r["model"], r["seed"], "switcher", 0, 0)]
+            assert zero["params_removed_pct"] == r["params_removed_pct"]
+            assert abs(zero["test_accuracy"] - r["test_accuracy"]) <= 0.1  # folding rounds; one digit of 1,000
+
+
+def test_every_run_records_its_config_command_and_machine():
+    manifest = read_manifest(RESULTS)
+    assert manifest["complete"] and not manifest["missing"] and manifest["level"] == "cpu"
+    for key in ("snn_edu", "git_commit", "torch", "cpu", "threads_per_job", "date", "wall_seconds"):
+        assert manifest[key] not in (None, "", []), key
+    for job_id in manifest["plan"]:
+        job = Job.parse(job_id)
+        metrics = json.loads((job.folder(RESULTS, "magnitude_ft" if job.kind == "magnitude" else None)
+                              / "metrics.json").read_text())
+        assert metrics["command"].startswith(f"python -m snn_edu reproduce --level cpu --out results/cpu --run {job_id}")
+        assert metrics["config"]["seed"] == job.seed and metrics["config"]["model"] == job.model
+        assert metrics["provenance"]["cpu"] and metrics["provenance"]["git_commit"]
+        if job.stage == "train":
+            assert (job.folder(RESULTS) / "history.pt").exists()
+
+
+def test_results_stay_under_20_mb():
+    try:
+        tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others",
+                                  "--exclude-standard", "results"], capture_output=True,
+                                 check=True, text=True).stdout.split("\0")
+        paths = [ROOT / p for p in tracked if p]
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: everything there counts
+        paths = [p for p in (ROOT / "results").rglob("*") if p.is_file()]
+    assert paths and sum(p.stat().st_size for p in paths) < 20 * 2**20
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet5"])
+def test_shipped_weights_give_the_recorded_numbers(model):
+    run = load_run(RESULTS / model / "al" / "seed0")
+    x, y = run.test_set().tensors
+    result = evaluate(run.model, x, y)
+    assert abs(result["test_accuracy"] - run.metrics["test_accuracy"]) <= 0.1
+    assert pruned_architecture(run.model, result["gates"]) == run.metrics["pruned_architecture"]
+    last = run.history.epochs[-1]["gates_eval"]
+    for name, gate in result["gates"].items():
+        assert torch.equal(gate != 0, last[name] != 0)
+
+
+def test_docs_page_is_generated_from_the_results(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    page = report_markdown(Path("results/cpu"), figure=Path("docs/frontier.png"), page=Path("docs/ablation.md"))
+    assert page == (ROOT / "docs" / "ablation.md").read_text(), (
+        "docs/ablation.md is stale: python -m snn_edu report results/cpu --out docs/ablation.md "
+        "--figure docs/frontier.png")
+    assert (ROOT / "docs" / "frontier.png").exists()
