@@ -231,10 +231,11 @@ COMPARISONS = (  # (curve a, curve b, name of a, name of b, context)
 )
 
 
-def _pm(p: dict | None) -> str:
-    if p is None or p["accuracy"] is None:
-        return "n/a"
-    return f"{p['accuracy']:.2f}" + ("" if p["accuracy_std"] is None else f" ± {p['accuracy_std']:.2f}")
+def format_pm(p: dict | None, key: str = "accuracy", missing: str = "n/a") -> str:
+    """A summarised point's mean ± std of `key` ('accuracy' or 'removed'), e.g. '92.07 ± 0.40'."""
+    if p is None or p[key] is None:
+        return missing
+    return f"{p[key]:.2f}" + ("" if p[f"{key}_std"] is None else f" ± {p[f'{key}_std']:.2f}")
 
 
 def tuning_text(epochs: int) -> str:
@@ -268,13 +269,13 @@ def findings(summary: list[dict], model: str, at=(50, 75)) -> list[str]:
     out = []
     natural = point(summary, model, NATURAL, "switcher", None, 0)
     if natural:
-        out.append(f"{MODEL_NAMES[model]}: the switcher model as trained scores {_pm(natural)} % with "
+        out.append(f"{MODEL_NAMES[model]}: the switcher model as trained scores {format_pm(natural)} % with "
                    f"{natural['removed']:.1f} % of its weights removed (mean ± std over {natural['seeds']} seeds).")
     for epochs in epochs_all:
         for target in [t for t in at if t in targets]:
             dense = point(summary, model, "magnitude", "dense", target, epochs)
             removed = "" if dense is None else f" ({dense['removed']:.1f} % of the dense model's weights)"
-            parts = [f"{curve_label(c, s)} {_pm(point(summary, model, c, s, target, epochs))} %" for c, s in CURVES]
+            parts = [f"{curve_label(c, s)} {format_pm(point(summary, model, c, s, target, epochs))} %" for c, s in CURVES]
             out.append(f"With {target:g} % of each layer's units removed{removed}, {tuning_text(epochs)}: "
                        + "; ".join(parts) + ".")
     for a, b, name_a, name_b, context in COMPARISONS:

@@ -274,6 +274,7 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
     ax.set_ylabel("test accuracy (%)")
     ax.set_xlim(-2, 102)
     if zoom and tops:
-        ax.set_ylim(max(tops + ([paper[1]] if paper else [])) - zoom, max(tops + ([paper[1]] if paper else [])) + 1)
+        top = max(tops + ([paper[1]] if paper else []))
+        ax.set_ylim(top - zoom, top + 1)
     ax.grid(alpha=0.3)
     return ax

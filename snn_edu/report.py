@@ -6,15 +6,9 @@ import os
 from pathlib import Path
 
 from . import ablation, frontier, plots
-from .frontier import CURVES, MODEL_NAMES, NATURAL, curve_label, point, tuning_text
+from .frontier import CURVES, MODEL_NAMES, NATURAL, curve_label, format_pm, point, tuning_text
 from .paper import reported_point
 from .runs import read_manifest
-
-
-def _pm(p: dict | None, key: str = "accuracy") -> str:
-    if p is None or p[key] is None:
-        return "-"
-    return f"{p[key]:.2f}" + ("" if p[f"{key}_std"] is None else f" ± {p[f'{key}_std']:.2f}")
 
 
 def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
@@ -23,10 +17,12 @@ def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
     head = "| units removed per layer | " + " | ".join(f"{t:g} %" for t in targets) + " |"
     lines = [head, "|---" * (len(targets) + 1) + "|",
              "| *weights removed, dense model (%)* | "
-             + " | ".join(_pm(point(summary, model, "magnitude", "dense", t, epochs), "removed") for t in targets) + " |"]
+             + " | ".join(format_pm(point(summary, model, "magnitude", "dense", t, epochs), "removed", "-")
+                          for t in targets) + " |"]
     for criterion, source in CURVES:
         lines.append(f"| {curve_label(criterion, source)} | "
-                     + " | ".join(_pm(point(summary, model, criterion, source, t, epochs)) for t in targets) + " |")
+                     + " | ".join(format_pm(point(summary, model, criterion, source, t, epochs), missing="-")
+                                  for t in targets) + " |")
     return "\n".join(lines)
 
 
@@ -100,8 +96,8 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
             paper_removed, paper_acc = reported_point(model)
             out += ["", f"### {MODEL_NAMES[model]}", ""]
             if natural:
-                out.append(f"The switcher model as trained (gates exactly 0 removed): {_pm(natural)} % test accuracy "
-                           f"with {_pm(natural, 'removed')} % of the weights removed; the paper: {paper_acc} % with "
+                out.append(f"The switcher model as trained (gates exactly 0 removed): {format_pm(natural)} % test accuracy "
+                           f"with {format_pm(natural, 'removed')} % of the weights removed; the paper: {paper_acc} % with "
                            f"{paper_removed} % removed.")
             for epochs in settings:
                 out += ["", f"Test accuracy (%), {tuning_text(epochs)}:", "", frontier_table(summary, model, epochs)]

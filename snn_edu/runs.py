@@ -106,8 +106,9 @@ def load_run(folder: str | Path, with_model: bool = True) -> Run:
 
 def from_trainer(trainer: Trainer) -> Run:
     """A Run of a model trained in this session."""
-    return Run(trainer.config, trainer.metrics(), trainer.history, trainer.model.eval(), trainer.out,
-               origin=f"trained here just now on {trainer.metrics()['device']}",
+    metrics = trainer.metrics()
+    return Run(trainer.config, metrics, trainer.history, trainer.model.eval(), trainer.out,
+               origin=f"trained here just now on {metrics['device']}",
                _test=TensorDataset(trainer.test_x.cpu(), trainer.test_y.cpu()))
 
 
