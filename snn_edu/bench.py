@@ -12,13 +12,13 @@ The maths is the same as ours; only the work differs.
 from __future__ import annotations
 
 import multiprocessing as mp
-import platform
 import resource
 import statistics
 import time
 
 import torch
 
+from . import machine
 from .data import load_dataset, subset
 from .training import Trainer, TrainConfig, evaluate, resolve_device
 
@@ -186,7 +186,7 @@ def ratios(rows: list[dict]) -> dict:
 def _device_name(dev: torch.device) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
-    return platform.processor() or platform.machine()
+    return machine.cpu_model()
 
 
 def format_row(row: dict) -> str:

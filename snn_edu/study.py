@@ -58,9 +58,13 @@ class Job:
     def folder(self, out: Path, kind: str | None = None) -> Path:
         return Path(out) / self.model / (kind or self.kind) / f"seed{self.seed}"
 
+    def metrics_path(self, out: Path) -> Path:
+        """The metrics.json whose existence marks the job finished (the magnitude job writes
+        'magnitude', then 'magnitude_ft')."""
+        return self.folder(out, "magnitude_ft" if self.kind == "magnitude" else None) / METRICS
+
     def finished(self, out: Path) -> bool:
-        last = "magnitude_ft" if self.kind == "magnitude" else None  # written after 'magnitude'
-        return (self.folder(out, last) / METRICS).exists()
+        return self.metrics_path(out).exists()
 
     @classmethod
     def parse(cls, text: str) -> "Job":
@@ -217,8 +221,9 @@ class _Ledger:
 
 def _run_here(ledger: _Ledger, progress: bool) -> None:
     for job in ledger.todo:
-        if ledger.blocked(job):
-            ledger.skip(job, ledger.blocked(job))
+        needs = ledger.blocked(job)
+        if needs:
+            ledger.skip(job, needs)
             continue
         try:
             ledger.done(job, run_job(job.id, ledger.level, ledger.out, ledger.threads, progress))
@@ -234,9 +239,10 @@ def _run_in_workers(ledger: _Ledger, workers: int) -> None:
             for job in list(waiting):
                 if len(running) >= workers:
                     break
-                if ledger.blocked(job):
+                needs = ledger.blocked(job)
+                if needs:
                     waiting.remove(job)
-                    ledger.skip(job, ledger.blocked(job))
+                    ledger.skip(job, needs)
                 elif all(n.finished(ledger.out) for n in job.needs):
                     waiting.remove(job)
                     running[pool.submit(run_job, job.id, ledger.level, str(ledger.out), ledger.threads)] = job
@@ -303,7 +309,7 @@ def collect(out: str | Path, jobs_planned: list[Job], level: str, session: dict 
     Files that nothing changed are left byte for byte as they were."""
     out = Path(out)
     done = finished_jobs(out)
-    metrics = {j.id: read_metrics(j.folder(out, "magnitude_ft" if j.kind == "magnitude" else None)) for j in done}
+    metrics = {j.id: read_metrics(j.metrics_path(out).parent) for j in done}
     rows = [r for j in done if j.kind == "frontier" for r in metrics[j.id]["rows"]]
     if rows:
         frontier.write_csv(rows, out / "frontier.csv")

@@ -58,8 +58,7 @@ def test_every_run_records_its_config_command_and_machine():
         assert manifest[key] not in (None, "", []), key
     for job_id in manifest["plan"]:
         job = Job.parse(job_id)
-        metrics = json.loads((job.folder(RESULTS, "magnitude_ft" if job.kind == "magnitude" else None)
-                              / "metrics.json").read_text())
+        metrics = json.loads(job.metrics_path(RESULTS).read_text())
         assert metrics["command"].startswith(f"python -m snn_edu reproduce --level cpu --out results/cpu --run {job_id}")
         assert metrics["config"]["seed"] == job.seed and metrics["config"]["model"] == job.model
         assert metrics["provenance"]["cpu"] and metrics["provenance"]["git_commit"]

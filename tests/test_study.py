@@ -55,8 +55,7 @@ def test_study_writes_runs_frontier_and_manifest(study):
     (session,) = manifest["sessions"]
     assert session["workers"] == 2 and session["threads_per_worker"] >= 1 and "--jobs 2" in session["command"]
     for job in plan(["mlp", "lenet5"], ["al", "dense", "noise"], seeds=1):
-        folder = job.folder(study, "magnitude_ft" if job.kind == "magnitude" else None)
-        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics = json.loads(job.metrics_path(study).read_text())
         assert metrics["config"]["seed"] == 0 and f"--run {job.id}" in metrics["command"]
         assert metrics["provenance"]["threads"] == session["threads_per_worker"]
 
