@@ -1,32 +1,50 @@
-# Developer entry points: `make lab` opens the notebooks, `make test` runs the tests.
+# Entry points: `make lab` opens the notebooks, `make test` runs the tests, `make book` renders them.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 LAB_ARGS ?=
 PYTEST_ARGS ?=
+BOOK_OUT ?= build/book
+BOOK_ARGS ?=
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# PyTorch's wheel index, e.g. https://download.pytorch.org/whl/cpu for the CPU-only build
+# (about 1 GB smaller than the default Linux wheels, which bring CUDA). Empty: pip's default.
+TORCH_INDEX ?=
+CONSTRAINTS ?= constraints.txt
 
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 # JupyterLab refuses to run as root (e.g. in a container) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
-STAMP := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install lab test clean distclean
+.PHONY: install install-test lab test book clean distclean
 
-install: $(STAMP)
+install: $(LAB_STAMP)
+install-test: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml
+# What the notebooks need: PyTorch, this package and JupyterLab.
+$(LAB_STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/python -m pip install $(TORCH_SPEC)
-	$(BIN)/python -m pip install -e '.[test]'
-	touch $(STAMP)
+	$(PIP) install --upgrade pip
+	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH_SPEC)
+	$(PIP) install $(PIN) -e '.[lab]'
+	touch $@
 
-lab: $(STAMP)
-	@if ls notebooks/*.py >/dev/null 2>&1; then $(BIN)/jupytext --sync notebooks/*.py; fi
+# The test tools on top.
+$(TEST_STAMP): $(LAB_STAMP)
+	$(PIP) install $(PIN) -e '.[lab,test]'
+	touch $@
+
+lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q tests $(PYTEST_ARGS)
+
+book: $(LAB_STAMP)
+	$(BIN)/python -m snn_edu book --out $(BOOK_OUT) $(BOOK_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
