@@ -1,4 +1,4 @@
-"""Command line: `python -m snn_edu train | reproduce | ablation | report | bench | data download`."""
+"""Command line: `python -m snn_edu train | reproduce | ablation | report | bench | book | links | data download`."""
 from __future__ import annotations
 
 import argparse
@@ -111,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     rpt.add_argument("results", type=Path, help="a folder written by reproduce, e.g. results/cpu")
     rpt.add_argument("--out", type=Path, default=None, help="write the markdown here (default: print it)")
     rpt.add_argument("--figure", type=Path, default=None, help="also draw the frontier figure to this PNG")
+
+    book = sub.add_parser("book", help="execute the notebooks and write them as a static HTML site")
+    book.add_argument("--out", type=Path, default=Path("build/book"), help="the site's folder (default build/book)")
+    book.add_argument("--level", choices=("results", "smoke"), default="results",
+                      help="results: the notebooks' default, on the shipped runs; smoke: SNN_EDU_SMOKE=1")
+    book.add_argument("--timeout", type=int, default=600, help="seconds one cell may take (default 600)")
+    book.add_argument("--notebooks", type=Path, default=None, help="the notebook sources (default: notebooks/)")
+    book.add_argument("--record", type=Path, default=None,
+                      help="also add this build's notebook times to a timings file (results/notebook_times.json)")
+
+    links = sub.add_parser("links", help="rewrite the launch badges and Colab cells from snn_edu.links.REPOSITORY")
+    links.add_argument("--check", action="store_true", help="only say whether any file is out of date")
 
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
@@ -228,6 +240,33 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def book(args: argparse.Namespace) -> int:
+    from .book import build_book, record_times
+
+    if args.timeout <= 0:
+        raise SnnEduError(f"--timeout must be a positive number of seconds, not {args.timeout}")
+    info = build_book(args.out, args.level, args.notebooks, timeout=args.timeout)
+    if args.record is not None:
+        record_times(args.record, info)
+        print(f"recorded the {args.level} times in {args.record}")
+    print(f"open {args.out / 'index.html'}")
+    return 0
+
+
+def links(args: argparse.Namespace) -> int:
+    from . import links as repo_links
+
+    root = Path(repo_links.__file__).resolve().parents[1]
+    if args.check:
+        stale = [p for p, text in repo_links.expected_files(root).items() if p.read_text() != text]
+        for path in stale:
+            print(f"out of date: {path.relative_to(root)}", file=sys.stderr)
+        return 1 if stale else 0
+    changed = repo_links.sync(root)
+    print(f"{len(changed)} files rewritten for {repo_links.REPOSITORY}" + "".join(f"\n  {p.relative_to(root)}" for p in changed))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -241,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             return reproduce(args, argv)
         if args.command == "report":
             return report(args)
+        if args.command == "book":
+            return book(args)
+        if args.command == "links":
+            return links(args)
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0

@@ -1,0 +1,293 @@
+"""The rendered book: every notebook executed and written as a linked, static HTML page."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from queue import Empty
+
+from .errors import SnnEduError
+from .links import book_url, github_url
+
+LEVELS = ("results", "smoke")  # the notebooks' default (the shipped runs), or SNN_EDU_SMOKE=1
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+HIDDEN_TAG = "colab-setup"  # cells the pages leave out
+BUILD_FILE = "build.json"
+WIDGET_NOTE = ("<p class=\"snn-widget-note\">&#9655; An interactive widget runs here in JupyterLab, "
+               "Binder or Colab (buttons at the top of the page). The figure above is its first view.</p>")
+NAV_STYLE = """<style>
+.snn-nav{font:14px/1.6 system-ui,sans-serif;padding:8px 16px;border-bottom:1px solid #ddd;background:#f7f7f7}
+.snn-nav a{margin-right:14px}.snn-nav b{margin-right:14px}
+.snn-widget-note{color:#555;font-style:italic;margin:4px 0}
+</style>"""
+
+
+class BookError(SnnEduError):
+    """A notebook failed while the book was built."""
+
+
+def notebook_sources(folder: str | Path) -> list[Path]:
+    """The notebooks' percent-format sources, in reading order."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.py"))
+
+
+def page_name(source: Path) -> str:
+    """The page a notebook becomes: the index notebook is the site's index.html."""
+    return "index.html" if source.stem.startswith("00") else f"{source.stem}.html"
+
+
+class _SlicedChannel:
+    """A shell channel polled in short slices.
+
+    With ipywidgets, nbclient can wait on the shell channel until the cell timeout although the
+    reply has arrived (jupyter/nbclient#312); re-checking every fraction of a second avoids it.
+    """
+
+    def __init__(self, channel, slice_s: float = 0.2):
+        self._channel, self._slice = channel, slice_s
+
+    async def get_msg(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = self._slice if deadline is None else min(self._slice, max(0.0, deadline - time.monotonic()))
+            try:
+                return await self._channel.get_msg(timeout=left)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    def __getattr__(self, name):
+        return getattr(self._channel, name)
+
+
+def execute(nb, cwd: str | Path, timeout: int = 600):
+    """Run every cell of `nb` in a fresh python3 kernel started in `cwd`; returns `nb`.
+
+    The kernel's own log (transport warnings, its shutdown) is dropped; cell output is kept.
+    """
+    import subprocess
+
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    with client.setup_kernel(stderr=subprocess.DEVNULL):
+        client.kc._shell_channel = _SlicedChannel(client.kc.shell_channel)
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+    return nb
+
+
+@contextmanager
+def _smoke_environment(smoke: bool):
+    """SNN_EDU_SMOKE for the kernels started inside, restored afterwards."""
+    before = os.environ.get("SNN_EDU_SMOKE")
+    if smoke:
+        os.environ["SNN_EDU_SMOKE"] = "1"
+    else:
+        os.environ.pop("SNN_EDU_SMOKE", None)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SNN_EDU_SMOKE", None)
+        else:
+            os.environ["SNN_EDU_SMOKE"] = before
+
+
+def run_notebook(source: Path, smoke: bool, timeout: int = 600):
+    """Execute one notebook source; a failing cell becomes a one-line BookError."""
+    import jupytext
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    nb = jupytext.read(source)
+    with _smoke_environment(smoke):
+        try:
+            return execute(nb, cwd=source.parent, timeout=timeout)
+        except CellTimeoutError as e:
+            raise BookError(f"{source.name}: a cell ran past the {timeout} s cell timeout") from e
+        except CellExecutionError as e:
+            raise BookError(f"{source.name}: a cell raised {e.ename}: {e.evalue}") from e
+
+
+PANEL_CALL = re.compile(r"^\s*widgets\.(?!\w+_figure\()\w+\(", re.M)
+
+
+def static_outputs(nb) -> int:
+    """Widget views are blank on a static page: a panel's view becomes a note under its static
+    figure, other views (progress bars) are dropped. Returns the number of notes."""
+    note = {"output_type": "display_data", "metadata": {}, "data": {"text/html": WIDGET_NOTE}}
+    notes = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
+        if len(kept) < len(cell.outputs) and PANEL_CALL.search(cell.source):
+            kept.append(type(cell.outputs[0])(note))
+            notes += 1
+        cell.outputs = kept
+    nb.metadata.pop("widgets", None)
+    return notes
+
+
+def figure_count(nb) -> int:
+    """How many PNG figures the executed notebook's outputs hold."""
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def title(nb) -> str:
+    """The notebook's first heading."""
+    for cell in nb.cells:
+        match = re.search(r"^#\s+(.+)$", cell.source, re.M) if cell.cell_type == "markdown" else None
+        if match:
+            return match.group(1).strip()
+    return "notebook"
+
+
+def _nav(pages: list[tuple[str, str]], current: str) -> str:
+    items = [f"<b>{html.escape(label)}</b>" if name == current else f'<a href="{name}">{html.escape(label)}</a>'
+             for name, label in pages]
+    return f'<nav class="snn-nav">{"".join(items)}<a href="{github_url()}">source</a></nav>'
+
+
+def _link_pages(text: str) -> str:
+    """Links to notebooks point at their pages; other relative links at the repository."""
+    text = re.sub(r'href="(?:\./)?(\d\d)_(\w+)\.(?:ipynb|py)"',
+                  lambda m: f'href="{"index" if m.group(1) == "00" else f"{m.group(1)}_{m.group(2)}"}.html"', text)
+    return re.sub(r'href="\.\./([^"#]+)"', lambda m: f'href="{github_url(m.group(1))}"', text)
+
+
+def render(nb, nav: str) -> str:
+    """One page: the lab template, hidden cells left out, the navigation bar on top."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(template_name="lab")
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={HIDDEN_TAG}, enabled=True), enabled=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title(nb)}})
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+    return _link_pages(body.replace("</head>", NAV_STYLE + "</head>", 1))
+
+
+def _commit() -> str | None:
+    from .machine import git_commit
+
+    return git_commit(Path(__file__).resolve().parents[1])[0]
+
+
+def build_book(out: str | Path, level: str = "results", notebooks: str | Path | None = None,
+               timeout: int = 600, log=print) -> dict:
+    """Execute every notebook at `level` and write the site to `out`; returns what was built.
+
+    The site is assembled in a temporary folder and moved into place only when every notebook
+    ran, so a failed build leaves the previous one as it was.
+    """
+    from .machine import available_cpus, cpu_model
+
+    if level not in LEVELS:
+        raise BookError(f"unknown book level {level!r}; choose one of {', '.join(LEVELS)}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / BUILD_FILE).exists():
+        raise BookError(f"{out} exists and is not a book build (no {BUILD_FILE}); choose another --out")
+    sources = notebook_sources(notebooks or Path(__file__).resolve().parents[1] / "notebooks")
+    if not sources:
+        raise BookError(f"no notebook sources (NN_name.py) in {notebooks}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    stage.chmod(0o755)
+    try:
+        pages, executed = [], []
+        for source in sources:
+            start = time.perf_counter()
+            nb = run_notebook(source, smoke=level == "smoke", timeout=timeout)
+            seconds = time.perf_counter() - start
+            log(f"{source.name}: ran in {seconds:.1f} s")
+            executed.append((source, nb, seconds))
+            pages.append((page_name(source), source.stem.replace("_", " ")))
+        (stage / "notebooks").mkdir()
+        built = []
+        for source, nb, seconds in executed:
+            import nbformat
+
+            nbformat.write(nb, stage / "notebooks" / f"{source.stem}.ipynb")
+            widgets = static_outputs(nb)
+            (stage / page_name(source)).write_text(render(nb, _nav(pages, page_name(source))))
+            built.append({"notebook": source.stem, "page": page_name(source), "seconds": round(seconds, 2),
+                          "figures": figure_count(nb), "widgets": widgets})
+        info = {"level": level, "command": "python -m snn_edu " + " ".join(sys.argv[1:]) if sys.argv[1:] else None,
+                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": _commit(),
+                "cpu": cpu_model(), "cpus": available_cpus(), "url": book_url(), "pages": built}
+        (stage / BUILD_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    log(f"wrote {len(built)} pages to {out} ({sum(p['seconds'] for p in built):.0f} s of notebooks)")
+    return info
+
+
+def record_times(path: str | Path, info: dict) -> Path:
+    """Add one build's seconds per notebook, under its level, to a timings file."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.exists() else {"levels": {}}
+    keep = ("command", "date", "git_commit", "cpu", "cpus")
+    data["levels"][info["level"]] = {**{k: info[k] for k in keep},
+                                     "seconds": {p["notebook"]: p["seconds"] for p in info["pages"]}}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+# What a notebook trains when TRAIN_LIVE = True at the cpu level: shipped runs, or the whole study.
+LIVE_TRAINING = {"02_training": ("mlp/al/seed0", "lenet5/al/seed0"),
+                 "03_kernels": ("lenet5/al/seed0", "mlp/al/seed0"),
+                 "04_ablation": "study"}
+
+
+def _live_training_seconds(notebook: str, results: Path) -> tuple[float, str]:
+    """Seconds the shipped cpu-level runs took to train what `notebook` trains live, and how they ran."""
+    what = LIVE_TRAINING.get(notebook)
+    if what is None:
+        return 0.0, ""
+    if what == "study":
+        manifest = json.loads((results / "MANIFEST.json").read_text())
+        return manifest["wall_seconds"], f"{manifest['threads_per_job']} thread(s) per job"
+    runs = [json.loads((results / run / "metrics.json").read_text())["provenance"] for run in what]
+    return sum(r["seconds"] for r in runs), f"{runs[0]['threads']} thread(s)"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "not timed"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def timing_markdown(times: str | Path, results: str | Path) -> str:
+    """A table of how long each notebook takes at each level, from a timings file and the shipped runs."""
+    if not Path(times).exists():
+        return (f"No notebook times are recorded yet ({times} is missing): `python -m snn_edu book "
+                f"--level smoke --record {times}` and `--level results` measure them.")
+    data = json.loads(Path(times).read_text())["levels"]
+    results = Path(results)
+    smoke, shipped = data.get("smoke", {}).get("seconds", {}), data.get("results", {}).get("seconds", {})
+    lines = ["| notebook | smoke (`SNN_EDU_SMOKE=1`) | opening the shipped runs (default) | "
+             "training here at the cpu level (`TRAIN_LIVE = True`) |", "| --- | --- | --- | --- |"]
+    for name in sorted(set(smoke) | set(shipped)):
+        training, how = _live_training_seconds(name, results)
+        live = None if name not in shipped else shipped[name] + training
+        detail = f" (the shipped runs trained in {_duration(training)}, {how})" if training else ""
+        lines.append(f"| {name} | {_duration(smoke.get(name))} | {_duration(shipped.get(name))} | "
+                     f"{_duration(live)}{detail} |")
+    sources = "; ".join(f"{level}: `{d['command']}` on {d['cpus']} cores of {d['cpu']}, {d['date'][:10]}"
+                        for level, d in sorted(data.items()))
+    return "\n".join(lines) + f"\n\nMeasured by {sources}. Training times come from the shipped runs' own records."
