@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 01 · What a switcher does to a gradient
 #
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/01_gradient_analysis.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/01_gradient_analysis.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
+#
 # Before training anything big, take the smallest system in which a switcher matters
 # (section 3.4 of the first paper).
 #
@@ -48,6 +50,17 @@
 # updated: how much the switcher "cares" about $w_{Tk}$. If the switcher's ReLU is closed
 # ($a \le 0$), then $s = 0$: the input is pruned, every logit is 0, and neither term carries
 # any gradient.
+
+# %% tags=["colab-setup"]
+# Colab only: fetch the repository and install snn_edu (does nothing elsewhere).
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    home = "/content/snn_edu"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/snn-edu/snn_edu", home], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)
+    os.chdir(f"{home}/notebooks")
 
 # %%
 # %matplotlib inline
@@ -109,3 +122,33 @@ axes[1].legend(fontsize="small")
 plt.show()
 print("final loss without switcher:", float(gradients.loss(1.0, plain[-1], 1)))
 print("final loss with switcher:   ", float(gradients.loss(1.0, gated[-1], 1, w_s)))
+
+# %% [markdown]
+# ## Exercises
+#
+# Questions 1 to 4 use the gradient explorer above (the sliders `x`, `update w_T[k]`,
+# `target` and `w_S[0]` to `w_S[4]`). Before you move a slider, write down what you expect to
+# see, then check.
+#
+# 1. **The target's own weight.** Set `update w_T[k]` and `target` to the same class, with a
+#    positive `x`. What sign does the grey (direct) bar have, and which way will gradient
+#    descent move $w_{Tk}$? Use the error $p_k - y_k$ to explain. Now compare the two numbers
+#    in the figure's title, "without switcher" and "with switcher": do they have the same sign?
+#    Can you find `w_S` settings where the orange bars flip the sign of the total?
+# 2. **Which bars depend on k?** Leave every `w_S` slider at the same value and move only
+#    `update w_T[k]` from 0 to 4. Which bars move, and which keep their heights? Explain it with
+#    the "through the switcher" term of the formula. What changes when you then give the
+#    `w_S` slider of the weight you are updating a different value from the others?
+# 3. **The input x.** Slide `x` to 0: what happens to every bar, and why? Now make `x`
+#    negative. Do the bars simply flip sign compared with the same positive value? (Hint: the
+#    probabilities $p$ depend on $x$ too.)
+# 4. **Reading the switcher.** The values of $w_T$ are hidden, but the title shows the
+#    switcher's output `s`. Move one `w_S[i]` slider at a time and watch `s`: from whether it
+#    goes up or down, what can you say about the sign of $w_{Ti}$? Then try to close the
+#    switcher's ReLU (`s = 0.000`) while some `w_S` sliders are still positive. What happens
+#    to the bars, and why does that mean nothing is learned?
+# 5. **The tiny training run.** In the last figure, follow one weight that is not the target's.
+#    Without the switcher, which way does it move, and can you explain that from its own
+#    class's error alone? With the switcher, does any weight move in a way its own class's
+#    error cannot explain? Which run ends with the lower loss in the two printed lines, and
+#    what in the formula could explain the difference?

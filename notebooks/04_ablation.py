@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 04 · The ablation study: what really makes the switcher prune?
 #
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/04_ablation.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/04_ablation.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
+#
 # The paper's claim is strong: the switcher *mines knowledge from the weights* and decides which
 # neurons matter. An ablation asks what happens when pieces are taken away or swapped:
 #
@@ -41,6 +43,17 @@
 #
 # and ships in `results/cpu/`; this notebook reads it. [docs/ablation.md](../docs/ablation.md)
 # is the same data as a page.
+
+# %% tags=["colab-setup"]
+# Colab only: fetch the repository and install snn_edu (does nothing elsewhere).
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    home = "/content/snn_edu"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/snn-edu/snn_edu", home], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)
+    os.chdir(f"{home}/notebooks")
 
 # %%
 # %matplotlib inline
@@ -194,3 +207,41 @@ plt.show()
 
 # %%
 widgets.threshold_explorer(final_gates)
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Predict, then check: the shuffled control.** Before you look, predict: if the switcher
+#    reads the weights shuffled, will it prune as much as the method (the row `al`), and will
+#    the accuracy suffer? Now compare the rows `shuffled` and `al` in the table and the bar
+#    charts. If they are close, what does that say about whether the switcher uses the
+#    *arrangement* of the weights or only their statistics? What do the rows `noise` and
+#    `constant` add to that answer?
+# 2. **Watch a control learn.** In the "Compare two runs" panel, set `run A` to
+#    "mlp al/seed0" and `run B` to "mlp shuffled/seed0" (then "mlp constant/seed0"), `layer`
+#    to fc1, and step the `epoch` slider. Do both runs prune pixels? Does the control's
+#    pattern of pruned pixels look like the real run's, or different? Then set `run B` to
+#    "mlp sl/seed0": at which epoch do its gates first appear, and why not earlier?
+# 3. **What if "pruned" meant "small"?** In the threshold explorer, choose
+#    "mlp al/seed0 · fc1" in the `gate` dropdown and move the `prune if <` slider slowly up from
+#    0. Does the pruned bar grow smoothly, or is there a gap between the exact zeros and the
+#    smallest positive gates? Try a hidden layer and a control run too. Would counting small
+#    gates as pruned change what the ablation table seems to say?
+# 4. **The frontier.** In the frontier explorer, keep `fine-tune` on "no fine-tuning" and use
+#    the `curves` list (hold Ctrl, or Cmd on a Mac, to pick several) to show only the switcher
+#    gate, L1 norm and random curves of the switcher model. At which sparsities is the
+#    switcher gate ahead, level or behind? The `zoom (points)` slider shows only the top of the
+#    plot. Then pick the other `fine-tune` button (its label says how many epochs): do the
+#    differences between the criteria shrink or grow? Is the picture the same when you switch
+#    `model` between mlp and lenet5? Check your reading against the printed findings.
+# 5. **Dense or switcher model?** Still in the frontier explorer, show only "L1 norm (dense
+#    model)" and "L1 norm (switcher model, gates folded)". Which network keeps its accuracy
+#    better as more units are removed, and where does the diamond (the switcher model as
+#    trained) sit? What might training with a switcher have done to the network's weights to
+#    explain that?
+# 6. **Going further.** From the repository's root folder, train a fourth seed of the shuffled
+#    control (a minute or two):
+#    `python -m snn_edu train --preset cpu --model mlp --switcher-input shuffled --seed 3 --out runs/mlp_shuffled_seed3`.
+#    Do its printed test accuracy and pruned architecture fall inside the mean ± std of the
+#    `shuffled` row? What does that tell you about how many seeds an ablation needs before you
+#    trust a difference between two rows?

@@ -110,7 +110,9 @@ def _panel(controls, callback):
 
     out = w.interactive_output(lambda **kw: _show(callback(**kw)), controls)
     out.layout.min_height = OUTPUT_HEIGHT
-    return w.VBox([w.HBox(list(controls.values())), out])
+    for control in controls.values():
+        control.layout.flex = "0 0 auto"  # a squeezed control wraps its own parts away from its label
+    return w.VBox([w.HBox(list(controls.values()), layout=w.Layout(flex_flow="row wrap")), out])
 
 
 def mask_inspector(history, layers: list[str] | None = None):
