@@ -112,6 +112,8 @@ def _panel(controls, callback):
     out.layout.min_height = OUTPUT_HEIGHT
     for control in controls.values():
         control.layout.flex = "0 0 auto"  # a squeezed control wraps its own parts away from its label
+        if isinstance(control, w.ToggleButtons):  # ipywidgets 8 stacks its label above the buttons
+            control.layout.display, control.layout.align_items, control.layout.margin = "flex", "center", "0 0 0 12px"
     return w.VBox([w.HBox(list(controls.values()), layout=w.Layout(flex_flow="row wrap")), out])
 
 
