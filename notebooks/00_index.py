@@ -106,6 +106,6 @@ plt.show()
 # ## Citing
 #
 # The method is from Han, Liu, Hai and Li, *Explore the Knowledge contained in Network Weights to
-# Obtain Sparse Neural Networks*, and Han, Liu et al., *Mining the Weights Knowledge for
+# Obtain Sparse Neural Networks*, and Han, Liu, Hai and Duan, *Mining the Weights Knowledge for
 # Optimizing Neural Network Structures* (arXiv:2110.05954). `CITATION.cff` in the repository
 # cites both papers and this package.

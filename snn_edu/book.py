@@ -6,6 +6,7 @@ import html
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -189,6 +190,8 @@ def build_book(out: str | Path, level: str = "results", notebooks: str | Path | 
     The site is assembled in a temporary folder and moved into place only when every notebook
     ran, so a failed build leaves the previous one as it was.
     """
+    import nbformat
+
     from .machine import available_cpus, cpu_model
 
     if level not in LEVELS:
@@ -214,14 +217,12 @@ def build_book(out: str | Path, level: str = "results", notebooks: str | Path | 
         (stage / "notebooks").mkdir()
         built = []
         for source, nb, seconds in executed:
-            import nbformat
-
             nbformat.write(nb, stage / "notebooks" / f"{source.stem}.ipynb")
             widgets = static_outputs(nb)
             (stage / page_name(source)).write_text(render(nb, _nav(pages, page_name(source))))
             built.append({"notebook": source.stem, "page": page_name(source), "seconds": round(seconds, 2),
                           "figures": figure_count(nb), "widgets": widgets})
-        info = {"level": level, "command": "python -m snn_edu " + " ".join(sys.argv[1:]) if sys.argv[1:] else None,
+        info = {"level": level, "command": "python -m snn_edu " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None,
                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": _commit(),
                 "cpu": cpu_model(), "cpus": available_cpus(), "url": book_url(), "pages": built}
         (stage / BUILD_FILE).write_text(json.dumps(info, indent=2) + "\n")

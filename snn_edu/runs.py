@@ -132,11 +132,18 @@ def read_manifest(results: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _shown(path: str | Path) -> str:
+    """A path as people should read it: relative to the repository when it lies inside it."""
+    path = Path(path).resolve()
+    root = Path(__file__).resolve().parents[1]
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def describe_results(results: str | Path) -> str:
     """One line: what a results folder holds, when and on what machine it was produced."""
     m = read_manifest(results)
     commit = m["git_commit"][:7] if isinstance(m["git_commit"], str) else "several commits"
-    return (f"loaded {results}: {m['jobs_finished']} finished jobs at the {m['level']} level, finished "
+    return (f"loaded {_shown(results)}: {m['jobs_finished']} finished jobs at the {m['level']} level, finished "
             f"{(m['date'] or '?')[:10]} on {m['cpu']} ({m['threads_per_job']} thread(s) per job), "
             f"torch {m['torch']}, commit {commit}")
 
@@ -146,9 +153,9 @@ def describe_origin(folder: Path) -> str:
     m = read_metrics(folder)
     p = m.get("provenance", {})
     if not p:
-        return f"loaded {folder}"
+        return f"loaded {_shown(folder)}"
     commit = (p.get("git_commit") or "unknown")[:7]
-    return (f"loaded {folder}: {m['config']['model']} seed {m['config']['seed']}, "
+    return (f"loaded {_shown(folder)}: {m['config']['model']} seed {m['config']['seed']}, "
             f"{m['epochs']} epochs, run on {p['date'][:10]} on {p['cpu']} ({p['threads']} threads, "
             f"torch {p['torch']}, commit {commit})")
 
