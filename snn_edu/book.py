@@ -11,7 +11,6 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from queue import Empty
 
@@ -69,8 +68,9 @@ class _SlicedChannel:
         return getattr(self._channel, name)
 
 
-def execute(nb, cwd: str | Path, timeout: int = 600):
-    """Run every cell of `nb` in a fresh python3 kernel started in `cwd`; returns `nb`.
+def execute(nb, cwd: str | Path, timeout: int = 600, env: dict | None = None):
+    """Run every cell of `nb` in a fresh python3 kernel started in `cwd` (with `env`, default
+    this process's environment); returns `nb`.
 
     The kernel's own log (transport warnings, its shutdown) is dropped; cell output is kept.
     """
@@ -79,43 +79,26 @@ def execute(nb, cwd: str | Path, timeout: int = 600):
     from nbclient import NotebookClient
 
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
-    with client.setup_kernel(stderr=subprocess.DEVNULL):
+    with client.setup_kernel(stderr=subprocess.DEVNULL, env=dict(os.environ if env is None else env)):
         client.kc._shell_channel = _SlicedChannel(client.kc.shell_channel)
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)
     return nb
 
 
-@contextmanager
-def _smoke_environment(smoke: bool):
-    """SNN_EDU_SMOKE for the kernels started inside, restored afterwards."""
-    before = os.environ.get("SNN_EDU_SMOKE")
-    if smoke:
-        os.environ["SNN_EDU_SMOKE"] = "1"
-    else:
-        os.environ.pop("SNN_EDU_SMOKE", None)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("SNN_EDU_SMOKE", None)
-        else:
-            os.environ["SNN_EDU_SMOKE"] = before
-
-
 def run_notebook(source: Path, smoke: bool, timeout: int = 600):
-    """Execute one notebook source; a failing cell becomes a one-line BookError."""
+    """Execute one notebook source, with SNN_EDU_SMOKE=1 or without it; a failing cell becomes a
+    one-line BookError."""
     import jupytext
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    nb = jupytext.read(source)
-    with _smoke_environment(smoke):
-        try:
-            return execute(nb, cwd=source.parent, timeout=timeout)
-        except CellTimeoutError as e:
-            raise BookError(f"{source.name}: a cell ran past the {timeout} s cell timeout") from e
-        except CellExecutionError as e:
-            raise BookError(f"{source.name}: a cell raised {e.ename}: {e.evalue}") from e
+    env = {k: v for k, v in os.environ.items() if k != "SNN_EDU_SMOKE"} | ({"SNN_EDU_SMOKE": "1"} if smoke else {})
+    try:
+        return execute(jupytext.read(source), cwd=source.parent, timeout=timeout, env=env)
+    except CellTimeoutError as e:
+        raise BookError(f"{source.name}: a cell ran past the {timeout} s cell timeout") from e
+    except CellExecutionError as e:
+        raise BookError(f"{source.name}: a cell raised {e.ename}: {e.evalue}") from e
 
 
 PANEL_CALL = re.compile(r"^\s*widgets\.(?!\w+_figure\()\w+\(", re.M)
@@ -177,12 +160,6 @@ def render(nb, nav: str) -> str:
     return _link_pages(body.replace("</head>", NAV_STYLE + "</head>", 1))
 
 
-def _commit() -> str | None:
-    from .machine import git_commit
-
-    return git_commit(Path(__file__).resolve().parents[1])[0]
-
-
 def build_book(out: str | Path, level: str = "results", notebooks: str | Path | None = None,
                timeout: int = 600, log=print) -> dict:
     """Execute every notebook at `level` and write the site to `out`; returns what was built.
@@ -192,7 +169,7 @@ def build_book(out: str | Path, level: str = "results", notebooks: str | Path | 
     """
     import nbformat
 
-    from .machine import available_cpus, cpu_model
+    from .machine import available_cpus, cpu_model, git_commit
 
     if level not in LEVELS:
         raise BookError(f"unknown book level {level!r}; choose one of {', '.join(LEVELS)}")
@@ -223,7 +200,7 @@ def build_book(out: str | Path, level: str = "results", notebooks: str | Path | 
             built.append({"notebook": source.stem, "page": page_name(source), "seconds": round(seconds, 2),
                           "figures": figure_count(nb), "widgets": widgets})
         info = {"level": level, "command": "python -m snn_edu " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None,
-                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": _commit(),
+                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit()[0],
                 "cpu": cpu_model(), "cpus": available_cpus(), "url": book_url(), "pages": built}
         (stage / BUILD_FILE).write_text(json.dumps(info, indent=2) + "\n")
         if out.exists():
@@ -260,10 +237,12 @@ def _live_training_seconds(notebook: str, results: Path) -> tuple[float, str]:
     what = LIVE_TRAINING.get(notebook)
     if what is None:
         return 0.0, ""
+    from .runs import read_manifest, read_metrics
+
     if what == "study":
-        manifest = json.loads((results / "MANIFEST.json").read_text())
+        manifest = read_manifest(results)
         return manifest["wall_seconds"], f"{manifest['threads_per_job']} thread(s) per job"
-    runs = [json.loads((results / run / "metrics.json").read_text())["provenance"] for run in what]
+    runs = [read_metrics(results / run)["provenance"] for run in what]
     return sum(r["seconds"] for r in runs), f"{runs[0]['threads']} thread(s)"
 
 

@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from .ablation import VARIANTS
+from .book import LEVELS as BOOK_LEVELS
 from .data import DATASETS, download_dataset
 from .errors import SnnEduError
 from .models import MODELS
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     book = sub.add_parser("book", help="execute the notebooks and write them as a static HTML site")
     book.add_argument("--out", type=Path, default=Path("build/book"), help="the site's folder (default build/book)")
-    book.add_argument("--level", choices=("results", "smoke"), default="results",
+    book.add_argument("--level", choices=BOOK_LEVELS, default="results",
                       help="results: the notebooks' default, on the shipped runs; smoke: SNN_EDU_SMOKE=1")
     book.add_argument("--timeout", type=int, default=600, help="seconds one cell may take (default 600)")
     book.add_argument("--notebooks", type=Path, default=None, help="the notebook sources (default: notebooks/)")
@@ -258,7 +259,7 @@ def links(args: argparse.Namespace) -> int:
 
     root = Path(repo_links.__file__).resolve().parents[1]
     if args.check:
-        stale = [p for p, text in repo_links.expected_files(root).items() if p.read_text() != text]
+        stale = repo_links.stale_files(root)
         for path in stale:
             print(f"out of date: {path.relative_to(root)}", file=sys.stderr)
         return 1 if stale else 0

@@ -63,7 +63,7 @@ def colab_setup_source() -> str:
     ])
 
 
-_BADGE_LINE = re.compile(rf"^(#[ \t]*)?[^\n]*{re.escape(BADGE_MARK)}[ \t]*$", re.M)
+_BADGE_LINE = re.compile(rf"^[^\n]*{re.escape(BADGE_MARK)}[ \t]*$", re.M)
 
 
 def _with_badges(text: str, notebook: str | None) -> str:
@@ -94,15 +94,18 @@ def expected_files(root: str | Path) -> dict[Path, str]:
     return files
 
 
+def stale_files(root: str | Path) -> dict[Path, str]:
+    """The files whose badges or Colab cell differ from `REPOSITORY`'s, with the text they should have."""
+    return {path: text for path, text in expected_files(root).items() if path.read_text() != text}
+
+
 def sync(root: str | Path) -> list[Path]:
     """Rewrite the badges and Colab cells from `REPOSITORY`; pair the notebooks again. Returns what changed."""
     import jupytext
 
-    changed = []
-    for path, text in expected_files(root).items():
-        if path.read_text() != text:
-            path.write_text(text)
-            changed.append(path)
-            if path.suffix == ".py":
-                jupytext.write(jupytext.read(path), path.with_suffix(".ipynb"))
-    return changed
+    stale = stale_files(root)
+    for path, text in stale.items():
+        path.write_text(text)
+        if path.suffix == ".py":
+            jupytext.write(jupytext.read(path), path.with_suffix(".ipynb"))
+    return list(stale)

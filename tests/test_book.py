@@ -65,6 +65,9 @@ def test_executed_notebooks_ship_with_the_site(smoke_book):
     for page in info["pages"]:
         nb = nbformat.read(out / "notebooks" / f"{page['notebook']}.ipynb", as_version=4)
         assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    training = nbformat.read(out / "notebooks" / "02_training.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in training.cells if c.cell_type == "code" for o in c.outputs)
+    assert "smoke mode: True" in printed, "the smoke build's kernels did not see SNN_EDU_SMOKE=1"
 
 
 def _book(notebooks: Path, out: Path):
