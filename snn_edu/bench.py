@@ -7,7 +7,8 @@ Reference mode (our own re-creation of what the authors' code does):
   gradients are then thrown away;
 * the switcher computes with PyTorch's stock modules (ConvTranspose2d, a (1, W) Conv2d, the
   stock conv backward, BatchNorm2d without folding), as the release does.
-The maths is the same as ours; only the work differs.
+The maths is the same as ours; only the work differs. The reference always computes in fp32;
+ours is timed in each precision asked for (fp32 and bf16 by default), all interleaved.
 """
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ import multiprocessing as mp
 import resource
 import statistics
 import time
+from datetime import datetime, timezone
 
 import torch
 
 from . import machine
+from . import precision as numeric
 from .data import load_dataset, subset
+from .errors import ConfigError
 from .training import Trainer, TrainConfig, evaluate, resolve_device
 
 SWITCHERS = ("dense", "lite", "paper")
@@ -38,10 +42,11 @@ def _timed(fn, device) -> float:
     return time.perf_counter() - start
 
 
-def make_trainer(model: str, switcher: str, reference: bool, data, device: str, seed: int) -> Trainer:
+def make_trainer(model: str, switcher: str, reference: bool, data, device: str, seed: int,
+                 precision: str = "fp32") -> Trainer:
     config = TrainConfig(model=model, switcher="lite" if switcher == "dense" else switcher,
                          schedule="dense" if switcher == "dense" else "alternate", warmup_epochs=0,
-                         record_images=False, device=device, seed=seed)
+                         record_images=False, device=device, seed=seed, precision=precision)
     return Trainer(config, *data, progress=False, reference=reference)
 
 
@@ -87,10 +92,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _exercise(model, switcher, reference, train_size, device, before=lambda: None) -> None:
+def _exercise(model, switcher, reference, train_size, device, precision, before=lambda: None) -> None:
     """A few steps in each phase and one evaluation; `before` runs once everything is loaded."""
     train, test = load_dataset("mnist5k")
-    trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), device, 0)
+    trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), device, 0, precision)
     before()
     for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
         step_ms([trainer], phase, steps=2, warmup=0)
@@ -107,79 +112,110 @@ def _reset_peak_rss() -> float:
     return _peak_rss_mb()
 
 
-def _peak_child(model, switcher, reference, train_size, queue):
+def _peak_child(model, switcher, reference, train_size, precision, queue):
     baseline = []
-    _exercise(model, switcher, reference, train_size, "cpu", lambda: baseline.append(_reset_peak_rss()))
+    _exercise(model, switcher, reference, train_size, "cpu", precision, lambda: baseline.append(_reset_peak_rss()))
     queue.put((_peak_rss_mb(), baseline[0]))
 
 
-def peak_memory_mb(model, switcher, reference, train_size, device) -> tuple[float, float]:
+def peak_memory_mb(model, switcher, reference, train_size, device, precision="fp32") -> tuple[float, float]:
     """(peak, baseline) memory in MB of a few steps and an evaluation: GPU allocations on CUDA
     (baseline 0), else the resident set of a fresh CPU process while it trains, and before it
     started (torch, the model and the data set loaded)."""
     if device.type == "cuda":
-        _exercise(model, switcher, reference, train_size, str(device),
+        _exercise(model, switcher, reference, train_size, str(device), precision,
                   lambda: torch.cuda.reset_peak_memory_stats(device))
         return torch.cuda.max_memory_allocated(device) / 2**20, 0.0
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_child, args=(model, switcher, reference, train_size, queue))
+    proc = ctx.Process(target=_peak_child, args=(model, switcher, reference, train_size, precision, queue))
     proc.start()
     value = queue.get(timeout=600)
     proc.join()
     return value
 
 
+def _precisions(requested, dev: torch.device, log) -> list[str]:
+    """The effective precisions to time, each once (a fallback to fp32 is logged, not timed twice)."""
+    out = []
+    for p in requested:
+        effective = numeric.resolve(p, dev, warn=lambda line: log(f"{line}; {p} not timed"))
+        if effective not in out:
+            out.append(effective)
+    return out
+
+
 def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device: str = "auto",
-              seed: int = 0, memory: bool = True, log=print, test_size: int | None = None) -> dict:
-    """Measure every configuration in one run; returns rows and the ours/reference ratios."""
+              seed: int = 0, memory: bool = True, log=print, test_size: int | None = None,
+              precisions=("fp32", "bf16"), command: str | None = None) -> dict:
+    """Measure every configuration in one run; returns rows, the ours/reference ratios and, per
+    lower precision, how its gates agree with fp32's for the same weights."""
+    if steps < 1 or train_size <= 64:
+        raise ConfigError(f"bench needs --steps >= 1 and --train-size above the batch size (64), "
+                          f"got {steps} and {train_size}")
     dev = resolve_device(device)
+    precisions = _precisions(precisions, dev, log)
     train, test = load_dataset("mnist5k")
     test = subset(test, test_size, seed) if test_size else test
     data = (subset(train, train_size, seed), test)
-    rows = []
+    rows, agreement = [], {}
     for switcher in SWITCHERS:
-        modes = (False,) if switcher == "dense" else (False, True)
+        # (reference, precision) of each trainer, timed side by side
+        modes = [(False, "fp32")] if switcher == "dense" else [(False, p) for p in precisions] + [(True, "fp32")]
         trainers = []
-        for reference in modes:
+        for reference, precision in modes:
             torch.manual_seed(seed)
-            trainers.append(make_trainer(model, switcher, reference, data, str(dev), seed))
-        group = [{"switcher": switcher, "mode": "reference" if r else "ours"} for r in modes]
+            trainers.append(make_trainer(model, switcher, reference, data, str(dev), seed, precision))
+        group = [{"switcher": switcher, "mode": "reference" if r else "ours", "precision": p} for r, p in modes]
         for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
             for row, ms in zip(group, step_ms(trainers, phase, steps)):
                 row[f"{'tnn' if phase == 'dense' else phase}_step_ms"] = ms
-        for row, trainer, reference in zip(group, trainers, modes):
+        for row, trainer, (reference, precision) in zip(group, trainers, modes):
             row["eval_batch_ms"] = eval_ms(trainer)
             # the reference recomputes the gate for every batch, so its cost per batch does not
             # depend on the pass length; ours is amortised over the whole pass
             row["eval_batch_ms_10k"] = row["eval_batch_ms"] if reference else eval_ms(trainer, 10_000)
             row["epoch_s"] = epoch_s(trainer)
             if memory:
-                row["peak_mb"], row["baseline_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev)
+                row["peak_mb"], row["baseline_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev,
+                                                                     precision)
             rows.append(row)
             log(format_row(row))
+        if switcher != "dense":
+            # the fp32 trainer's weights after its timed steps: gates in every precision from them
+            agreement[switcher] = {p: {mode: numeric.gate_agreement(trainers[0].model, p, mode)
+                                       for mode in ("eval", "train")} for p in precisions if p != "fp32"}
+    commit, dirty = machine.git_commit()
     return {"model": model, "device": str(dev), "device_name": _device_name(dev), "torch": torch.__version__,
+            "cpu_bf16_flags": machine.cpu_bf16_flags() if dev.type == "cpu" else None,
             "threads": torch.get_num_threads(), "train_size": train_size, "test_size": len(test.tensors[1]),
-            "batch_size": 64, "steps": steps, "rows": rows, "ratios": ratios(rows)}
+            "batch_size": 64, "steps": steps, "precisions": precisions, "command": command,
+            "git_commit": commit, "git_dirty": dirty, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "rows": rows, "ratios": ratios(rows), "gate_agreement": agreement}
+
+
+def _row(rows, switcher, mode, precision="fp32") -> dict | None:
+    return next((r for r in rows if r["switcher"] == switcher and r["mode"] == mode
+                 and r.get("precision", "fp32") == precision), None)
 
 
 def ratios(rows: list[dict]) -> dict:
-    """ours / reference for training steps and epochs; reference / ours for evaluation."""
+    """Per 'switcher/precision': ours / reference for training steps and epochs, reference / ours
+    for evaluation (the reference computes in fp32)."""
     out = {}
-    for switcher in ("lite", "paper"):
-        ours = next(r for r in rows if r["switcher"] == switcher and r["mode"] == "ours")
-        ref = next(r for r in rows if r["switcher"] == switcher and r["mode"] == "reference")
-        out[switcher] = {
+    dense = _row(rows, "dense", "ours")
+    for ours in rows:
+        if ours["switcher"] == "dense" or ours["mode"] != "ours":
+            continue
+        ref = _row(rows, ours["switcher"], "reference")
+        out[f"{ours['switcher']}/{ours.get('precision', 'fp32')}"] = {
             "tnn_step": ours["tnn_step_ms"] / ref["tnn_step_ms"],
             "snn_step": ours["snn_step_ms"] / ref["snn_step_ms"],
             "epoch": ours["epoch_s"] / ref["epoch_s"],
             "eval_speedup": ref["eval_batch_ms"] / ours["eval_batch_ms"],
             "eval_speedup_10k": ref["eval_batch_ms_10k"] / ours["eval_batch_ms_10k"],
+            "tnn_step_vs_dense": ours["tnn_step_ms"] / dense["tnn_step_ms"],
         }
-    dense = next(r for r in rows if r["switcher"] == "dense")
-    for switcher in ("lite", "paper"):
-        ours = next(r for r in rows if r["switcher"] == switcher and r["mode"] == "ours")
-        out[switcher]["tnn_step_vs_dense"] = ours["tnn_step_ms"] / dense["tnn_step_ms"]
     return out
 
 
@@ -191,22 +227,37 @@ def _device_name(dev: torch.device) -> str:
 
 def format_row(row: dict) -> str:
     cell = lambda key, fmt: format(row[key], fmt) if key in row else "-"  # noqa: E731
-    return (f"{row['switcher']:<6} {row['mode']:<9} tnn step {cell('tnn_step_ms', '8.1f')} ms  "
+    return (f"{row['switcher']:<6} {row['mode']:<9} {row.get('precision', 'fp32'):<5} "
+            f"tnn step {cell('tnn_step_ms', '8.1f')} ms  "
             f"snn step {cell('snn_step_ms', '8.1f')} ms  eval/batch {cell('eval_batch_ms', '7.2f')} ms  "
             f"(10k pass {cell('eval_batch_ms_10k', '7.2f')} ms)  epoch {cell('epoch_s', '6.2f')} s  "
             f"peak {cell('peak_mb', '5.0f')} MB (before training {cell('baseline_mb', '5.0f')} MB)")
 
 
+def format_agreement(name: str, a: dict) -> str:
+    """One line: how a layer's lower-precision gate agrees with its fp32 gate."""
+    return (f"{name:<5} max |diff| {a['max_abs_diff']:.4f} ({100 * a['max_rel_diff']:.2f} % of the largest gate), "
+            f"Spearman {a['spearman']:.4f}, pruned {a['pruned_fp32']} (fp32) vs {a['pruned_low']}, "
+            f"{a['pruned_disagree']} of {a['units']} units pruned in one only")
+
+
 def format_report(result: dict) -> str:
-    lines = [f"{result['model']} on {result['device']} ({result['device_name']}, torch {result['torch']}, "
+    flags = result.get("cpu_bf16_flags")
+    hardware = result["device_name"] + (f", bf16 flags: {', '.join(flags) or 'none'}" if flags is not None else "")
+    lines = [f"{result['model']} on {result['device']} ({hardware}; torch {result['torch']}, "
              f"{result['threads']} threads); epoch = {result['train_size']} training digits + "
              f"{result['test_size']} test digits, batch {result['batch_size']}"]
     lines += [format_row(r) for r in result["rows"]]
-    lines.append("ratios measured in this run (targets: training step <= 0.5x reference, "
-                 "evaluation >= 20x faster):")
-    for switcher, r in result["ratios"].items():
-        lines.append(f"  {switcher:<6} tnn step {r['tnn_step']:.2f}x  snn step {r['snn_step']:.2f}x  "
+    lines.append("ratios against the fp32 reference, measured in this run (targets: training step <= 0.5x "
+                 "reference, evaluation >= 20x faster):")
+    for key, r in result["ratios"].items():
+        lines.append(f"  {key:<11} tnn step {r['tnn_step']:.2f}x  snn step {r['snn_step']:.2f}x  "
                      f"epoch {r['epoch']:.2f}x  evaluation {r['eval_speedup']:.1f}x faster "
                      f"({r['eval_speedup_10k']:.1f}x over a 10,000-digit pass)  "
                      f"(tnn step {r['tnn_step_vs_dense']:.0f}x the dense TNN's)")
+    for switcher, per_precision in result.get("gate_agreement", {}).items():
+        for precision, modes in per_precision.items():
+            for mode, layers in modes.items():
+                lines.append(f"gates, {switcher} switcher, {precision} against fp32, {mode} mode, same weights:")
+                lines += [f"  {format_agreement(name, a)}" for name, a in layers.items()]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from .data import DATASETS, download_dataset
 from .errors import SnnEduError
 from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
+from .precision import PRECISIONS
 from .presets import LEVELS, preset
 from .study import STAGES
 from .switcher import PRESETS
@@ -34,6 +35,10 @@ def _init(value: str):
         return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--init takes default, uniform or a number, not {value!r}") from None
+
+
+PRECISION_HELP = ("the switcher's precision: fp32 (default), bf16 (autocast), fp16 (CUDA, with a loss scaler) or "
+                  "auto (bf16 where the CPU or GPU has it natively); the TNN always computes in fp32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
     train.add_argument("--seed", type=int, help=f"default {d.seed}")
     train.add_argument("--device", help="auto (default), cpu or cuda")
+    train.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     train.add_argument("--out", type=Path, required=True, help="folder for metrics.json, checkpoint, history")
     train.add_argument("--resume", action="store_true", default=False,
                        help="continue from the checkpoint in --out")
@@ -78,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=8, help="timed steps per phase")
     bench.add_argument("--train-size", type=int, default=1024, help="digits in the timed epoch")
     bench.add_argument("--device", default="auto")
+    bench.add_argument("--precisions", nargs="+", choices=("fp32", "bf16", "fp16"), default=["fp32", "bf16"],
+                       help="precisions of our switchers, each timed beside the fp32 reference (default fp32 bf16)")
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                        help="print the results as JSON (or write them to PATH and print the table)")
@@ -97,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print one self-contained command per unfinished job, in dependency order, and exit")
     rep.add_argument("--stage", choices=STAGES, default=None,
                      help="with --print-commands: only training jobs, or only the measurements that need them")
+    rep.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     rep.add_argument("--no-progress", action="store_true")
 
     abl = sub.add_parser("ablation", help="the ablation variants of one model (reproduce without the frontier)")
@@ -106,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--variants", nargs="*", default=None, help="subset of: " + ", ".join(VARIANTS))
     abl.add_argument("--jobs", type=int, default=1, help="worker processes")
     abl.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    abl.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     abl.add_argument("--no-progress", action="store_true")
 
     rpt = sub.add_parser("report", help="the measured-results page (docs/ablation.md) from a results folder")
@@ -146,7 +156,8 @@ def summary(m: dict) -> str:
     c = m["config"]
     acc = "n/a" if m["test_accuracy"] is None else f"{m['test_accuracy']:.2f} %"
     lines = [
-        f"{c['model']} / {c['strategy']} / {c['schedule']} / switcher {c['switcher']} on {c['data']} ({m['device']})",
+        f"{c['model']} / {c['strategy']} / {c['schedule']} / switcher {c['switcher']} on {c['data']} ({m['device']}, "
+        f"switcher in {m.get('precision', 'fp32')})",
         f"epochs run          {m['epochs']} of {c['epochs']}",
         f"test accuracy       {acc} (raw, last epoch)",
         f"pruned architecture {m['pruned_architecture']} ({m['reported_gate']}); "
@@ -182,17 +193,19 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     out = args.out or Path("results") / args.level
     if args.run:
-        print(f"{args.run}: {run_job(Job.parse(args.run).id, args.level, out, args.threads, not args.no_progress)}")
+        line = run_job(Job.parse(args.run).id, args.level, out, args.threads, not args.no_progress, args.precision)
+        print(f"{args.run}: {line}")
         return 0
     measures = [m for m in MEASURES if not (args.no_frontier and m == "frontier")]
     jobs = plan(args.models, args.variants, args.seeds, measures)
     if args.print_commands:
         for job in jobs:
             if not job.finished(out) and args.stage in (None, job.stage):
-                print(command(job, args.level, out, args.threads))
+                print(command(job, args.level, out, args.threads, args.precision))
         return 0
     start = time.perf_counter()
-    result = run_study(jobs, args.level, out, args.jobs, args.threads, not args.no_progress, argv=_argv_line(argv))
+    result = run_study(jobs, args.level, out, args.jobs, args.threads, not args.no_progress, argv=_argv_line(argv),
+                       precision=args.precision)
     print(f"{len(result['ran'])} jobs run, {len(jobs) - len(result['ran']) - len(result['failed']) - len(result['skipped'])}"
           f" already finished, {len(result['failed'])} failed, {len(result['skipped'])} skipped; "
           f"wall time {time.perf_counter() - start:.0f} s; results in {out}")
@@ -205,7 +218,7 @@ def ablation(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     start = time.perf_counter()
     result = run_study(plan([args.model], args.variants, args.seeds, measures=("magnitude",)), args.preset, args.out,
-                       args.jobs, progress=not args.no_progress, argv=_argv_line(argv))
+                       args.jobs, progress=not args.no_progress, argv=_argv_line(argv), precision=args.precision)
     print(summary_markdown(load_runs(args.out / args.model)))
     print(f"wall time {time.perf_counter() - start:.0f} s; runs in {args.out / args.model}")
     return 1 if result["failed"] or result["skipped"] else 0
@@ -230,7 +243,8 @@ def bench(args: argparse.Namespace) -> int:
 
     to_stdout = args.json == "-"
     log = (lambda line: print(line, file=sys.stderr)) if to_stdout else print
-    result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log)
+    result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log,
+                       precisions=args.precisions)
     if to_stdout:
         print(json.dumps(result, indent=2))
         return 0

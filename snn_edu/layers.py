@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import precision as numeric
 from .errors import ConfigError
 from .switcher import Switcher, SwitcherSpec, conv_bn_relu
 
@@ -62,6 +63,7 @@ class GatedLayer(nn.Module):
         self.gated = True
         self.gate_stats = "running"
         self.switcher_input = "weights"
+        self.precision = "fp32"  # the switcher's: fp32, bf16 or fp16 (see snn_edu.precision)
         self.register_buffer("fixed_gate", None)
         self._cached_gate: torch.Tensor | None = None
 
@@ -102,14 +104,21 @@ class GatedLayer(nn.Module):
         """The 2-d image the switcher's U-Net reads."""
         return self.switcher_source()
 
+    def switch(self) -> torch.Tensor:
+        """The switcher's output for the current weights, in the layer's precision; the gate's
+        values are returned in the weight's dtype (fp32)."""
+        with numeric.autocast(self.precision, self.weight.device):
+            gate = self.switcher(self.switcher_image())
+        return gate.to(self.weight.dtype)
+
     def compute_gate(self) -> torch.Tensor:
         """The gate from the current weights, honouring the module's train/eval mode."""
         if self.fixed_gate is not None:
             return self.fixed_gate
         if not self.training and self.gate_stats == "image":
             with batchnorm_image_stats(self.switcher):
-                return self.switcher(self.switcher_image())
-        return self.switcher(self.switcher_image())
+                return self.switch()
+        return self.switch()
 
     def gate_in_mode(self, mode: str) -> torch.Tensor:
         """The gate as training ('train': BatchNorm over this image) or evaluation ('eval':
@@ -119,7 +128,7 @@ class GatedLayer(nn.Module):
         with torch.no_grad():
             if mode == "train" and self.fixed_gate is None:
                 with batchnorm_image_stats(self.switcher):
-                    return self.switcher(self.switcher_image())
+                    return self.switch()
             was_training = self.training
             self.eval()
             try:

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
+from .precision import DTYPES
 from .layers import GATE_STATS, GatedLayer, GatedConv2d, GatedLinear
 from .switcher import SwitcherSpec
 
@@ -30,6 +31,14 @@ class GatedNet(nn.Sequential):
             raise ConfigError(f"unknown gate statistics {stats!r}; choose one of {', '.join(GATE_STATS)}")
         for layer in self.gated_layers().values():
             layer.gate_stats = stats
+
+    def set_precision(self, precision: str) -> None:
+        """The precision every switcher computes in: 'fp32', 'bf16' or 'fp16' (an effective one,
+        see snn_edu.precision.resolve)."""
+        if precision not in DTYPES and precision != "fp32":
+            raise ConfigError(f"set_precision takes fp32, bf16 or fp16, not {precision!r}")
+        for layer in self.gated_layers().values():
+            layer.precision = precision
 
     def tnn_parameters(self) -> list[nn.Parameter]:
         return [layer.weight for layer in self.gated_layers().values()]

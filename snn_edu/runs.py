@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
+from . import precision as numeric
 from .errors import CheckpointError, DataError
 from .models import GatedNet
 from .presets import preset
@@ -57,6 +58,7 @@ def load_model(folder: Path, config: TrainConfig) -> GatedNet:
     if not path.exists():
         raise CheckpointError(f"no trained weights at {path}")
     model = make_model(config)
+    model.set_precision(numeric.resolve(config.precision, torch.device("cpu")))
     try:
         model.load_state_dict(load_file(path))
     except RuntimeError as exc:

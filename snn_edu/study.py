@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__, frontier, machine
+from . import precision as numeric
 from .ablation import VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError
 from .models import MODELS
@@ -90,16 +91,17 @@ def plan(models=MODELS, variants=None, seeds: int = 3, measures=MEASURES) -> lis
     return jobs + [Job(m, v, s) for s in range(seeds) for m in models for v in variants if v not in first]
 
 
-def command(job: Job, level: str, out: Path, threads: int | None = None) -> str:
+def command(job: Job, level: str, out: Path, threads: int | None = None, precision: str = "fp32") -> str:
     """The self-contained command that runs `job` (and records itself in the job's metrics)."""
     cmd = f"python -m snn_edu reproduce --level {level} --out {shlex.quote(str(out))} --run {job.id}"
-    return cmd + (f" --threads {threads}" if threads else "")
+    return cmd + (f" --threads {threads}" if threads else "") + (f" --precision {precision}" if precision != "fp32" else "")
 
 
 # -- one job ---------------------------------------------------------------------------------------
-def _provenance(job: Job, level: str, out: Path, threads: int | None, seconds: float) -> dict:
+def _provenance(job: Job, level: str, out: Path, threads: int | None, precision: str, seconds: float) -> dict:
     commit, dirty = machine.git_commit()
-    return {"job": job.id, "command": command(job, level, out, threads), "level": level,
+    return {"job": job.id, "command": command(job, level, out, threads, precision), "level": level,
+            "precision": precision,
             "threads": torch.get_num_threads(), "cpu": machine.cpu_model(), "cpu_bf16_flags": machine.cpu_bf16_flags(),
             "torch": torch.__version__, "python": platform.python_version(), "snn_edu": __version__,
             "git_commit": commit, "git_dirty": dirty, "seconds": seconds,
@@ -120,9 +122,10 @@ def _trained(job: Job, out: Path) -> tuple[dict, TrainConfig, Path]:
     return metrics, TrainConfig(**metrics["config"]), folder
 
 
-def _train(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, str]:
+def _train(job: Job, level: str, out: Path, progress: bool, precision: str) -> tuple[dict, str]:
     """A training run: the variant's config at `level`; returns ({None: metrics}, line)."""
-    config = replace(variant_config(preset(job.model, level), job.kind, job.seed), record_images=False)
+    config = replace(variant_config(preset(job.model, level, precision=precision), job.kind, job.seed),
+                     record_images=False)
     folder = job.folder(out)
     trainer = Trainer(config, *load_data(config), out=folder, progress=progress)
     trainer.fit(resume=(folder / CHECKPOINT).exists())
@@ -153,8 +156,10 @@ def _frontier(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, st
     return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(al_config)}}, f"{len(rows)} points"
 
 
-def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None, progress: bool = False) -> str:
-    """Run one job (skipping it when finished) and return a one-line summary."""
+def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None, progress: bool = False,
+            precision: str = "fp32") -> str:
+    """Run one job (skipping it when finished) and return a one-line summary; `precision` is the
+    switcher's in training runs (measurements use each trained run's own)."""
     job, out = Job.parse(job_id), Path(out)
     if job.finished(out):
         return "already finished (use a fresh --out to run it again)"
@@ -164,12 +169,12 @@ def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None
     try:
         start = time.perf_counter()
         if job.stage == "train":
-            results, line = _train(job, level, out, progress)
+            results, line = _train(job, level, out, progress, precision)
         elif job.kind == "magnitude":
             results, line = _magnitude(job, level, out)
         else:
             results, line = _frontier(job, level, out, progress)
-        provenance = _provenance(job, level, out, threads, time.perf_counter() - start)
+        provenance = _provenance(job, level, out, threads, precision, time.perf_counter() - start)
         for kind, metrics in results.items():  # in order: the last one marks the job finished
             write_metrics(job.folder(out, kind), {**metrics, "command": provenance["command"],
                                                   "provenance": provenance})
@@ -194,6 +199,7 @@ class _Ledger:
     todo: list[Job]
     log: Callable[[str], None]
     bar: tqdm
+    precision: str = "fp32"
     ran: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
@@ -210,7 +216,7 @@ class _Ledger:
 
     def fail(self, job: Job, error: str) -> None:
         self.failed[job.id] = error
-        self.log(f"{job.id:<24} FAILED: {error} (rerun alone: {command(job, self.level, self.out, self.threads)})")
+        self.log(f"{job.id:<24} FAILED: {error} (rerun alone: {command(job, self.level, self.out, self.threads, self.precision)})")
         self.bar.update()
 
     def skip(self, job: Job, needs: list[str]) -> None:
@@ -226,7 +232,7 @@ def _run_here(ledger: _Ledger, progress: bool) -> None:
             ledger.skip(job, needs)
             continue
         try:
-            ledger.done(job, run_job(job.id, ledger.level, ledger.out, ledger.threads, progress))
+            ledger.done(job, run_job(job.id, ledger.level, ledger.out, ledger.threads, progress, ledger.precision))
         except SnnEduError as exc:
             ledger.fail(job, _first_line(exc))
 
@@ -245,7 +251,8 @@ def _run_in_workers(ledger: _Ledger, workers: int) -> None:
                     ledger.skip(job, needs)
                 elif all(n.finished(ledger.out) for n in job.needs):
                     waiting.remove(job)
-                    running[pool.submit(run_job, job.id, ledger.level, str(ledger.out), ledger.threads)] = job
+                    running[pool.submit(run_job, job.id, ledger.level, str(ledger.out), ledger.threads, False,
+                                        ledger.precision)] = job
             if not running:  # nothing can start: what is left waits on jobs outside this plan
                 for job in waiting:
                     ledger.skip(job, [n.id for n in job.needs if not n.finished(ledger.out)])
@@ -259,19 +266,20 @@ def _run_in_workers(ledger: _Ledger, workers: int) -> None:
 
 
 def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int = 1, threads: int | None = None,
-              progress: bool = True, log=tqdm.write, argv: str | None = None) -> dict:
+              progress: bool = True, log=tqdm.write, argv: str | None = None, precision: str = "fp32") -> dict:
     """Run every unfinished job of the plan, `workers` at a time (each with `threads` threads,
     default: the usable cores split between the workers); then write frontier.csv and MANIFEST.json.
     Returns {'ran': [...], 'failed': {id: reason}, 'skipped': [...]}."""
     if workers < 1:
         raise ConfigError(f"--jobs must be at least 1, got {workers}")
+    numeric.check(precision)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     threads = threads or max(1, machine.available_cpus() // workers)
     todo = [j for j in jobs_planned if not j.finished(out)]
     started, start = datetime.now(timezone.utc), time.perf_counter()
     bar = tqdm(total=len(todo), desc=f"{level} study ({workers} x {threads} threads)", disable=not progress)
-    ledger = _Ledger(out, level, threads, todo, log, bar)
+    ledger = _Ledger(out, level, threads, todo, log, bar, precision)
     if workers == 1:
         _run_here(ledger, progress)
     else:
@@ -323,6 +331,7 @@ def collect(out: str | Path, jobs_planned: list[Job], level: str, session: dict 
         "git_commit": _one_or_all(p["git_commit"] for p in prov), "git_dirty": any(p["git_dirty"] for p in prov),
         "torch": _one_or_all(p["torch"] for p in prov), "python": _one_or_all(p["python"] for p in prov),
         "cpu": _one_or_all(p["cpu"] for p in prov),
+        "precision": _one_or_all(p.get("precision", "fp32") for p in prov),
         "cpu_bf16_flags": _one_or_all(",".join(p["cpu_bf16_flags"]) or "none" for p in prov),
         "threads_per_job": _one_or_all(p["threads"] for p in prov),
         "date": max((p["date"] for p in prov), default=None),

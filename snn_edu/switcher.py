@@ -43,26 +43,35 @@ def switcher_spec(preset: str, shape: tuple[int, int]) -> SwitcherSpec:
 
 class _InputGradAsConv(torch.autograd.Function):
     """conv2d (stride 1, square kernel) whose input gradient is a forward convolution with the
-    flipped, transposed kernel: the same sum, computed by the CPU's fast forward kernels."""
+    flipped, transposed kernel: the same sum, computed by the CPU's fast forward kernels.
+
+    Under autocast it computes in the autocast dtype, as F.conv2d would, and returns each
+    gradient in its input's dtype."""
 
     @staticmethod
     def forward(ctx, x, weight, padding):
-        ctx.save_for_backward(x if weight.requires_grad else None, weight)
+        ctx.dtypes = (x.dtype, weight.dtype)
+        if torch.is_autocast_enabled("cpu"):
+            dtype = torch.get_autocast_dtype("cpu")
+            x, weight = x.to(dtype), weight.to(dtype)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
         ctx.padding = padding
-        return F.conv2d(x, weight, padding=padding)
+        with torch.autocast("cpu", enabled=False):
+            return F.conv2d(x, weight, padding=padding)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
+        grad = grad.to(weight.dtype)
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             flipped = weight.transpose(0, 1).flip(2, 3)
-            grad_x = F.conv2d(grad, flipped, padding=weight.shape[-1] - 1 - ctx.padding)
+            grad_x = F.conv2d(grad, flipped, padding=weight.shape[-1] - 1 - ctx.padding).to(ctx.dtypes[0])
         if ctx.needs_input_grad[1]:
             grad_w = torch.ops.aten.convolution_backward(
                 grad, x, weight, None, [1, 1], [ctx.padding] * 2, [1, 1], False, [0, 0], 1,
-                [False, True, False])[1]
+                [False, True, False])[1].to(ctx.dtypes[1])
         return grad_x, grad_w, None
 
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import analysis
+from . import precision as numeric
 from .data import load_dataset, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .layers import cached_gates
@@ -56,6 +57,7 @@ class TrainConfig:
     record_images: bool = True            # keep each epoch's switcher input (float16) in the history
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"               # the switcher's: fp32, bf16, fp16 (CUDA) or auto
 
     def __post_init__(self):
         self.milestones = tuple(self.milestones)
@@ -65,6 +67,7 @@ class TrainConfig:
             raise ConfigError(f"even_phase must be 'tnn' or 'snn', got {self.even_phase!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be positive")
+        numeric.check(self.precision)
 
     @property
     def warmup(self) -> int:
@@ -170,6 +173,9 @@ class Trainer:
         self.config = config
         self.device = resolve_device(config.device)
         self.model = (model or make_model(config)).to(self.device)
+        self.precision = numeric.resolve(config.precision, self.device)  # what the switchers compute in
+        self.model.set_precision(self.precision)
+        self.scaler = numeric.grad_scaler(self.precision, self.device)
         self.train_x, self.train_y = (t.to(self.device) for t in train_set.tensors)
         self.test_x, self.test_y = (t.to(self.device) for t in test_set.tensors)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
@@ -210,14 +216,16 @@ class Trainer:
         if not math.isfinite(value):
             raise DivergenceError(f"training diverged: loss became {value} at epoch {epoch}, step {index}, "
                                   f"phase {self.phase}; try a lower --lr or --clip-grad-norm")
-        loss.backward()
+        self.scaler.scale(loss).backward()
         if self.reference:  # gradients were computed for everything; the frozen side must not move
             for p in self._frozen:
                 p.grad = None
         if self.config.clip_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
                                            self.config.clip_grad_norm)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)  # optimizer.step(), skipped when fp16 gradients overflowed
+        self.scaler.update()
         return value, int((logits.argmax(1) == y).sum())
 
     def train_epoch(self, epoch: int, phase: str | None = None) -> dict:
@@ -310,6 +318,7 @@ class Trainer:
             "diverged": self.history.diverged is not None,
             "divergence": self.history.diverged,
             "device": str(self.device),
+            "precision": self.precision,
             "config": asdict(self.config),
         }
 
@@ -319,7 +328,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         save_atomic(self.history.to_dict(), self.out / HISTORY)
         save_atomic({"config": asdict(self.config), "epoch": self.epoch, "model": self.model.state_dict(),
-                      "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
+                      "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                      "scaler": self.scaler.state_dict()},
                      self.out / CHECKPOINT)
 
     def load(self) -> None:
@@ -337,6 +347,8 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
             self.history = History.from_dict(history)
             self.epoch = int(state["epoch"])
         except (KeyError, TypeError, RuntimeError) as exc:

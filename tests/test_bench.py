@@ -1,17 +1,44 @@
+import pytest
+
+from snn_edu import machine
 from snn_edu.bench import format_report, run_bench
+from snn_edu.errors import ConfigError
 
 
-def test_bench_measures_every_configuration():
+def test_bench_measures_every_configuration(monkeypatch):
+    monkeypatch.setattr(machine, "cpu_bf16_flags", lambda: ["avx512_bf16"])  # bf16 timed on any CI CPU
     lines = []
     result = run_bench("mlp", steps=1, train_size=128, test_size=128, memory=False, log=lines.append)
-    modes = [(r["switcher"], r["mode"]) for r in result["rows"]]
-    assert modes == [("dense", "ours"), ("lite", "ours"), ("lite", "reference"),
-                     ("paper", "ours"), ("paper", "reference")]
+    modes = [(r["switcher"], r["mode"], r["precision"]) for r in result["rows"]]
+    assert modes == [("dense", "ours", "fp32"),
+                     ("lite", "ours", "fp32"), ("lite", "ours", "bf16"), ("lite", "reference", "fp32"),
+                     ("paper", "ours", "fp32"), ("paper", "ours", "bf16"), ("paper", "reference", "fp32")]
     for row in result["rows"]:
         assert row["tnn_step_ms"] > 0 and row["eval_batch_ms"] > 0 and row["epoch_s"] > 0
+    assert set(result["ratios"]) == {"lite/fp32", "lite/bf16", "paper/fp32", "paper/bf16"}
     for r in result["ratios"].values():
         assert set(r) == {"tnn_step", "snn_step", "epoch", "eval_speedup", "eval_speedup_10k",
                           "tnn_step_vs_dense"}
         assert r["eval_speedup"] > 1.0  # one gate per pass beats one per batch
-    assert result["device"] == "cpu" and len(lines) == 5
-    assert "ratios measured in this run" in format_report(result)
+    assert result["device"] == "cpu" and len(lines) == 7
+    for switcher in ("lite", "paper"):  # bf16 gates against fp32 gates of the same weights, per layer
+        layers = result["gate_agreement"][switcher]["bf16"]["eval"]
+        assert set(layers) == {"fc1", "fc2", "fc3"}
+        assert all(-1 <= a["spearman"] <= 1 and a["max_abs_diff"] >= 0 for a in layers.values())
+    report = format_report(result)
+    assert "ratios against the fp32 reference, measured in this run" in report and "paper/bf16" in report
+    assert "bf16 against fp32, eval mode" in report
+
+
+def test_bench_times_bf16_once_where_it_falls_back(monkeypatch):
+    monkeypatch.setattr(machine, "cpu_bf16_flags", lambda: [])
+    lines = []
+    result = run_bench("mlp", steps=1, train_size=128, test_size=64, memory=False, log=lines.append,
+                       precisions=("fp32", "bf16"))
+    assert result["precisions"] == ["fp32"] and result["gate_agreement"] == {"lite": {}, "paper": {}}
+    assert "bf16 not timed" in lines[0]
+
+
+def test_bench_rejects_a_training_set_no_larger_than_a_batch():
+    with pytest.raises(ConfigError, match="--train-size above the batch size"):
+        run_bench("mlp", steps=1, train_size=64, memory=False)
