@@ -16,7 +16,6 @@ import multiprocessing as mp
 import resource
 import statistics
 import time
-from datetime import datetime, timezone
 
 import torch
 
@@ -185,13 +184,11 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
             # the fp32 trainer's weights after its timed steps: gates in every precision from them
             agreement[switcher] = {p: {mode: numeric.gate_agreement(trainers[0].model, p, mode)
                                        for mode in ("eval", "train")} for p in precisions if p != "fp32"}
-    commit, dirty = machine.git_commit()
     return {"model": model, "device": str(dev), "device_name": _device_name(dev), "torch": torch.__version__,
             "cpu_bf16_flags": machine.cpu_bf16_flags() if dev.type == "cpu" else None,
             "threads": torch.get_num_threads(), "train_size": train_size, "test_size": len(test.tensors[1]),
             "batch_size": 64, "steps": steps, "precisions": precisions, "command": command,
-            "git_commit": commit, "git_dirty": dirty, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "rows": rows, "ratios": ratios(rows), "gate_agreement": agreement}
+            "provenance": machine.provenance(), "rows": rows, "ratios": ratios(rows), "gate_agreement": agreement}
 
 
 def _row(rows, switcher, mode, precision="fp32") -> dict | None:

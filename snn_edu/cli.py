@@ -174,10 +174,12 @@ def summary(m: dict) -> str:
     return "\n".join(lines)
 
 
-def train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from .machine import provenance
+
     config = config_from_args(args)
     trainer = run(config, out=args.out, resume=args.resume, progress=not args.no_progress, verbose=True)
-    metrics = trainer.metrics()
+    metrics = {**trainer.metrics(), "command": _argv_line(argv), "provenance": provenance()}
     path = write_metrics(args.out, metrics)
     print(summary(metrics))
     print(f"wrote {path}")
@@ -238,18 +240,19 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench(args: argparse.Namespace) -> int:
+def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
     from .bench import format_report, run_bench
 
     to_stdout = args.json == "-"
     log = (lambda line: print(line, file=sys.stderr)) if to_stdout else print
     result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log,
-                       precisions=args.precisions)
+                       precisions=args.precisions, command=_argv_line(argv))
     if to_stdout:
         print(json.dumps(result, indent=2))
         return 0
     print(format_report(result))
     if args.json is not None:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
@@ -286,9 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
-            return train(args)
+            return train(args, argv)
         if args.command == "bench":
-            return bench(args)
+            return bench(args, argv)
         if args.command == "ablation":
             return ablation(args, argv)
         if args.command == "reproduce":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 BF16_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")
@@ -67,3 +68,17 @@ def git_commit(path: str | Path | None = None) -> tuple[str | None, bool | None]
         return git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no", "--", "."))
     except (OSError, subprocess.SubprocessError):
         return None, None
+
+
+def provenance() -> dict:
+    """Where and when a measurement ran: CPU (and its bf16 flags), threads, torch, python,
+    snn_edu, the git commit (and whether the code differed from it) and the UTC date."""
+    import torch
+
+    from . import __version__
+
+    commit, dirty = git_commit()
+    return {"threads": torch.get_num_threads(), "cpu": cpu_model(), "cpu_bf16_flags": cpu_bf16_flags(),
+            "torch": torch.__version__, "python": platform.python_version(), "snn_edu": __version__,
+            "git_commit": commit, "git_dirty": dirty,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import platform
 import re
 import shlex
 import time
@@ -23,7 +22,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__, frontier, machine
+from . import frontier, machine
 from . import precision as numeric
 from .ablation import VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError
@@ -99,13 +98,8 @@ def command(job: Job, level: str, out: Path, threads: int | None = None, precisi
 
 # -- one job ---------------------------------------------------------------------------------------
 def _provenance(job: Job, level: str, out: Path, threads: int | None, precision: str, seconds: float) -> dict:
-    commit, dirty = machine.git_commit()
     return {"job": job.id, "command": command(job, level, out, threads, precision), "level": level,
-            "precision": precision,
-            "threads": torch.get_num_threads(), "cpu": machine.cpu_model(), "cpu_bf16_flags": machine.cpu_bf16_flags(),
-            "torch": torch.__version__, "python": platform.python_version(), "snn_edu": __version__,
-            "git_commit": commit, "git_dirty": dirty, "seconds": seconds,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "precision": precision, **machine.provenance(), "seconds": seconds}
 
 
 def _trained(job: Job, out: Path) -> tuple[dict, TrainConfig, Path]:
