@@ -1,4 +1,4 @@
-"""Command line: `python -m snn_edu train | reproduce | ablation | report | bench | book | links | data download`."""
+"""Command line: `python -m snn_edu train | reproduce | ablation | report | bench | perf-doc | book | links | data download`."""
 from __future__ import annotations
 
 import argparse
@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--notebooks", type=Path, default=None, help="the notebook sources (default: notebooks/)")
     book.add_argument("--record", type=Path, default=None,
                       help="also add this build's notebook times to a timings file (results/notebook_times.json)")
+
+    perf = sub.add_parser("perf-doc", help="rewrite docs/performance.md's measured tables from results/bench "
+                          "and results/precision")
+    perf.add_argument("--check", action="store_true", help="only say whether a table is out of date")
 
     links = sub.add_parser("links", help="rewrite the launch badges and Colab cells from snn_edu.links.REPOSITORY")
     links.add_argument("--check", action="store_true", help="only say whether any file is out of date")
@@ -271,6 +275,20 @@ def book(args: argparse.Namespace) -> int:
     return 0
 
 
+def perf_doc(args: argparse.Namespace) -> int:
+    from . import perfdoc
+
+    root = Path(perfdoc.__file__).resolve().parents[1]
+    page = root / "docs" / "performance.md"
+    current = perfdoc.sync(page, root / "results", check=args.check)
+    if args.check:
+        if not current:
+            print(f"out of date: {page.relative_to(root)} (run python -m snn_edu perf-doc)", file=sys.stderr)
+        return 0 if current else 1
+    print(f"{page.relative_to(root)} {'was already current' if current else 'rewritten'}")
+    return 0
+
+
 def links(args: argparse.Namespace) -> int:
     from . import links as repo_links
 
@@ -300,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             return report(args)
         if args.command == "book":
             return book(args)
+        if args.command == "perf-doc":
+            return perf_doc(args)
         if args.command == "links":
             return links(args)
         path = download_dataset(args.name, args.root)
