@@ -234,10 +234,13 @@ def _run_and_check(page, shots):
     inspector = page.locator(".widget-vbox").filter(has=slider).first
     # Its gate toggle keeps the buttons on the line of their label.
     toggle = inspector.locator(".widget-toggle-buttons").first
-    label_box = toggle.locator(".widget-label").first.bounding_box()
-    button_box = toggle.locator("button").first.bounding_box()
-    assert abs(label_box["y"] + label_box["height"] / 2 - button_box["y"] - button_box["height"] / 2) \
-        < button_box["height"] / 2, f"the gate buttons wrapped away from their label: {label_box} {button_box}"
+    # both boxes in one evaluation: the page may scroll between two separate measurements
+    label_mid, button_mid, button_height = toggle.evaluate(
+        "el => { const l = el.querySelector('.widget-label').getBoundingClientRect();"
+        " const b = el.querySelector('button').getBoundingClientRect();"
+        " return [l.y + l.height / 2, b.y + b.height / 2, b.height]; }")
+    assert abs(label_mid - button_mid) < button_height / 2, \
+        f"the gate buttons wrapped away from their label: label at y={label_mid}, buttons at y={button_mid}"
     output = inspector.locator(".widget-output").first
     output.scroll_into_view_if_needed()
     src_before = _wait(lambda: _image_src(output), REDRAW_TIMEOUT, "the mask inspector's figure")
