@@ -78,12 +78,18 @@ print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke
 #   from the paper listed in the README;
 # * `paper` is the authors' recipe (100 epochs, full MNIST, the release's switcher widths).
 #   It is meant for a GPU: set `TRAIN_LIVE = True` and `LEVEL = "paper"` to use it.
+#
+# When you train here, `PRECISION = "auto"` runs the switcher in bfloat16 where the CPU or GPU
+# supports it (about a third faster on a CPU with AVX512-BF16) and in fp32 elsewhere. The
+# shipped runs are fp32; bf16 ends a run about as far from them as another seed would
+# ([docs/performance.md](../docs/performance.md) has the measurements).
 
 # %%
 TRAIN_LIVE = False  # True: train here (a few minutes at the cpu level) instead of loading results/cpu
 LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"; "paper" on a GPU
+PRECISION = "fp32"  # when training: "fp32", "bf16" or "auto" (the switcher's arithmetic)
 LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always trains a tiny run, to test that path
-preset("mlp", LEVEL) if LIVE else "loading the shipped cpu-level runs"
+preset("mlp", LEVEL, precision=PRECISION) if LIVE else "loading the shipped cpu-level runs"
 
 # %% [markdown]
 # ## The MLP 784-300-100-10
@@ -92,7 +98,7 @@ preset("mlp", LEVEL) if LIVE else "loading the shipped cpu-level runs"
 # *inputs*, so the first switcher decides which of the 784 pixels the network may look at.
 
 # %%
-mlp = obtain_run("mlp", live=LIVE, level=LEVEL)
+mlp = obtain_run("mlp", live=LIVE, level=LEVEL, precision=PRECISION)
 mlp_metrics = mlp.metrics
 print(mlp.origin)
 print(result_line(mlp_metrics))
@@ -175,7 +181,7 @@ widgets.mask_inspector(mlp.history)
 # train the TNN alone (warm-up), and the switcher joins afterwards.
 
 # %%
-lenet = obtain_run("lenet5", live=LIVE, level=LEVEL)
+lenet = obtain_run("lenet5", live=LIVE, level=LEVEL, precision=PRECISION)
 lenet_metrics = lenet.metrics
 print(lenet.origin)
 print(result_line(lenet_metrics))

@@ -163,10 +163,11 @@ def describe_origin(folder: Path) -> str:
 
 
 def obtain_run(model: str, live: bool, level: str | None = None, variant: str = "al", seed: int = 0,
-               results: str | Path | None = None) -> Run:
-    """A trained `model`: trained here now at `level` (live) or loaded from the shipped results."""
+               results: str | Path | None = None, precision: str = "fp32") -> Run:
+    """A trained `model`: trained here now at `level` in `precision` (live) or loaded from the
+    shipped results (which are fp32)."""
     if live:
-        return from_trainer(run(preset(model, level, seed=seed)))
+        return from_trainer(run(preset(model, level, seed=seed, precision=precision)))
     folder = Path(results or results_dir("cpu")) / model / variant / f"seed{seed}"
     if not (folder / WEIGHTS).exists():
         raise DataError(f"no trained weights at {folder / WEIGHTS}; set TRAIN_LIVE = True to train here, "
