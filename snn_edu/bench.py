@@ -21,6 +21,7 @@ import torch
 
 from . import machine
 from . import precision as numeric
+from .compiled import cache_dir as compiled_cache_dir
 from .data import load_dataset, subset
 from .errors import ConfigError
 from .training import Trainer, TrainConfig, evaluate, resolve_device
@@ -42,16 +43,17 @@ def _timed(fn, device) -> float:
 
 
 def make_trainer(model: str, switcher: str, reference: bool, data, device: str, seed: int,
-                 precision: str = "fp32") -> Trainer:
+                 precision: str = "fp32", compiled: bool = False) -> Trainer:
     config = TrainConfig(model=model, switcher="lite" if switcher == "dense" else switcher,
                          schedule="dense" if switcher == "dense" else "alternate", warmup_epochs=0,
-                         record_images=False, device=device, seed=seed, precision=precision)
+                         record_images=False, device=device, seed=seed, precision=precision, compile=compiled)
     return Trainer(config, *data, progress=False, reference=reference)
 
 
-def step_ms(trainers: list[Trainer], phase: str, steps: int, warmup: int = 2) -> list[float]:
-    """Median milliseconds of one SGD step in `phase` for each trainer; the trainers take turns
-    step by step, so that a noisy neighbour slows them alike."""
+def step_ms(trainers: list[Trainer], phase: str, steps: int, warmup: int = 2) -> list[tuple[float, float]]:
+    """(median milliseconds of one SGD step in `phase`, seconds of the first step, which includes
+    any compiling) for each trainer; the trainers take turns step by step, so that a noisy
+    neighbour slows them alike."""
     for trainer in trainers:
         trainer.enter_phase(phase)
     times: list[list[float]] = [[] for _ in trainers]
@@ -59,10 +61,8 @@ def step_ms(trainers: list[Trainer], phase: str, steps: int, warmup: int = 2) ->
         for trainer, record in zip(trainers, times):
             x, y, bs = trainer.train_x, trainer.train_y, trainer.config.batch_size
             lo = (i * bs) % (len(y) - bs)
-            t = _timed(lambda: trainer.step(x[lo:lo + bs], y[lo:lo + bs]), trainer.device)
-            if i >= warmup:
-                record.append(t)
-    return [1000 * statistics.median(record) for record in times]
+            record.append(_timed(lambda: trainer.step(x[lo:lo + bs], y[lo:lo + bs]), trainer.device))
+    return [(1000 * statistics.median(record[warmup:]), record[0]) for record in times]
 
 
 def eval_ms(trainer: Trainer, n_digits: int | None = None, repeats: int = 3) -> float:
@@ -91,10 +91,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _exercise(model, switcher, reference, train_size, device, precision, before=lambda: None) -> None:
+def _exercise(model, switcher, reference, train_size, device, precision, compiled, before=lambda: None) -> None:
     """A few steps in each phase and one evaluation; `before` runs once everything is loaded."""
     train, test = load_dataset("mnist5k")
-    trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), device, 0, precision)
+    trainer = make_trainer(model, switcher, reference, (subset(train, train_size), test), device, 0, precision,
+                           compiled)
     before()
     for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
         step_ms([trainer], phase, steps=2, warmup=0)
@@ -111,23 +112,25 @@ def _reset_peak_rss() -> float:
     return _peak_rss_mb()
 
 
-def _peak_child(model, switcher, reference, train_size, precision, queue):
+def _peak_child(model, switcher, reference, train_size, precision, compiled, queue):
     baseline = []
-    _exercise(model, switcher, reference, train_size, "cpu", precision, lambda: baseline.append(_reset_peak_rss()))
+    _exercise(model, switcher, reference, train_size, "cpu", precision, compiled,
+              lambda: baseline.append(_reset_peak_rss()))
     queue.put((_peak_rss_mb(), baseline[0]))
 
 
-def peak_memory_mb(model, switcher, reference, train_size, device, precision="fp32") -> tuple[float, float]:
+def peak_memory_mb(model, switcher, reference, train_size, device, precision="fp32",
+                   compiled=False) -> tuple[float, float]:
     """(peak, baseline) memory in MB of a few steps and an evaluation: GPU allocations on CUDA
     (baseline 0), else the resident set of a fresh CPU process while it trains, and before it
     started (torch, the model and the data set loaded)."""
     if device.type == "cuda":
-        _exercise(model, switcher, reference, train_size, str(device), precision,
+        _exercise(model, switcher, reference, train_size, str(device), precision, compiled,
                   lambda: torch.cuda.reset_peak_memory_stats(device))
         return torch.cuda.max_memory_allocated(device) / 2**20, 0.0
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_child, args=(model, switcher, reference, train_size, precision, queue))
+    proc = ctx.Process(target=_peak_child, args=(model, switcher, reference, train_size, precision, compiled, queue))
     proc.start()
     value = queue.get(timeout=600)
     proc.join()
@@ -146,38 +149,52 @@ def _precisions(requested, dev: torch.device, log) -> list[str]:
 
 def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device: str = "auto",
               seed: int = 0, memory: bool = True, log=print, test_size: int | None = None,
-              precisions=("fp32", "bf16"), command: str | None = None) -> dict:
+              precisions=("fp32", "bf16"), command: str | None = None, compiled: bool = False) -> dict:
     """Measure every configuration in one run; returns rows, the ours/reference ratios and, per
-    lower precision, how its gates agree with fp32's for the same weights."""
+    lower precision, how its gates agree with fp32's for the same weights. `compiled` adds ours
+    with torch.compile'd switchers in each precision; their first step (compiling) is reported."""
     if steps < 1 or train_size <= 64:
         raise ConfigError(f"bench needs --steps >= 1 and --train-size above the batch size (64), "
                           f"got {steps} and {train_size}")
     dev = resolve_device(device)
     precisions = _precisions(precisions, dev, log)
+    cache = None
+    if compiled:  # whether inductor's cache held kernels already: a cold or a warm compile
+        folder = compiled_cache_dir()
+        cache = {"dir": str(folder), "files_before": sum(1 for p in folder.rglob("*") if p.is_file())
+                 if folder.exists() else 0}
     train, test = load_dataset("mnist5k")
     test = subset(test, test_size, seed) if test_size else test
     data = (subset(train, train_size, seed), test)
     rows, agreement = [], {}
     for switcher in SWITCHERS:
-        # (reference, precision) of each trainer, timed side by side
-        modes = [(False, "fp32")] if switcher == "dense" else [(False, p) for p in precisions] + [(True, "fp32")]
+        # (reference, precision, compiled) of each trainer, timed side by side
+        modes = [(False, "fp32", False)] if switcher == "dense" else (
+            [(False, p, False) for p in precisions] + [(False, p, True) for p in precisions if compiled]
+            + [(True, "fp32", False)])
         trainers = []
-        for reference, precision in modes:
+        for reference, precision, comp in modes:
             torch.manual_seed(seed)
-            trainers.append(make_trainer(model, switcher, reference, data, str(dev), seed, precision))
-        group = [{"switcher": switcher, "mode": "reference" if r else "ours", "precision": p} for r, p in modes]
+            trainers.append(make_trainer(model, switcher, reference, data, str(dev), seed, precision, comp))
+        group = [{"switcher": switcher, "mode": "reference" if r else "compiled" if c else "ours", "precision": p}
+                 for r, p, c in modes]
         for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
-            for row, ms in zip(group, step_ms(trainers, phase, steps)):
-                row[f"{'tnn' if phase == 'dense' else phase}_step_ms"] = ms
-        for row, trainer, (reference, precision) in zip(group, trainers, modes):
+            key = "tnn" if phase == "dense" else phase
+            for row, (ms, first), (_, _, comp) in zip(group, step_ms(trainers, phase, steps), modes):
+                row[f"{key}_step_ms"] = ms
+                if comp:
+                    row[f"first_{key}_step_s"] = first
+        for row, trainer, (reference, precision, comp) in zip(group, trainers, modes):
             row["eval_batch_ms"] = eval_ms(trainer)
             # the reference recomputes the gate for every batch, so its cost per batch does not
             # depend on the pass length; ours is amortised over the whole pass
             row["eval_batch_ms_10k"] = row["eval_batch_ms"] if reference else eval_ms(trainer, 10_000)
+            if comp:
+                epoch_s(trainer)  # an epoch's mix of phases and gate modes compiles a few more graphs
             row["epoch_s"] = epoch_s(trainer)
             if memory:
                 row["peak_mb"], row["baseline_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev,
-                                                                     precision)
+                                                                     precision, comp)
             rows.append(row)
             log(format_row(row))
         if switcher != "dense":
@@ -188,7 +205,8 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
             "cpu_bf16_flags": machine.cpu_bf16_flags() if dev.type == "cpu" else None,
             "threads": torch.get_num_threads(), "train_size": train_size, "test_size": len(test.tensors[1]),
             "batch_size": 64, "steps": steps, "precisions": precisions, "command": command,
-            "provenance": machine.provenance(), "rows": rows, "ratios": ratios(rows), "gate_agreement": agreement}
+            "compile_cache": cache, "provenance": machine.provenance(), "rows": rows, "ratios": ratios(rows),
+            "gate_agreement": agreement}
 
 
 def _row(rows, switcher, mode, precision="fp32") -> dict | None:
@@ -202,10 +220,11 @@ def ratios(rows: list[dict]) -> dict:
     out = {}
     dense = _row(rows, "dense", "ours")
     for ours in rows:
-        if ours["switcher"] == "dense" or ours["mode"] != "ours":
+        if ours["switcher"] == "dense" or ours["mode"] == "reference":
             continue
         ref = _row(rows, ours["switcher"], "reference")
-        out[f"{ours['switcher']}/{ours.get('precision', 'fp32')}"] = {
+        suffix = "+compile" if ours["mode"] == "compiled" else ""
+        out[f"{ours['switcher']}/{ours.get('precision', 'fp32')}{suffix}"] = {
             "tnn_step": ours["tnn_step_ms"] / ref["tnn_step_ms"],
             "snn_step": ours["snn_step_ms"] / ref["snn_step_ms"],
             "epoch": ours["epoch_s"] / ref["epoch_s"],
@@ -224,11 +243,13 @@ def _device_name(dev: torch.device) -> str:
 
 def format_row(row: dict) -> str:
     cell = lambda key, fmt: format(row[key], fmt) if key in row else "-"  # noqa: E731
+    first = (f"  first steps (compiling) {row['first_tnn_step_s']:.1f} s + {row['first_snn_step_s']:.1f} s"
+             if "first_tnn_step_s" in row else "")
     return (f"{row['switcher']:<6} {row['mode']:<9} {row.get('precision', 'fp32'):<5} "
             f"tnn step {cell('tnn_step_ms', '8.1f')} ms  "
             f"snn step {cell('snn_step_ms', '8.1f')} ms  eval/batch {cell('eval_batch_ms', '7.2f')} ms  "
             f"(10k pass {cell('eval_batch_ms_10k', '7.2f')} ms)  epoch {cell('epoch_s', '6.2f')} s  "
-            f"peak {cell('peak_mb', '5.0f')} MB (before training {cell('baseline_mb', '5.0f')} MB)")
+            f"peak {cell('peak_mb', '5.0f')} MB (before training {cell('baseline_mb', '5.0f')} MB)" + first)
 
 
 def format_agreement(name: str, a: dict) -> str:
@@ -248,7 +269,7 @@ def format_report(result: dict) -> str:
     lines.append("ratios against the fp32 reference, measured in this run (targets: training step <= 0.5x "
                  "reference, evaluation >= 20x faster):")
     for key, r in result["ratios"].items():
-        lines.append(f"  {key:<11} tnn step {r['tnn_step']:.2f}x  snn step {r['snn_step']:.2f}x  "
+        lines.append(f"  {key:<19} tnn step {r['tnn_step']:.2f}x  snn step {r['snn_step']:.2f}x  "
                      f"epoch {r['epoch']:.2f}x  evaluation {r['eval_speedup']:.1f}x faster "
                      f"({r['eval_speedup_10k']:.1f}x over a 10,000-digit pass)  "
                      f"(tnn step {r['tnn_step_vs_dense']:.0f}x the dense TNN's)")

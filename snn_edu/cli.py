@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help=f"default {d.seed}")
     train.add_argument("--device", help="auto (default), cpu or cuda")
     train.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
+    train.add_argument("--compile", action="store_true", help="torch.compile the switchers (the first run on a "
+                       "machine spends about a minute compiling; later ones read ~/.cache/snn_edu/inductor)")
     train.add_argument("--out", type=Path, required=True, help="folder for metrics.json, checkpoint, history")
     train.add_argument("--resume", action="store_true", default=False,
                        help="continue from the checkpoint in --out")
@@ -86,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="auto")
     bench.add_argument("--precisions", nargs="+", choices=("fp32", "bf16", "fp16"), default=["fp32", "bf16"],
                        help="precisions of our switchers, each timed beside the fp32 reference (default fp32 bf16)")
+    bench.add_argument("--compile", action="store_true",
+                       help="also time ours with torch.compile'd switchers (compile time reported separately)")
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                        help="print the results as JSON (or write them to PATH and print the table)")
@@ -250,7 +254,7 @@ def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
     to_stdout = args.json == "-"
     log = (lambda line: print(line, file=sys.stderr)) if to_stdout else print
     result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log,
-                       precisions=args.precisions, command=_argv_line(argv))
+                       precisions=args.precisions, command=_argv_line(argv), compiled=args.compile)
     if to_stdout:
         print(json.dumps(result, indent=2))
         return 0

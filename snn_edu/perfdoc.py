@@ -70,6 +70,28 @@ def ratio_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compile_table(runs: list[dict]) -> str:
+    """Runs with compiled switchers: eager against compiled steps, the compiled ratios to the
+    reference, and the first step of each phase (compiling, cold or warm cache)."""
+    lines = ["| run | switcher | precision | TNN step, eager / compiled | switcher step, eager / compiled | "
+             "compiled vs reference (TNN, switcher) | first steps, compiling (TNN + switcher) |",
+             "|---|---|---|---|---|---|---|"]
+    for i, run in enumerate(runs, start=1):
+        if not run.get("compile_cache"):
+            continue
+        cache = "cold cache" if run["compile_cache"]["files_before"] == 0 else "warm cache"
+        for c in (r for r in run["rows"] if r["mode"] == "compiled"):
+            eager = next(r for r in run["rows"] if r["mode"] == "ours" and r["switcher"] == c["switcher"]
+                         and r["precision"] == c["precision"])
+            ratio = run["ratios"][f"{c['switcher']}/{c['precision']}+compile"]
+            lines.append(f"| {i} ({run['provenance']['date'][11:16]} UTC, {cache}) | {c['switcher']} | {c['precision']} | "
+                         f"{_ms(eager['tnn_step_ms'])} / {_ms(c['tnn_step_ms'])} | "
+                         f"{_ms(eager['snn_step_ms'])} / {_ms(c['snn_step_ms'])} | "
+                         f"{ratio['tnn_step']:.2f}x, {ratio['snn_step']:.2f}x | "
+                         f"{c['first_tnn_step_s']:.1f} s + {c['first_snn_step_s']:.1f} s |")
+    return "\n".join(lines)
+
+
 def agreement_table(run: dict) -> str:
     """How the lower-precision gates agree with the fp32 gates of the same weights."""
     lines = ["| switcher | precision | gate mode | layer | largest difference (% of the largest gate) | "
@@ -149,8 +171,9 @@ def blocks(root: str | Path) -> dict[str, str]:
     """Every generated table of the page, by name, from the results under `root`."""
     root = Path(root)
     runs = read_bench_runs(root / "bench")
-    return {"bench-rows": bench_table(runs[0]), "bench-ratios": ratio_table(runs),
-            "bench-gates": agreement_table(runs[0]), "precision-parity": precision_table(root / "precision")}
+    plain = [r for r in runs if not r.get("compile_cache")]
+    return {"bench-rows": bench_table(plain[0]), "bench-ratios": ratio_table(plain), "bench-compile": compile_table(runs),
+            "bench-gates": agreement_table(plain[0]), "precision-parity": precision_table(root / "precision")}
 
 
 def render(page_text: str, tables: dict[str, str]) -> str:

@@ -17,6 +17,7 @@ from . import analysis
 from . import precision as numeric
 from .data import load_dataset, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
+from .compiled import compile_switchers
 from .layers import cached_gates
 from .models import GatedNet, build_model
 from .switcher import use_fast_kernels
@@ -58,6 +59,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"               # the switcher's: fp32, bf16, fp16 (CUDA) or auto
+    compile: bool = False                 # torch.compile the switchers (see snn_edu.compiled)
 
     def __post_init__(self):
         self.milestones = tuple(self.milestones)
@@ -77,7 +79,7 @@ class TrainConfig:
 
 
 # Settings that may differ between a checkpoint and the run that resumes it.
-RESUMABLE = {"epochs", "device", "record_images"}
+RESUMABLE = {"epochs", "device", "record_images", "compile"}
 
 
 def phase_for_epoch(config: TrainConfig, epoch: int) -> str:
@@ -176,6 +178,8 @@ class Trainer:
         self.precision = numeric.resolve(config.precision, self.device)  # what the switchers compute in
         self.model.set_precision(self.precision)
         self.scaler = numeric.grad_scaler(self.precision, self.device)
+        if config.compile:
+            compile_switchers(self.model, self.device)
         self.train_x, self.train_y = (t.to(self.device) for t in train_set.tensors)
         self.test_x, self.test_y = (t.to(self.device) for t in test_set.tensors)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
