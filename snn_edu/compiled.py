@@ -20,9 +20,23 @@ CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 RECOMPILE_LIMIT = 64
 
 
+def _torch_default() -> str | None:
+    """The /tmp folder torch falls back to (torch writes it into the environment itself once an
+    optimiser exists, so an environment value equal to it was not set by the user)."""
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+        return default_cache_dir()
+    except (ImportError, AttributeError):
+        return None
+
+
 def cache_dir() -> Path:
-    """Where inductor keeps compiled kernels: $TORCHINDUCTOR_CACHE_DIR, else ~/.cache/snn_edu/inductor."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "snn_edu" / "inductor")
+    """Where inductor keeps compiled kernels for --compile: $TORCHINDUCTOR_CACHE_DIR when the user
+    set it, else ~/.cache/snn_edu/inductor (torch's own default lives in /tmp)."""
+    value = os.environ.get(CACHE_ENV)
+    if value and value != _torch_default():
+        return Path(value)
+    return Path.home() / ".cache" / "snn_edu" / "inductor"
 
 
 def compile_switchers(model: torch.nn.Module, device: torch.device) -> int:
@@ -34,7 +48,7 @@ def compile_switchers(model: torch.nn.Module, device: torch.device) -> int:
     if device.type == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
         raise ConfigError("--compile needs a C++ compiler on the CPU (c++, g++ or clang++ on the PATH); "
                           "install one or train without --compile")
-    os.environ.setdefault(CACHE_ENV, str(cache_dir()))
+    os.environ[CACHE_ENV] = str(cache_dir())
     import torch._dynamo.config as dynamo
 
     dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)

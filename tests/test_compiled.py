@@ -1,4 +1,6 @@
 """--compile: the switchers under torch.compile, with inductor's cache in a folder of our choosing."""
+import shutil
+
 import pytest
 import torch
 
@@ -18,9 +20,13 @@ def test_compile_switchers_in_place_keeps_the_state_dict(monkeypatch, tmp_path):
     assert all(m._compiled_call_impl is not None for m in model.modules() if isinstance(m, Switcher))
 
 
-def test_cache_defaults_to_a_folder_that_outlives_tmp(monkeypatch):
+def test_cache_defaults_to_a_folder_that_outlives_tmp(monkeypatch, tmp_path):
     monkeypatch.delenv(compiled.CACHE_ENV, raising=False)
     assert compiled.cache_dir().parts[-3:] == (".cache", "snn_edu", "inductor")
+    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # torch sets its /tmp default here
+    assert compiled.cache_dir().parts[-3:] == (".cache", "snn_edu", "inductor")
+    monkeypatch.setenv(compiled.CACHE_ENV, str(tmp_path))  # the user's choice wins
+    assert compiled.cache_dir() == tmp_path
 
 
 def test_missing_cpp_compiler_is_one_clear_error(monkeypatch):
@@ -29,6 +35,8 @@ def test_missing_cpp_compiler_is_one_clear_error(monkeypatch):
         compiled.compile_switchers(build_model("mlp", "neuron", "lite"), torch.device("cpu"))
 
 
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
+                    reason="inductor needs a C++ compiler on the CPU")
 def test_compiled_run_matches_the_eager_run(tiny, tmp_path, monkeypatch):
     """A real compiled training run (cold cache: about a minute and a half on 2 cores): both phases,
     the evaluation gate and the training-mode gate, against the same run without --compile."""
