@@ -164,6 +164,8 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
         cache = {"dir": str(folder), "files_before": sum(1 for p in folder.rglob("*") if p.is_file())
                  if folder.exists() else 0}
     train, test = load_dataset("mnist5k")
+    if train_size > len(train):
+        raise ConfigError(f"--train-size {train_size} is larger than mnist5k's {len(train):,} training digits")
     test = subset(test, test_size, seed) if test_size else test
     data = (subset(train, train_size, seed), test)
     rows, agreement = [], {}

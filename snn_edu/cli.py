@@ -32,9 +32,23 @@ def _init(value: str):
     if value in ("default", "uniform"):
         return -1.0 if value == "default" else None
     try:
-        return float(value)
+        std = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--init takes default, uniform or a number, not {value!r}") from None
+        std = None
+    if std is None or not std > 0:
+        raise argparse.ArgumentTypeError(f"--init takes default, uniform or a positive standard deviation, not {value!r}")
+    return std
+
+
+def _count(value: str) -> int:
+    """A whole number >= 1 (steps, sizes, seeds, workers, threads, seconds)."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {value!r}")
+    return n
 
 
 PRECISION_HELP = ("the switcher's precision: fp32 (default), bf16 (autocast), fp16 (CUDA, with a loss scaler) or "
@@ -83,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="time the dense TNN and both switchers against the reference mode")
     bench.add_argument("--model", choices=MODELS, default="mlp")
-    bench.add_argument("--steps", type=int, default=8, help="timed steps per phase")
-    bench.add_argument("--train-size", type=int, default=1024, help="digits in the timed epoch")
+    bench.add_argument("--steps", type=_count, default=8, help="timed steps per phase")
+    bench.add_argument("--train-size", type=_count, default=1024, help="digits in the timed epoch (65-4,000)")
     bench.add_argument("--device", default="auto")
     bench.add_argument("--precisions", nargs="+", choices=("fp32", "bf16", "fp16"), default=["fp32", "bf16"],
                        help="precisions of our switchers, each timed beside the fp32 reference (default fp32 bf16)")
@@ -97,12 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="the frontier study and the ablation variants, as independent jobs")
     rep.add_argument("--level", choices=LEVELS, default="cpu", help="configuration of every run (default cpu)")
     rep.add_argument("--out", type=Path, default=None, help="results folder (default results/LEVEL)")
-    rep.add_argument("--jobs", type=int, default=1, help="worker processes; the usable cores are split between them")
-    rep.add_argument("--threads", type=int, default=None, help="threads per job (default: usable cores / --jobs)")
+    rep.add_argument("--jobs", type=_count, default=1, help="worker processes; the usable cores are split between them")
+    rep.add_argument("--threads", type=_count, default=None, help="threads per job (default: usable cores / --jobs)")
     rep.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     rep.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=None,
                      help="training runs (default all); the frontier and magnitude jobs need al and dense")
-    rep.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    rep.add_argument("--seeds", type=_count, default=3, help="seeds 0..N-1 (default 3)")
     rep.add_argument("--no-frontier", action="store_true", help="skip the frontier measurements")
     rep.add_argument("--run", metavar="ID", help="run one job only, e.g. mlp/al/seed0 (what --print-commands lists)")
     rep.add_argument("--print-commands", action="store_true",
@@ -115,9 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     abl = sub.add_parser("ablation", help="the ablation variants of one model (reproduce without the frontier)")
     abl.add_argument("--model", choices=MODELS, default="mlp")
     abl.add_argument("--preset", choices=LEVELS, default="cpu")
-    abl.add_argument("--seeds", type=int, default=3)
+    abl.add_argument("--seeds", type=_count, default=3)
     abl.add_argument("--variants", nargs="*", default=None, help="subset of: " + ", ".join(VARIANTS))
-    abl.add_argument("--jobs", type=int, default=1, help="worker processes")
+    abl.add_argument("--jobs", type=_count, default=1, help="worker processes")
     abl.add_argument("--out", type=Path, default=Path("runs/ablation"))
     abl.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     abl.add_argument("--no-progress", action="store_true")
@@ -131,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--out", type=Path, default=Path("build/book"), help="the site's folder (default build/book)")
     book.add_argument("--level", choices=BOOK_LEVELS, default="results",
                       help="results: the notebooks' default, on the shipped runs; smoke: SNN_EDU_SMOKE=1")
-    book.add_argument("--timeout", type=int, default=600, help="seconds one cell may take (default 600)")
+    book.add_argument("--timeout", type=_count, default=600, help="seconds one cell may take (default 600)")
     book.add_argument("--notebooks", type=Path, default=None, help="the notebook sources (default: notebooks/)")
     book.add_argument("--record", type=Path, default=None,
                       help="also add this build's notebook times to a timings file (results/notebook_times.json)")
@@ -269,8 +283,6 @@ def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
 def book(args: argparse.Namespace) -> int:
     from .book import build_book, record_times
 
-    if args.timeout <= 0:
-        raise SnnEduError(f"--timeout must be a positive number of seconds, not {args.timeout}")
     info = build_book(args.out, args.level, args.notebooks, timeout=args.timeout)
     if args.record is not None:
         record_times(args.record, info)

@@ -67,8 +67,7 @@ class TrainConfig:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.even_phase not in (None, "tnn", "snn"):
             raise ConfigError(f"even_phase must be 'tnn' or 'snn', got {self.even_phase!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("epochs and batch_size must be positive")
+        _check_numbers(self)
         numeric.check(self.precision)
 
     @property
@@ -76,6 +75,38 @@ class TrainConfig:
         if self.warmup_epochs is not None:
             return self.warmup_epochs
         return 4 if self.model == "lenet5" else 0
+
+
+# (field, test, what is allowed), checked before any work; the message names the CLI flag
+_RULES = (
+    ("epochs", lambda v: v >= 1, "a whole number >= 1"),
+    ("batch_size", lambda v: v >= 1, "a whole number >= 1"),
+    ("lr", lambda v: math.isfinite(v) and v > 0, "a positive number"),
+    ("momentum", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    ("weight_decay", lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
+    ("gamma", lambda v: math.isfinite(v) and v > 0, "a positive number"),
+    ("milestones", lambda v: all(m >= 0 for m in v), "epochs >= 0"),
+    ("warmup_epochs", lambda v: v is None or v >= 0, "a whole number >= 0"),
+    ("separate_tnn_epochs", lambda v: v is None or v >= 0, "a whole number >= 0"),
+    ("init_std", lambda v: v is None or v == -1.0 or (math.isfinite(v) and v > 0),
+     "'default', 'uniform' or a positive standard deviation"),
+    ("clip_grad_norm", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
+    ("train_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
+    ("test_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
+    ("max_steps", lambda v: v is None or v >= 1, "a whole number >= 1"),
+    ("seed", lambda v: v >= 0, "a whole number >= 0"),
+)
+_FLAGS = {"init_std": "--init"}
+
+
+def _check_numbers(config: "TrainConfig") -> None:
+    """A one-line ConfigError naming the first out-of-range setting by its command-line flag."""
+    for name, ok, allowed in _RULES:
+        value = getattr(config, name)
+        if not ok(value):
+            flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+            shown = "the default" if value == -1.0 and name == "init_std" else value
+            raise ConfigError(f"{flag} must be {allowed}, got {shown}")
 
 
 # Settings that may differ between a checkpoint and the run that resumes it.
@@ -124,6 +155,10 @@ def make_model(config: TrainConfig) -> GatedNet:
 def load_data(config: TrainConfig):
     """(train, test) for a config, subsampled when train_size / test_size are set."""
     train, test = load_dataset(config.data)
+    for flag, size, split, name in (("--train-size", config.train_size, train, "training"),
+                                    ("--test-size", config.test_size, test, "test")):
+        if size and size > len(split):
+            raise ConfigError(f"{flag} {size} is larger than {config.data}'s {len(split):,} {name} digits")
     if config.train_size:
         train = subset(train, config.train_size, config.seed)
     if config.test_size:

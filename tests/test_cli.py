@@ -71,3 +71,43 @@ def test_mnist_without_network_says_how_to_get_it(tmp_path, monkeypatch):
     result = run_cli("train", "--data", "mnist", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "data download mnist" in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
+    (["--lr", "nan"], "--lr must be a positive number, got nan"),
+    (["--momentum", "1.5"], "--momentum must be a number in [0, 1), got 1.5"),
+    (["--max-steps", "0"], "--max-steps must be a whole number >= 1, got 0"),
+    (["--epochs", "0"], "--epochs must be a whole number >= 1, got 0"),
+    (["--clip-grad-norm", "0"], "--clip-grad-norm must be a positive number, got 0.0"),
+    (["--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+    (["--train-size", "999999"], "--train-size 999999 is larger than mnist5k's 4,000 training digits"),
+    (["--test-size", "5000"], "--test-size 5000 is larger than mnist5k's 1,000 test digits"),
+])
+def test_bad_train_flags_are_one_line_before_any_work(flags, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "smoke", *flags, "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {message}"
+    assert not out.exists()  # nothing was written
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["train", "--init", "-3", "--out", "x"], "--init"),
+    (["bench", "--steps", "0"], "--steps"),
+    (["reproduce", "--jobs", "0"], "--jobs"),
+    (["reproduce", "--threads", "-2"], "--threads"),
+    (["reproduce", "--seeds", "0"], "--seeds"),  # (--jobs and --seeds are also checked by run_study and plan)
+    (["ablation", "--seeds", "0"], "--seeds"),
+    (["book", "--timeout", "0"], "--timeout"),
+])
+def test_bad_counts_are_refused_by_the_parser(args, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert f"argument {flag}:" in capsys.readouterr().err
+
+
+def test_bench_train_size_beyond_the_data_is_one_line(capsys):
+    assert main(["bench", "--train-size", "5000", "--no-memory"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --train-size 5000 is larger than mnist5k's 4,000 training digits"

@@ -102,10 +102,18 @@ def test_compact_history_keeps_every_category(study):
     assert run.origin.startswith(f"loaded {study / 'mlp' / 'al' / 'seed0'}: mlp seed 0")
 
 
-@pytest.mark.parametrize("flags, message", [(["--jobs", "0"], "--jobs must be at least 1"),
-                                            (["--seeds", "0"], "--seeds must be at least 1"),
-                                            (["--run", "mlp/al"], "unknown run 'mlp/al'")])
+@pytest.mark.parametrize("flags, message", [(["--run", "mlp/al"], "unknown run 'mlp/al'"),
+                                            (["--variants", "al", "--run", "x/al/seed0"], "unknown run 'x/al/seed0'")])
 def test_bad_reproduce_flags_are_one_line(flags, message, tmp_path, capsys):
     assert main(["reproduce", "--level", "smoke", "--out", str(tmp_path), "--no-progress", *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_library_calls_check_their_counts_too(tmp_path):
+    from snn_edu.errors import ConfigError
+    from snn_edu.study import plan, run_study
+    with pytest.raises(ConfigError, match="--jobs must be at least 1"):
+        run_study([], "smoke", tmp_path, workers=0, progress=False)
+    with pytest.raises(ConfigError, match="--seeds must be at least 1"):
+        plan(seeds=0)
