@@ -17,9 +17,10 @@ from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .precision import PRECISIONS
 from .presets import LEVELS, preset
+from .runfolder import folder_lock
 from .study import STAGES
 from .switcher import PRESETS
-from .training import SCHEDULES, TrainConfig, run, write_metrics
+from .training import SCHEDULES, TrainConfig, Trainer, load_data, write_metrics
 
 
 def _data_name(value: str) -> str:
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="folder for metrics.json, checkpoint, history")
     train.add_argument("--resume", action="store_true", default=False,
                        help="continue from the checkpoint in --out")
+    train.add_argument("--overwrite", action="store_true", default=False,
+                       help="replace the run that --out holds (without it, a folder holding a run is refused)")
     train.add_argument("--no-progress", action="store_true", default=False, help="hide progress bars")
 
     bench = sub.add_parser("bench", help="time the dense TNN and both switchers against the reference mode")
@@ -200,9 +203,11 @@ def train(args: argparse.Namespace, argv: list[str] | None) -> int:
     from .machine import provenance
 
     config = config_from_args(args)
-    trainer = run(config, out=args.out, resume=args.resume, progress=not args.no_progress, verbose=True)
-    metrics = {**trainer.metrics(), "command": _argv_line(argv), "provenance": provenance()}
-    path = write_metrics(args.out, metrics)
+    trainer = Trainer(config, *load_data(config), out=args.out, progress=not args.no_progress, verbose=True)
+    with folder_lock(args.out):  # held until metrics.json is written too
+        trainer.fit(resume=args.resume, overwrite=args.overwrite)
+        metrics = {**trainer.metrics(), "command": _argv_line(argv), "provenance": provenance()}
+        path = write_metrics(args.out, metrics)
     print(summary(metrics))
     print(f"wrote {path}")
     return 1 if metrics["diverged"] else 0

@@ -4,7 +4,8 @@ them, are skipped once finished (so a stopped study continues), or are printed a
 self-contained command each for a cluster.
 
 Layout: OUT/MODEL/KIND/seedS/ (metrics.json, history.pt, model.pt), OUT/frontier.csv and
-OUT/MANIFEST.json. A job is finished when its metrics.json exists.
+OUT/MANIFEST.json. A job is finished when its metrics.json exists; a running job holds its
+folder's lock (snn_edu.runfolder), so no two processes ever run the same job.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .ablation import VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError
 from .models import MODELS
 from .presets import preset
+from .runfolder import folder_lock
 from .runs import MANIFEST, WEIGHTS, load_model, read_metrics, write_run_files
 from .training import CHECKPOINT, METRICS, TrainConfig, Trainer, load_data, load_file, result_line, write_metrics
 
@@ -157,6 +159,13 @@ def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None
     job, out = Job.parse(job_id), Path(out)
     if job.finished(out):
         return "already finished (use a fresh --out to run it again)"
+    with folder_lock(job.folder(out)):  # never two workers on one job
+        if job.finished(out):  # another process finished it while this one waited to start
+            return "already finished (use a fresh --out to run it again)"
+        return _run_locked(job, level, out, threads, progress, precision)
+
+
+def _run_locked(job: Job, level: str, out: Path, threads: int | None, progress: bool, precision: str) -> str:
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)

@@ -19,6 +19,7 @@ from .data import load_dataset, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .compiled import compile_switchers
 from .layers import cached_gates
+from .runfolder import claim, folder_lock
 from .models import GatedNet, build_model
 from .switcher import use_fast_kernels
 
@@ -291,8 +292,18 @@ class Trainer:
                         cache_gates=not self.reference)
 
     # -- the run --------------------------------------------------------------------------------
-    def fit(self, resume: bool = False) -> History:
-        """Train up to config.epochs, checkpointing each epoch; stops cleanly on divergence."""
+    def fit(self, resume: bool = False, overwrite: bool = False) -> History:
+        """Train up to config.epochs, checkpointing each epoch; stops cleanly on divergence.
+
+        With an output folder the run holds the folder's lock throughout, and a folder that
+        already holds a run needs `resume` (continue it) or `overwrite` (replace it)."""
+        if self.out is None:
+            return self._fit(resume)
+        with folder_lock(self.out):
+            claim(self.out, resume, overwrite)
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> History:
         if resume:
             self.load()
         epochs = range(self.epoch, self.config.epochs)
@@ -432,8 +443,8 @@ def write_metrics(folder: str | Path, metrics: dict) -> Path:
 
 
 def run(config: TrainConfig, out: str | Path | None = None, resume: bool = False, progress: bool = True,
-        verbose: bool = False) -> Trainer:
+        verbose: bool = False, overwrite: bool = False) -> Trainer:
     """Load the config's data, train, and return the trainer (model, history, metrics())."""
     trainer = Trainer(config, *load_data(config), out=out, progress=progress, verbose=verbose)
-    trainer.fit(resume=resume)
+    trainer.fit(resume=resume, overwrite=overwrite)
     return trainer
