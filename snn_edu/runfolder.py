@@ -55,11 +55,8 @@ def folder_lock(folder: str | Path):
     try:
         yield folder
     finally:
-        if _held[folder][1] == 1:
-            del _held[folder]
-            os.close(fd)  # closing releases the lock
-        else:
-            _held[folder][1] -= 1
+        del _held[folder]
+        os.close(fd)  # closing releases the lock
 
 
 def describe(folder: str | Path) -> str | None:
