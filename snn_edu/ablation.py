@@ -91,7 +91,8 @@ def load_histories(out: str | Path) -> dict[str, History]:
             for p in sorted(Path(out).glob(f"*/seed*/{HISTORY}"))}
 
 
-def _mean_std(values: list[float], fmt: str = ".2f") -> str:
+def mean_std(values: list[float], fmt: str = ".2f") -> str:
+    """'mean ± std' of `values` (the value alone for one, '-' for none)."""
     if not values:
         return "-"
     if len(values) == 1:
@@ -113,10 +114,10 @@ def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
         p = paper.get(PAPER_ROWS.get(variant, ""), ("", "", "", ""))
         rows.append({
             "variant": variant, "seeds": len(ms), "diverged": sum(bool(m.get("diverged")) for m in ms),
-            "accuracy": _mean_std([m["test_accuracy"] for m in finished]),
+            "accuracy": mean_std([m["test_accuracy"] for m in finished]),
             "architecture": mean_arch,
-            "params_removed": _mean_std([m["params_removed_pct"] for m in finished]),
-            "seconds": _mean_std([m.get("total_seconds", sum(m["seconds_per_epoch"])) for m in finished], ".0f"),
+            "params_removed": mean_std([m["params_removed_pct"] for m in finished]),
+            "seconds": mean_std([m.get("total_seconds", sum(m["seconds_per_epoch"])) for m in finished], ".0f"),
             "paper_accuracy": p[1], "paper_architecture": p[2], "paper_removed": p[3],
         })
     return rows

@@ -35,7 +35,7 @@ class GatedNet(nn.Sequential):
     def set_precision(self, precision: str) -> None:
         """The precision every switcher computes in: 'fp32', 'bf16' or 'fp16' (an effective one,
         see snn_edu.precision.resolve)."""
-        if precision not in DTYPES and precision != "fp32":
+        if precision not in ("fp32", *DTYPES):
             raise ConfigError(f"set_precision takes fp32, bf16 or fp16, not {precision!r}")
         for layer in self.gated_layers().values():
             layer.precision = precision

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from .errors import DataError
-from .runs import load_run, read_manifest
+from .ablation import mean_std
+from .runs import load_run, read_manifest, read_metrics
 
 PRECISION_RUNS = ("fp32", "bf16")
 
@@ -106,12 +107,6 @@ def agreement_table(run: dict) -> str:
     return "\n".join(lines)
 
 
-def _mean_std(values: list[float], fmt: str) -> str:
-    if len(values) < 2:
-        return format(values[0], fmt) if values else "-"
-    return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
-
-
 def _pruned_inputs(folder: Path) -> torch.Tensor:
     """fc1's pruned inputs (evaluation gate == 0) after the run's last epoch."""
     return load_run(folder, with_model=False).history.epochs[-1]["gates_eval"]["fc1"] == 0
@@ -131,8 +126,7 @@ def precision_table(root: str | Path, model: str = "mlp", variant: str = "al") -
     for precision in PRECISION_RUNS:
         manifest = read_manifest(root / precision)
         folders = sorted((root / precision / model / variant).glob("seed*"), key=lambda p: int(p.name[4:]))
-        runs[precision] = (manifest, [(int(f.name[4:]), f, json.loads((f / "metrics.json").read_text()))
-                                      for f in folders])
+        runs[precision] = (manifest, [(int(f.name[4:]), f, read_metrics(f)) for f in folders])
     lines = ["| precision | seed | test accuracy | pruned architecture | params removed | training time "
              "| fc1 pruned / weakened / strengthened |", "|---|---|---|---|---|---|---|"]
     for precision, (_, seeds) in runs.items():
@@ -148,9 +142,9 @@ def precision_table(root: str | Path, model: str = "mlp", variant: str = "al") -
         arch = ("-".join(f"{statistics.mean(u):.0f}" for u in layers)
                 + (f" (± {', '.join(f'{statistics.stdev(u):.0f}' for u in layers)})" if len(ms) > 1 else ""))
         lines.append(f"| **{precision}, mean ± std** | {len(ms)} seeds | "
-                     f"{_mean_std([m['test_accuracy'] for m in ms], '.2f')} % | {arch} | "
-                     f"{_mean_std([m['params_removed_pct'] for m in ms], '.2f')} % | "
-                     f"{_mean_std([sum(m['seconds_per_epoch']) for m in ms], '.0f')} s | |")
+                     f"{mean_std([m['test_accuracy'] for m in ms], '.2f')} % | {arch} | "
+                     f"{mean_std([m['params_removed_pct'] for m in ms], '.2f')} % | "
+                     f"{mean_std([sum(m['seconds_per_epoch']) for m in ms], '.0f')} s | |")
     pruned = {p: {seed: _pruned_inputs(f) for seed, f, _ in seeds} for p, (_, seeds) in runs.items()}
     common = sorted(set(pruned["fp32"]) & set(pruned["bf16"]))
     overlap = "; ".join(f"seed {s}: {_jaccard(pruned['fp32'][s], pruned['bf16'][s])}" for s in common)
