@@ -19,7 +19,8 @@ from .attribution import kernel_l1
 from .frontier import keep_top
 from .models import GatedNet
 from .paper import REPORTED
-from .training import HISTORY, METRICS, History, Trainer, TrainConfig, evaluate, load_file
+from .runfolder import HISTORY, METRICS, read_file
+from .training import History, Trainer, TrainConfig, evaluate
 
 # variant -> (TrainConfig overrides, one-line description)
 VARIANTS = {
@@ -87,7 +88,7 @@ def load_runs(out: str | Path) -> dict[str, list[dict]]:
 
 def load_histories(out: str | Path) -> dict[str, History]:
     """{'variant/seedK': History} for every trained run under `out` (for the widgets)."""
-    return {f"{p.parent.parent.name}/{p.parent.name}": History.from_dict(load_file(p))
+    return {f"{p.parent.parent.name}/{p.parent.name}": History.from_dict(read_file(p))
             for p in sorted(Path(out).glob(f"*/seed*/{HISTORY}"))}
 
 

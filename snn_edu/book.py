@@ -237,7 +237,8 @@ def _live_training_seconds(notebook: str, results: Path) -> tuple[float, str]:
     what = LIVE_TRAINING.get(notebook)
     if what is None:
         return 0.0, ""
-    from .runs import read_manifest, read_metrics
+    from .runfolder import read_metrics
+    from .runs import read_manifest
 
     if what == "study":
         manifest = read_manifest(results)

@@ -17,10 +17,10 @@ from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .precision import PRECISIONS
 from .presets import LEVELS, preset
-from .runfolder import folder_lock
+from .runfolder import RunStopped, folder_lock
 from .study import STAGES
 from .switcher import PRESETS
-from .training import SCHEDULES, TrainConfig, Trainer, load_data, write_metrics
+from .training import SCHEDULES, TrainConfig, Trainer, load_data
 
 
 def _data_name(value: str) -> str:
@@ -207,7 +207,7 @@ def train(args: argparse.Namespace, argv: list[str] | None) -> int:
     with folder_lock(args.out):  # held until metrics.json is written too
         trainer.fit(resume=args.resume, overwrite=args.overwrite)
         metrics = {**trainer.metrics(), "command": _argv_line(argv), "provenance": provenance()}
-        path = write_metrics(args.out, metrics)
+        path = trainer.folder.write_metrics(metrics)
     print(summary(metrics))
     print(f"wrote {path}")
     return 1 if metrics["diverged"] else 0
@@ -346,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0
+    except RunStopped as exc:  # SIGINT or SIGTERM between saves: the folder holds its last good epoch
+        print(f"{exc}", file=sys.stderr)
+        return exc.exit_code
     except SnnEduError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,8 @@ import torch
 
 from .errors import DataError
 from .ablation import mean_std
-from .runs import load_run, read_manifest, read_metrics
+from .runfolder import read_metrics
+from .runs import load_run, read_manifest
 
 PRECISION_RUNS = ("fp32", "bf16")
 

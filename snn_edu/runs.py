@@ -14,8 +14,8 @@ from . import precision as numeric
 from .errors import CheckpointError, DataError
 from .models import GatedNet
 from .presets import preset
-from .training import (HISTORY, METRICS, History, TrainConfig, Trainer, load_data, load_file, make_model, run,
-                       save_atomic)
+from .runfolder import CHECKPOINT, HISTORY, RunFolder, read_file, read_metrics, write_file
+from .training import History, TrainConfig, Trainer, load_data, make_model, run
 
 WEIGHTS = "model.pt"
 MANIFEST = "MANIFEST.json"
@@ -47,20 +47,30 @@ def compact_history(history: History) -> History:
 
 
 def write_run_files(folder: Path, trainer: Trainer) -> None:
-    """The trained weights (model.pt) and the compact history (history.pt, replacing the full one)."""
-    save_atomic({k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}, folder / WEIGHTS)
-    save_atomic(compact_history(trainer.history).to_dict(), folder / HISTORY)
+    """The trained weights (model.pt) and the compact history (history.pt) of a finished study run."""
+    write_file({k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}, folder / WEIGHTS)
+    write_file(compact_history(trainer.history).to_dict(), folder / HISTORY)
+
+
+def _weights(folder: Path) -> tuple[Path, dict] | None:
+    """(file, state dict) of a run's trained weights: model.pt (a study's) or the checkpoint (train's)."""
+    if (folder / WEIGHTS).exists():
+        return folder / WEIGHTS, read_file(folder / WEIGHTS)
+    if (folder / CHECKPOINT).exists():
+        return folder / CHECKPOINT, read_file(folder / CHECKPOINT)["model"]
+    return None
 
 
 def load_model(folder: Path, config: TrainConfig) -> GatedNet:
-    """The model of `config` with the weights saved in folder/model.pt."""
-    path = Path(folder) / WEIGHTS
-    if not path.exists():
-        raise CheckpointError(f"no trained weights at {path}")
+    """The model of `config` with the weights saved in `folder`."""
+    found = _weights(Path(folder))
+    if found is None:
+        raise CheckpointError(f"no trained weights in {folder} (neither {WEIGHTS} nor {CHECKPOINT})")
+    path, weights = found
     model = make_model(config)
     model.set_precision(numeric.resolve(config.precision, torch.device("cpu")))
     try:
-        model.load_state_dict(load_file(path))
+        model.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"{path} does not fit a {config.model} model "
                               f"({str(exc).splitlines()[0]}); it belongs to another configuration") from None
@@ -86,23 +96,18 @@ class Run:
         return self._test
 
 
-def read_metrics(folder: str | Path) -> dict:
-    path = Path(folder) / METRICS
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"no finished run in {folder} ({METRICS} is missing)") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-
-
 def load_run(folder: str | Path, with_model: bool = True) -> Run:
-    """A finished run from its folder (metrics.json, history.pt and, if present, model.pt)."""
+    """A finished run from its folder: a study's (metrics.json, compact history.pt, model.pt where
+    kept) or train's (metrics.json, checkpoint.pt and the epoch records)."""
     folder = Path(folder)
     metrics = read_metrics(folder)
     config = TrainConfig(**metrics["config"])
-    history = History.from_dict(load_file(folder / HISTORY))
-    model = load_model(folder, config).eval() if with_model and (folder / WEIGHTS).exists() else None
+    if (folder / HISTORY).exists():
+        history = History.from_dict(read_file(folder / HISTORY))
+    else:
+        history = History(RunFolder(folder).records(), metrics.get("divergence"))
+    has_weights = (folder / WEIGHTS).exists() or (folder / CHECKPOINT).exists()
+    model = load_model(folder, config).eval() if with_model and has_weights else None
     return Run(config, metrics, history, model, folder, origin=describe_origin(folder))
 
 

@@ -29,9 +29,10 @@ from .ablation import VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError
 from .models import MODELS
 from .presets import preset
-from .runfolder import folder_lock
-from .runs import MANIFEST, WEIGHTS, load_model, read_metrics, write_run_files
-from .training import CHECKPOINT, METRICS, TrainConfig, Trainer, load_data, load_file, result_line, write_metrics
+from .runfolder import (CHECKPOINT, METRICS, RunStopped, folder_lock, read_file, read_metrics, stopping_on_signals,
+                        write_metrics)
+from .runs import MANIFEST, WEIGHTS, load_model, write_run_files
+from .training import TrainConfig, Trainer, load_data, result_line
 
 MEASURES = ("magnitude", "frontier")  # jobs that measure trained runs instead of training
 STAGES = ("train", "measure")
@@ -126,7 +127,7 @@ def _train(job: Job, level: str, out: Path, progress: bool, precision: str) -> t
     trainer = Trainer(config, *load_data(config), out=folder, progress=progress)
     trainer.fit(resume=(folder / CHECKPOINT).exists())
     if trainer.history.diverged and (folder / CHECKPOINT).exists():  # keep the last completed epoch's weights
-        trainer.model.load_state_dict(load_file(folder / CHECKPOINT)["model"])
+        trainer.model.load_state_dict(read_file(folder / CHECKPOINT)["model"])
     write_run_files(folder, trainer)
     metrics = trainer.metrics()
     metrics["total_seconds"] = sum(metrics["seconds_per_epoch"])
@@ -236,6 +237,8 @@ def _run_here(ledger: _Ledger, progress: bool) -> None:
             continue
         try:
             ledger.done(job, run_job(job.id, ledger.level, ledger.out, ledger.threads, progress, ledger.precision))
+        except RunStopped:
+            raise  # a signal stops the study, not just this job
         except SnnEduError as exc:
             ledger.fail(job, _first_line(exc))
 
@@ -243,29 +246,38 @@ def _run_here(ledger: _Ledger, progress: bool) -> None:
 def _run_in_workers(ledger: _Ledger, workers: int) -> None:
     """Keep `workers` processes busy, starting each job once the jobs it needs have finished."""
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        waiting, running = list(ledger.todo), {}
-        while waiting or running:
-            for job in list(waiting):
-                if len(running) >= workers:
-                    break
-                needs = ledger.blocked(job)
-                if needs:
-                    waiting.remove(job)
-                    ledger.skip(job, needs)
-                elif all(n.finished(ledger.out) for n in job.needs):
-                    waiting.remove(job)
-                    running[pool.submit(run_job, job.id, ledger.level, str(ledger.out), ledger.threads, False,
-                                        ledger.precision)] = job
-            if not running:  # nothing can start: what is left waits on jobs outside this plan
-                for job in waiting:
-                    ledger.skip(job, [n.id for n in job.needs if not n.finished(ledger.out)])
+        try:
+            _keep_busy(ledger, workers, pool)
+        except RunStopped:
+            for child in multiprocessing.active_children():
+                child.terminate()  # SIGTERM: each worker's run stops between saves, as this one did
+            raise
+
+
+def _keep_busy(ledger: _Ledger, workers: int, pool: ProcessPoolExecutor) -> None:
+    waiting, running = list(ledger.todo), {}
+    while waiting or running:
+        for job in list(waiting):
+            if len(running) >= workers:
                 break
-            for future in wait(running, return_when=FIRST_COMPLETED).done:
-                job = running.pop(future)
-                try:
-                    ledger.done(job, future.result())
-                except Exception as exc:  # a worker's error arrives here: one line per job
-                    ledger.fail(job, _first_line(exc))
+            needs = ledger.blocked(job)
+            if needs:
+                waiting.remove(job)
+                ledger.skip(job, needs)
+            elif all(n.finished(ledger.out) for n in job.needs):
+                waiting.remove(job)
+                running[pool.submit(run_job, job.id, ledger.level, str(ledger.out), ledger.threads, False,
+                                    ledger.precision)] = job
+        if not running:  # nothing can start: what is left waits on jobs outside this plan
+            for job in waiting:
+                ledger.skip(job, [n.id for n in job.needs if not n.finished(ledger.out)])
+            break
+        for future in wait(running, return_when=FIRST_COMPLETED).done:
+            job = running.pop(future)
+            try:
+                ledger.done(job, future.result())
+            except Exception as exc:  # a worker's error arrives here: one line per job
+                ledger.fail(job, _first_line(exc))
 
 
 def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int = 1, threads: int | None = None,
@@ -283,11 +295,15 @@ def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int
     started, start = datetime.now(timezone.utc), time.perf_counter()
     bar = tqdm(total=len(todo), desc=f"{level} study ({workers} x {threads} threads)", disable=not progress)
     ledger = _Ledger(out, level, threads, todo, log, bar, precision)
-    if workers == 1:
-        _run_here(ledger, progress)
-    else:
-        _run_in_workers(ledger, workers)
-    bar.close()
+    try:
+        with stopping_on_signals():
+            _run_here(ledger, progress) if workers == 1 else _run_in_workers(ledger, workers)
+    except RunStopped as stop:
+        raise RunStopped(f"study stopped by {stop.signal_name}: {len(ledger.ran)} jobs finished in this run are kept "
+                         "and a stopped training job keeps its last good epoch; the same command goes on from "
+                         "there", stop.signal_name) from None
+    finally:
+        bar.close()
     session = {"command": argv, "started": started.isoformat(timespec="seconds"),
                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "wall_seconds": time.perf_counter() - start, "jobs_run": len(ledger.ran),

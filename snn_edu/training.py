@@ -1,12 +1,10 @@
 """Training with phases (warm-up, TNN, switcher), per-epoch history, checkpoints and resume."""
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,15 +17,12 @@ from .data import load_dataset, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .compiled import compile_switchers
 from .layers import cached_gates
-from .runfolder import claim, folder_lock
+from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .models import GatedNet, build_model
 from .switcher import use_fast_kernels
 
 SCHEDULES = ("alternate", "separate", "dense")
 PHASES = ("warmup", "tnn", "snn", "dense")
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.pt"
-METRICS = "metrics.json"
 
 
 @dataclass
@@ -185,23 +180,6 @@ class History:
         return cls(list(d["epochs"]), d.get("diverged"))
 
 
-def save_atomic(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_file(path: Path) -> dict:
-    """torch.load with weights_only=True and a one-line CheckpointError on any failure."""
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}; train without --resume first")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupted, truncated or not a torch file
-        raise CheckpointError(f"cannot read {path} ({type(exc).__name__}): the file is corrupted or not "
-                              "an snn_edu checkpoint; delete it or use a fresh --out") from None
-
-
 class Trainer:
     """Trains a gated model by phases and records everything the notebooks step through."""
 
@@ -224,6 +202,7 @@ class Trainer:
                                                               config.gamma)
         self.history = History()
         self.out = Path(out) if out is not None else None
+        self.folder = RunFolder(self.out) if out is not None else None
         self.progress = progress
         self.verbose = verbose
         self.reference = reference  # benchmark baseline: the release's redundant work (see bench.py)
@@ -293,19 +272,25 @@ class Trainer:
 
     # -- the run --------------------------------------------------------------------------------
     def fit(self, resume: bool = False, overwrite: bool = False) -> History:
-        """Train up to config.epochs, checkpointing each epoch; stops cleanly on divergence.
+        """Train up to config.epochs, saving each epoch; stops cleanly on divergence.
 
-        With an output folder the run holds the folder's lock throughout, and a folder that
-        already holds a run needs `resume` (continue it) or `overwrite` (replace it)."""
-        if self.out is None:
-            return self._fit(resume)
-        with folder_lock(self.out):
-            claim(self.out, resume, overwrite)
-            return self._fit(resume)
+        With an output folder the run holds the folder's lock throughout, a folder that already
+        holds a run needs `resume` (continue it) or `overwrite` (replace it), and SIGINT or
+        SIGTERM stop the run between saves with RunStopped."""
+        if self.folder is None:
+            if resume:
+                raise CheckpointError("resume needs an output folder holding checkpoint.pt")
+            return self._fit()
+        with self.folder.owned(resume, overwrite), stopping_on_signals():
+            if resume:
+                self.restore()
+            try:
+                return self._fit()
+            except RunStopped as stop:
+                raise RunStopped(f"stopped by {stop.signal_name} during epoch {self.epoch}; {self.folder.where()}",
+                                 stop.signal_name) from None
 
-    def _fit(self, resume: bool) -> History:
-        if resume:
-            self.load()
+    def _fit(self) -> History:
         epochs = range(self.epoch, self.config.epochs)
         bar = tqdm(epochs, desc="training", disable=not self.progress, initial=self.epoch,
                    total=self.config.epochs)
@@ -330,8 +315,8 @@ class Trainer:
             bar.set_postfix(test_acc=f"{record['test_accuracy']:.2f}%", phase=self.phase)
             if self.verbose:
                 tqdm.write(self.epoch_line(record))
-            if self.out is not None:
-                self.save()
+            if self.folder is not None:
+                self.folder.save(self.state_dict(), self.history.epochs)
         return self.history
 
     def epoch_line(self, record: dict) -> str:
@@ -373,40 +358,26 @@ class Trainer:
         }
 
     # -- checkpoints -----------------------------------------------------------------------------
-    def save(self) -> None:
-        """Write checkpoint.pt and history.pt atomically (a crash never leaves half a file)."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        save_atomic(self.history.to_dict(), self.out / HISTORY)
-        save_atomic({"config": asdict(self.config), "epoch": self.epoch, "model": self.model.state_dict(),
-                      "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                      "scaler": self.scaler.state_dict()},
-                     self.out / CHECKPOINT)
+    def state_dict(self) -> dict:
+        """Everything training needs to continue exactly (the history is saved per epoch beside it)."""
+        return {"config": asdict(self.config), "epoch": self.epoch, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict()}
 
-    def load(self) -> None:
-        """Restore the state saved in `out` so that training continues exactly."""
-        if self.out is None:
-            raise CheckpointError("resume needs an output folder holding checkpoint.pt")
-        state = load_file(self.out / CHECKPOINT)
-        history = load_file(self.out / HISTORY)
+    def restore(self) -> None:
+        """Continue the run saved in the output folder (its config must match, bar RESUMABLE)."""
+        state, records = self.folder.load(self.config, RESUMABLE)
         try:
-            saved = TrainConfig(**state["config"])
-            for f in fields(TrainConfig):
-                if f.name not in RESUMABLE and getattr(saved, f.name) != getattr(self.config, f.name):
-                    raise CheckpointError(f"checkpoint in {self.out} was trained with {f.name}="
-                                          f"{getattr(saved, f.name)!r}, not {getattr(self.config, f.name)!r}")
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             if state.get("scaler"):
                 self.scaler.load_state_dict(state["scaler"])
-            self.history = History.from_dict(history)
-            self.epoch = int(state["epoch"])
-        except (KeyError, TypeError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"checkpoint in {self.out} does not match this model "
                                   f"({type(exc).__name__}); use a fresh --out") from None
-        if len(self.history.epochs) != self.epoch:
-            raise CheckpointError(f"{self.out / HISTORY} holds {len(self.history.epochs)} epochs but the "
-                                  f"checkpoint {self.epoch}; use a fresh --out")
+        self.history = History(records)
+        self.epoch = int(state["epoch"])
 
 
 def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256,
@@ -432,14 +403,6 @@ def result_line(metrics: dict) -> str:
     acc = "n/a" if metrics["test_accuracy"] is None else f"{metrics['test_accuracy']:.2f} % (raw)"
     return (f"test accuracy {acc}, pruned architecture {metrics['pruned_architecture']}, "
             f"params removed {metrics['params_removed_pct']:.2f} %") + (" (DIVERGED)" if metrics.get("diverged") else "")
-
-
-def write_metrics(folder: str | Path, metrics: dict) -> Path:
-    """Write `metrics` as FOLDER/metrics.json, creating the folder; returns the file's path."""
-    path = Path(folder) / METRICS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    return path
 
 
 def run(config: TrainConfig, out: str | Path | None = None, resume: bool = False, progress: bool = True,

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from snn_edu.cli import main
+from snn_edu.runs import load_run
 
 
 def run_cli(*args):
@@ -31,7 +32,10 @@ def test_train_end_to_end_on_mnist5k(model, strategy, tmp_path, capsys):
     for counts in metrics["gate_categories"].values():
         assert set(counts) == {"pruned", "weakened", "strengthened"}
     assert metrics["diverged"] is False
-    assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "history.pt").exists()
+    assert sorted(p.name for p in (tmp_path / "epochs").iterdir()) == ["0000.pt", "0001.pt"]
+    run = load_run(tmp_path)  # the folder reads back: history from the epoch records, weights from the checkpoint
+    assert run.history.column("test_accuracy") == metrics["test_accuracy_per_epoch"]
+    assert run.model is not None
     out = capsys.readouterr().out
     assert "test accuracy" in out and metrics["pruned_architecture"] in out
 

@@ -153,7 +153,7 @@ def test_fp16_loss_scaler_steps_and_resumes(monkeypatch, tiny, tmp_path):
     assert any(not torch.equal(a, p) for a, p in zip(before, trainer.model.tnn_parameters()))
     scale = trainer.scaler.get_scale()
     resumed = Trainer(TrainConfig(**{**config.__dict__, "epochs": 2}), *tiny, out=tmp_path, progress=False)
-    resumed.load()
+    resumed.restore()
     assert resumed.scaler.get_scale() == scale and resumed.epoch == 1
 
 
