@@ -230,8 +230,8 @@ class RunFolder:
         """The folder's last good epoch and how to go on from it (`when`: the condition, if any)."""
         if self.saved == 0:
             return f"nothing is saved in {self.path} yet: run it again{when}"
-        return (f"the last good epoch is {self.saved - 1} ({self.path} holds epochs 0-{self.saved - 1}): "
-                f"--resume continues from it{when}")
+        held = "epoch 0" if self.saved == 1 else f"epochs 0-{self.saved - 1}"
+        return f"the last good epoch is {self.saved - 1} ({self.path} holds {held}): --resume continues from it{when}"
 
     def _record(self, index: int) -> Path:
         return self.path / RECORDS / f"{index:04d}.pt"

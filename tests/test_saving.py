@@ -127,7 +127,7 @@ def test_a_signal_during_a_save_waits_for_the_save(tiny, tmp_path, monkeypatch):
     with pytest.raises(RunStopped) as info:
         Trainer(lite(), *tiny, out=tmp_path, progress=False).fit()
     assert str(info.value) == (f"stopped by SIGTERM during epoch 1; the last good epoch is 0 ({tmp_path} holds "
-                               "epochs 0-0): --resume continues from it")
+                               "epoch 0): --resume continues from it")
     assert info.value.exit_code == 143
     assert read_file(tmp_path / CHECKPOINT)["records"] == 1 and leftovers(tmp_path) == []
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored
