@@ -57,7 +57,7 @@ from snn_edu import plots, widgets
 from snn_edu.paper import comparison_markdown
 from snn_edu.presets import preset, smoke_mode
 from snn_edu.runs import obtain_run
-from snn_edu.training import result_line
+from snn_edu.metrics import result_line
 
 torch.manual_seed(0)
 print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke_mode())

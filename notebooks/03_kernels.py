@@ -52,7 +52,7 @@ from snn_edu import attribution, widgets
 from snn_edu.analysis import gate_categories
 from snn_edu.presets import smoke_mode
 from snn_edu.runs import obtain_run
-from snn_edu.training import result_line
+from snn_edu.metrics import result_line
 
 torch.manual_seed(0)
 TRAIN_LIVE = False  # True: train the networks here (minutes) instead of loading the shipped cpu-level runs

@@ -32,7 +32,8 @@ from .presets import preset
 from .runfolder import (CHECKPOINT, METRICS, RunStopped, folder_lock, read_file, read_metrics, stopping_on_signals,
                         write_metrics)
 from .runs import MANIFEST, WEIGHTS, load_model, write_run_files
-from .training import TrainConfig, Trainer, load_data, result_line
+from .metrics import result_line
+from .training import TrainConfig, Trainer, load_data
 
 MEASURES = ("magnitude", "frontier")  # jobs that measure trained runs instead of training
 STAGES = ("train", "measure")

@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import analysis
 from . import precision as numeric
 from .data import load_dataset, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .compiled import compile_switchers
 from .layers import cached_gates
+from .metrics import epoch_line, run_metrics
 from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .models import GatedNet, build_model
 from .switcher import use_fast_kernels
@@ -314,17 +314,10 @@ class Trainer:
             self.epoch = epoch + 1
             bar.set_postfix(test_acc=f"{record['test_accuracy']:.2f}%", phase=self.phase)
             if self.verbose:
-                tqdm.write(self.epoch_line(record))
+                tqdm.write(epoch_line(self.model, record))
             if self.folder is not None:
                 self.folder.save(self.state_dict(), self.history.epochs)
         return self.history
-
-    def epoch_line(self, record: dict) -> str:
-        """One log line per epoch: phase, losses, raw accuracies, architecture, time."""
-        arch = analysis.pruned_architecture(self.model, record["gates_eval"])
-        return (f"epoch {record['epoch']:>3} [{record['phase']:<6}] train loss {record['train_loss']:.4f} "
-                f"acc {record['train_accuracy']:6.2f}% | test acc {record['test_accuracy']:6.2f}% | "
-                f"arch {arch} | {record['seconds']:.1f} s")
 
     def snapshot(self, gates_eval: dict) -> dict:
         """Both gate modes (and the switcher inputs) of every switched-on layer, on the CPU."""
@@ -334,28 +327,8 @@ class Trainer:
         return snap
 
     def metrics(self) -> dict:
-        """The run's numbers: raw accuracy, pruned architecture and gate counts (evaluation
-        gates; the training-mode architecture beside them), timings, divergence."""
-        last = self.history.epochs[-1] if self.history.epochs else {}
-        gates = last.get("gates_eval", {})
-        seconds = self.history.column("seconds")
-        return {
-            "test_accuracy": last.get("test_accuracy"),
-            "train_accuracy": last.get("train_accuracy"),
-            "test_accuracy_per_epoch": self.history.column("test_accuracy"),
-            "phases": self.history.column("phase"),
-            **analysis.gate_summary(self.model, gates),
-            "pruned_architecture_train_mode": analysis.pruned_architecture(self.model, last.get("gates_train", {})),
-            "reported_gate": f"eval mode (BatchNorm {self.config.gate_stats} statistics)",
-            "epochs": len(self.history.epochs),
-            "seconds_per_epoch": seconds,
-            "mean_seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
-            "diverged": self.history.diverged is not None,
-            "divergence": self.history.diverged,
-            "device": str(self.device),
-            "precision": self.precision,
-            "config": asdict(self.config),
-        }
+        """The run's numbers so far (see snn_edu.metrics.run_metrics)."""
+        return run_metrics(self.model, self.history, self.config, self.device, self.precision)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -396,13 +369,6 @@ def evaluate(model: GatedNet, x: torch.Tensor, y: torch.Tensor, batch_size: int 
             correct += int((logits.argmax(1) == yb).sum())
         gates = {name: g.cpu() for name, g in (gates or model.gates("eval")).items()}
     return {"test_loss": total_loss / len(y), "test_accuracy": 100.0 * correct / len(y), "gates": gates}
-
-
-def result_line(metrics: dict) -> str:
-    """One line: raw test accuracy, pruned architecture and params removed (and divergence)."""
-    acc = "n/a" if metrics["test_accuracy"] is None else f"{metrics['test_accuracy']:.2f} % (raw)"
-    return (f"test accuracy {acc}, pruned architecture {metrics['pruned_architecture']}, "
-            f"params removed {metrics['params_removed_pct']:.2f} %") + (" (DIVERGED)" if metrics.get("diverged") else "")
 
 
 def run(config: TrainConfig, out: str | Path | None = None, resume: bool = False, progress: bool = True,

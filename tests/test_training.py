@@ -131,7 +131,7 @@ def test_reference_mode_does_the_same_maths(phase, tiny):
 
 
 def test_result_line_reports_the_raw_numbers_and_divergence():
-    from snn_edu.training import result_line
+    from snn_edu.metrics import result_line
 
     m = {"test_accuracy": 97.1, "pruned_architecture": "700-250-80", "params_removed_pct": 22.5, "diverged": False}
     assert result_line(m) == "test accuracy 97.10 % (raw), pruned architecture 700-250-80, params removed 22.50 %"

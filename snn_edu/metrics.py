@@ -1,0 +1,45 @@
+"""A run's numbers: the metrics.json summary, the per-epoch log line and the one-line result."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from . import analysis
+
+
+def run_metrics(model, history, config, device, precision: str) -> dict:
+    """Raw accuracy, pruned architecture and gate counts (evaluation gates; the training-mode
+    architecture beside them), timings and divergence of a run's `history` so far."""
+    last = history.epochs[-1] if history.epochs else {}
+    seconds = history.column("seconds")
+    return {
+        "test_accuracy": last.get("test_accuracy"),
+        "train_accuracy": last.get("train_accuracy"),
+        "test_accuracy_per_epoch": history.column("test_accuracy"),
+        "phases": history.column("phase"),
+        **analysis.gate_summary(model, last.get("gates_eval", {})),
+        "pruned_architecture_train_mode": analysis.pruned_architecture(model, last.get("gates_train", {})),
+        "reported_gate": f"eval mode (BatchNorm {config.gate_stats} statistics)",
+        "epochs": len(history.epochs),
+        "seconds_per_epoch": seconds,
+        "mean_seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
+        "diverged": history.diverged is not None,
+        "divergence": history.diverged,
+        "device": str(device),
+        "precision": precision,
+        "config": asdict(config),
+    }
+
+
+def epoch_line(model, record: dict) -> str:
+    """One log line per epoch: phase, losses, raw accuracies, architecture, time."""
+    arch = analysis.pruned_architecture(model, record["gates_eval"])
+    return (f"epoch {record['epoch']:>3} [{record['phase']:<6}] train loss {record['train_loss']:.4f} "
+            f"acc {record['train_accuracy']:6.2f}% | test acc {record['test_accuracy']:6.2f}% | "
+            f"arch {arch} | {record['seconds']:.1f} s")
+
+
+def result_line(metrics: dict) -> str:
+    """One line: raw test accuracy, pruned architecture and params removed (and divergence)."""
+    acc = "n/a" if metrics["test_accuracy"] is None else f"{metrics['test_accuracy']:.2f} % (raw)"
+    return (f"test accuracy {acc}, pruned architecture {metrics['pruned_architecture']}, "
+            f"params removed {metrics['params_removed_pct']:.2f} %") + (" (DIVERGED)" if metrics.get("diverged") else "")
