@@ -99,7 +99,7 @@ def folder_lock(folder: str | Path):
 def describe(folder: str | Path) -> str | None:
     """What run `folder` holds, in a few words (None when it holds none)."""
     folder = Path(folder)
-    present = [name for name in RUN_FILES if (folder / name).is_file() or any((folder / name).glob("*"))]
+    present = [name for name in RUN_FILES if (folder / name).is_file()]  # records alone: a first save cut short
     if not present:
         return None
     try:
