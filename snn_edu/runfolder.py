@@ -129,7 +129,10 @@ def claim(folder: str | Path, resume: bool = False, overwrite: bool = False) -> 
         raise RunExistsError(f"{folder} already holds {held}: --resume continues it, --overwrite replaces it")
     for name in RUN_FILES:
         path = Path(folder) / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -267,17 +270,21 @@ class RunFolder:
         state = read_file(self.path / CHECKPOINT)
         if not isinstance(state, dict) or "config" not in state or "epoch" not in state:
             raise CheckpointError(f"{self.path / CHECKPOINT} is not an snn_edu checkpoint; use a fresh --out")
+        check_config(state["config"], config, may_differ, self.path)
+        records = self._covered(state)
+        self.saved, self._legacy = state["epoch"], "layout" not in state
+        return state, records
+
+    def records(self) -> list[dict]:
+        """The epoch records the checkpoint covers (any layout), without checking a config."""
+        return self._covered(read_file(self.path / CHECKPOINT))
+
+    def _covered(self, state: dict) -> list[dict]:
         layout = state.get("layout", 1)
         if layout > LAYOUT:
             raise CheckpointError(f"{self.path} was written by a newer snn_edu (layout {layout}); update snn_edu "
                                   "to resume it")
-        check_config(state["config"], config, may_differ, self.path)
-        if layout == 1:
-            records = self._legacy_records(state["epoch"])
-        else:
-            records = self._read_records(state["records"])
-        self.saved, self._legacy = state["epoch"], layout == 1
-        return state, records
+        return self._legacy_records(state["epoch"]) if layout == 1 else self._read_records(state["records"])
 
     def _legacy_records(self, epochs: int) -> list[dict]:
         if not (self.path / HISTORY).exists():
@@ -288,13 +295,6 @@ class RunFolder:
             raise CheckpointError(f"{self.path} is too old to resume: its {HISTORY} holds {len(records)} epochs "
                                   f"but its checkpoint {epochs} (older snn_edu saved them apart); use a fresh --out")
         return records
-
-    def records(self) -> list[dict]:
-        """The epoch records the checkpoint covers (any layout), without checking a config."""
-        state = read_file(self.path / CHECKPOINT)
-        if state.get("layout", 1) == 1:
-            return self._legacy_records(state["epoch"])
-        return self._read_records(state["records"])
 
     def _read_records(self, count: int) -> list[dict]:
         missing = [self._record(i).name for i in range(count) if not self._record(i).exists()]
