@@ -32,6 +32,14 @@ VARIANTS = {
     "constant": ({"switcher_input": "constant"}, "control: the switcher reads a constant image"),
     "connection": ({"strategy": "connection"}, "connection strategy: one gate per weight"),
 }
+# the switcher's peers (snn_edu.gates): runs a study makes when asked for them (--variants)
+L0_LAMBDAS = (0.1, 1.0, 10.0, 100.0)
+PEERS = {
+    "direct": ({"gate": "direct"}, "direct gates: one learned gate per unit, trained as the switcher is, no U-Net"),
+    **{f"l0-{lam:g}": ({"gate": "l0", "schedule": "joint", "l0_lambda": (lam,)},
+                       f"L0 hard-concrete gates, lambda {lam:g}/N, trained jointly with the TNN") for lam in L0_LAMBDAS},
+}
+RUNS = {**VARIANTS, **PEERS}  # every kind of training run a study knows
 DERIVED = {
     "magnitude": "dense run pruned by L1 norm to the AL run's surviving units per layer, no fine-tuning",
     "magnitude_ft": "the same, then fine-tuned with the mask fixed",
@@ -43,7 +51,7 @@ PAPER_ROWS = {"al": "SNN (AL, neuron)", "sl": "SNN-SL (neuron)", "dense": "dense
 
 def variant_config(base: TrainConfig, variant: str, seed: int) -> TrainConfig:
     """The configuration of one ablation variant at one seed."""
-    return replace(base, seed=seed, **VARIANTS[variant][0])
+    return replace(base, seed=seed, **RUNS[variant][0])
 
 
 def magnitude_masks(model: GatedNet, alive_counts: list[int]) -> dict[str, torch.Tensor]:

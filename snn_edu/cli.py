@@ -9,9 +9,10 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
-from .ablation import VARIANTS
+from .ablation import RUNS, VARIANTS
 from .book import LEVELS as BOOK_LEVELS
 from .data import DATASETS, download_dataset
+from .gates import GATES
 from .errors import SnnEduError
 from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
@@ -69,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--strategy", choices=STRATEGIES, help=f"default {d.strategy}")
     train.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
     train.add_argument("--switcher", choices=PRESETS, help=f"default {d.switcher}")
+    train.add_argument("--gate", choices=GATES, help="what gates the units: the switcher (default), a direct learned "
+                       "gate per unit (the switcher without its U-Net) or L0 hard-concrete gates (trained jointly "
+                       "with the expected-L0 penalty; implies --schedule joint)")
+    train.add_argument("--l0-lambda", type=float, nargs="+", help="L0 penalty lambda, times 1/N (the L0 paper's "
+                       "0.1/N is 0.1, the default): one value, or one per gated layer")
     train.add_argument("--data", type=_data_name, help=f"mnist, mnist5k, fashion-mnist or idx:PATH (default {d.data})")
     train.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     train.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
@@ -117,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--jobs", type=_count, default=1, help="worker processes; the usable cores are split between them")
     rep.add_argument("--threads", type=_count, default=None, help="threads per job (default: usable cores / --jobs)")
     rep.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    rep.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=None,
-                     help="training runs (default all); the frontier and magnitude jobs need al and dense")
+    rep.add_argument("--variants", nargs="+", choices=list(RUNS), default=None,
+                     help="training runs (default: the ablation's); the frontier and magnitude jobs need al and dense; "
+                     "the switcher's peers: direct, " + ", ".join(k for k in RUNS if k.startswith("l0")))
     rep.add_argument("--seeds", type=_count, default=3, help="seeds 0..N-1 (default 3)")
     rep.add_argument("--no-frontier", action="store_true", help="skip the frontier measurements")
     rep.add_argument("--run", metavar="ID", help="run one job only, e.g. mlp/al/seed0 (what --print-commands lists)")
@@ -171,9 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The preset (or the defaults), overridden by every flag given."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    if given.get("gate") == "l0":
+        given.setdefault("schedule", "joint")
     model = given.pop("model", TrainConfig.model)
     base = preset(model, args.preset) if args.preset else TrainConfig(model=model)
     return replace(base, **given)
+
+
+def _gate_name(c: dict) -> str:
+    gate = c.get("gate", "switcher")
+    if gate == "switcher":
+        return f"switcher {c['switcher']}"
+    return "direct gates" if gate == "direct" else f"L0 gates (lambda {', '.join(map(str, c['l0_lambda']))} / N)"
 
 
 def summary(m: dict) -> str:
@@ -181,7 +197,7 @@ def summary(m: dict) -> str:
     c = m["config"]
     acc = "n/a" if m["test_accuracy"] is None else f"{m['test_accuracy']:.2f} %"
     lines = [
-        f"{c['model']} / {c['strategy']} / {c['schedule']} / switcher {c['switcher']} on {c['data']} ({m['device']}, "
+        f"{c['model']} / {c['strategy']} / {c['schedule']} / {_gate_name(c)} on {c['data']} ({m['device']}, "
         f"switcher in {m.get('precision', 'fp32')})",
         f"epochs run          {m['epochs']} of {c['epochs']}",
         f"test accuracy       {acc} (raw, last epoch)",

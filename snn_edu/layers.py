@@ -10,6 +10,7 @@ from torch import nn
 
 from . import precision as numeric
 from .errors import ConfigError
+from .gates import GATES, DirectGate, HardConcreteGate
 from .switcher import Switcher, SwitcherSpec, conv_bn_relu
 
 STRATEGIES = ("neuron", "connection")
@@ -104,9 +105,16 @@ class GatedLayer(nn.Module):
         """The 2-d image the switcher's U-Net reads."""
         return self.switcher_source()
 
+    @property
+    def reads_weights(self) -> bool:
+        """True for the switcher (a U-Net reading the weights); False for direct and L0 gates."""
+        return getattr(self.switcher, "reads_weights", True)
+
     def switch(self) -> torch.Tensor:
         """The switcher's output for the current weights, in the layer's precision; the gate's
-        values are returned in the weight's dtype (fp32)."""
+        values are returned in the weight's dtype (fp32). Gates that read no weights just answer."""
+        if not self.reads_weights:
+            return self.switcher()
         with numeric.autocast(self.precision, self.weight.device):
             gate = self.switcher(self.switcher_image())
         return gate.to(self.weight.dtype)
@@ -122,11 +130,12 @@ class GatedLayer(nn.Module):
 
     def gate_in_mode(self, mode: str) -> torch.Tensor:
         """The gate as training ('train': BatchNorm over this image) or evaluation ('eval':
-        the gate evaluation uses) computes it, without grad and without changing any state."""
+        the gate evaluation uses) computes it, without grad and without changing any state.
+        Gates without BatchNorm give their evaluation gate in both modes (for L0: not a sample)."""
         if mode not in ("train", "eval"):
             raise ConfigError(f"gate mode must be 'train' or 'eval', got {mode!r}")
         with torch.no_grad():
-            if mode == "train" and self.fixed_gate is None:
+            if mode == "train" and self.fixed_gate is None and self.reads_weights:
                 with batchnorm_image_stats(self.switcher):
                     return self.switch()
             was_training = self.training
@@ -151,6 +160,22 @@ class GatedLayer(nn.Module):
         raise NotImplementedError
 
 
+def make_gate(kind: str, switcher, shape: tuple[int, int], head: str, group_size: int, droprate_init: float,
+              build_switcher) -> nn.Module | None:
+    """The module that gates a layer: the switcher (`build_switcher(head, spec)`), a direct gate or
+    an L0 gate, one per unit (neuron strategy) or per connection; None without a switcher spec."""
+    if kind not in GATES:
+        raise ConfigError(f"unknown gate {kind!r}; choose one of {', '.join(GATES)}")
+    if switcher is None:
+        return None
+    units = shape[:1] if head == "rows" else shape
+    if kind == "direct":
+        return DirectGate(units)
+    if kind == "l0":
+        return HardConcreteGate(units, group_size if head == "rows" else 1, droprate_init)
+    return build_switcher(head, switcher)
+
+
 class GatedLinear(GatedLayer):
     """y = (x * g) @ W (neuron: one gate per input feature) or x @ (W * G) (connection).
 
@@ -159,7 +184,8 @@ class GatedLinear(GatedLayer):
     """
 
     def __init__(self, in_features: int, out_features: int, strategy: str = "neuron",
-                 switcher: str | SwitcherSpec | None = "paper", init_std: float | None = 0.01):
+                 switcher: str | SwitcherSpec | None = "paper", init_std: float | None = 0.01,
+                 gate: str = "switcher", droprate_init: float = 0.5):
         super().__init__(strategy)
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(in_features, out_features))
@@ -169,7 +195,8 @@ class GatedLinear(GatedLayer):
         else:
             nn.init.normal_(self.weight, 0.0, init_std)
         head = "rows" if strategy == "neuron" else "map"
-        self.switcher = None if switcher is None else Switcher((in_features, out_features), head, switcher)
+        self.switcher = make_gate(gate, switcher, (in_features, out_features), head, out_features, droprate_init,
+                                  lambda head, spec: Switcher((in_features, out_features), head, spec))
 
     def effective_weight(self, gate):
         if gate is None:
@@ -203,14 +230,15 @@ class GatedConv2d(GatedLayer):
     """Bias-free conv whose output filters (neuron) or filter slices (connection) are gated."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, strategy: str = "neuron",
-                 switcher: str | SwitcherSpec | None = "paper"):
+                 switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher", droprate_init: float = 0.5):
         super().__init__(strategy)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # PyTorch's Conv2d default
         head = "rows" if strategy == "neuron" else "map"
-        self.switcher = (None if switcher is None
-                         else ConvSwitcher(out_channels, in_channels, kernel_size, head, switcher))
+        self.switcher = make_gate(gate, switcher, (out_channels, in_channels), head, in_channels * kernel_size ** 2,
+                                  droprate_init,
+                                  lambda head, spec: ConvSwitcher(out_channels, in_channels, kernel_size, head, spec))
 
     def switcher_image(self):
         return self.switcher.reducer(self.switcher_source())

@@ -18,7 +18,8 @@ def run_metrics(model, history, config, device, precision: str) -> dict:
         "phases": history.column("phase"),
         **analysis.gate_summary(model, last.get("gates_eval", {})),
         "pruned_architecture_train_mode": analysis.pruned_architecture(model, last.get("gates_train", {})),
-        "reported_gate": f"eval mode (BatchNorm {config.gate_stats} statistics)",
+        "reported_gate": (f"eval mode (BatchNorm {config.gate_stats} statistics)" if config.gate == "switcher"
+                          else f"eval mode ({config.gate} gates' deterministic value)"),
         "epochs": len(history.epochs),
         "seconds_per_epoch": seconds,
         "mean_seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,

@@ -8,6 +8,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .precision import DTYPES
+from .gates import HardConcreteGate
 from .layers import GATE_STATS, GatedLayer, GatedConv2d, GatedLinear
 from .switcher import SwitcherSpec
 
@@ -53,22 +54,40 @@ class GatedNet(nn.Sequential):
                 if layer.active}
 
     def switcher_images(self) -> dict[str, torch.Tensor]:
-        """The weight image each switcher reads, on the CPU."""
+        """The weight image each switcher reads, on the CPU (none for gates that read no weights)."""
         with torch.no_grad():
             return {name: layer.switcher_image().detach().cpu()
-                    for name, layer in self.gated_layers().items() if layer.switcher is not None}
+                    for name, layer in self.gated_layers().items() if layer.switcher is not None and layer.reads_weights}
+
+    def l0_penalty(self, lambdas: tuple[float, ...], n_train: int) -> torch.Tensor | None:
+        """sum over L0-gated layers of lambda / N * expected non-zero weights (None without L0
+        gates); one lambda for every layer, or one per gated layer."""
+        layers = [m.switcher for m in self.gated_layers().values()]
+        if not any(isinstance(g, HardConcreteGate) for g in layers):
+            return None
+        if len(lambdas) not in (1, len(layers)):
+            raise ConfigError(f"--l0-lambda takes one value or one per gated layer ({len(layers)}), got {len(lambdas)}")
+        lambdas = lambdas * len(layers) if len(lambdas) == 1 else lambdas
+        return sum(lam / n_train * g.expected_l0() for lam, g in zip(lambdas, layers) if isinstance(g, HardConcreteGate))
+
+    def after_step(self) -> None:
+        """What a gate does after each optimiser step (L0: clamp log alpha)."""
+        for layer in self.gated_layers().values():
+            if hasattr(layer.switcher, "after_step"):
+                layer.switcher.after_step()
 
 
 class MLP(GatedNet):
     """784-300-100-10, bias-free, ReLU between layers; weights N(0, 0.01) as in the release."""
 
     def __init__(self, strategy="neuron", switcher: str | SwitcherSpec | None = "paper",
-                 sizes=(784, 300, 100, 10), init_std: float | None = 0.01):
+                 sizes=(784, 300, 100, 10), init_std: float | None = 0.01, gate: str = "switcher"):
         layers: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             if i > 1:
                 layers.append((f"relu{i - 1}", nn.ReLU()))
-            layers.append((f"fc{i}", GatedLinear(n_in, n_out, strategy, switcher, init_std)))
+            droprate = 0.2 if i == 1 else 0.5  # L0 gates' initial drop rate (the L0 authors' MLP)
+            layers.append((f"fc{i}", GatedLinear(n_in, n_out, strategy, switcher, init_std, gate, droprate)))
         super().__init__(OrderedDict(layers))
 
 
@@ -76,16 +95,16 @@ class LeNet5(GatedNet):
     """LeNet5-Caffe 20-50-800-500: no ReLU after the convs (as in Caffe and the release), no biases."""
 
     def __init__(self, strategy="neuron", switcher: str | SwitcherSpec | None = "paper",
-                 init_std: float | None = None):
+                 init_std: float | None = None, gate: str = "switcher"):
         super().__init__(OrderedDict([
-            ("conv1", GatedConv2d(1, 20, 5, strategy, switcher)),
+            ("conv1", GatedConv2d(1, 20, 5, strategy, switcher, gate)),
             ("pool1", nn.MaxPool2d(2)),
-            ("conv2", GatedConv2d(20, 50, 5, strategy, switcher)),
+            ("conv2", GatedConv2d(20, 50, 5, strategy, switcher, gate)),
             ("pool2", nn.MaxPool2d(2)),
             ("flatten", nn.Flatten()),
-            ("fc1", GatedLinear(800, 500, strategy, switcher, init_std)),
+            ("fc1", GatedLinear(800, 500, strategy, switcher, init_std, gate)),
             ("relu1", nn.ReLU()),
-            ("fc2", GatedLinear(500, 10, strategy, switcher, init_std)),
+            ("fc2", GatedLinear(500, 10, strategy, switcher, init_std, gate)),
         ]))
 
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from . import frontier, machine
 from . import precision as numeric
-from .ablation import VARIANTS, magnitude_metrics, variant_config
+from .ablation import RUNS, VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError
 from .models import MODELS
 from .presets import preset
@@ -44,7 +44,7 @@ class Job:
     """One independent unit of work: a training run, or a measurement of the seed's AL and dense runs."""
 
     model: str
-    kind: str  # a VARIANTS name (a training run), "magnitude" or "frontier"
+    kind: str  # a RUNS name (a training run), "magnitude" or "frontier"
     seed: int
 
     @property
@@ -72,20 +72,21 @@ class Job:
 
     @classmethod
     def parse(cls, text: str) -> "Job":
-        m = re.fullmatch(r"([a-z0-9]+)/([a-z_]+)/seed(\d+)", text)
-        if not m or m[1] not in MODELS or m[2] not in (*VARIANTS, *MEASURES):
+        m = re.fullmatch(r"([a-z0-9]+)/([a-z0-9_.-]+)/seed(\d+)", text)
+        if not m or m[1] not in MODELS or m[2] not in (*RUNS, *MEASURES):
             raise ConfigError(f"unknown run {text!r}: expected MODEL/KIND/seedN with MODEL in {', '.join(MODELS)} "
-                              f"and KIND in {', '.join((*VARIANTS, *MEASURES))}, e.g. mlp/al/seed0")
+                              f"and KIND in {', '.join((*RUNS, *MEASURES))}, e.g. mlp/al/seed0")
         return cls(m[1], m[2], int(m[3]))
 
 
 def plan(models=MODELS, variants=None, seeds: int = 3, measures=MEASURES) -> list[Job]:
     """The jobs of a study, each after the jobs it needs: every seed's AL and dense runs first,
-    then the `measures` (when both are in `variants`), then the other variants."""
+    then the `measures` (when both are in `variants`), then the other variants (default: the
+    ablation's; the peers, direct and l0-*, when named)."""
     variants = list(variants or VARIANTS)
-    unknown = [v for v in variants if v not in VARIANTS]
+    unknown = [v for v in variants if v not in RUNS]
     if unknown or seeds < 1:
-        raise ConfigError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}" if unknown
+        raise ConfigError(f"unknown variant(s) {unknown}; choose from {', '.join(RUNS)}" if unknown
                           else f"--seeds must be at least 1, got {seeds}")
     first = [v for v in ("al", "dense") if v in variants]
     jobs = [Job(m, v, s) for s in range(seeds) for m in models for v in first]
@@ -325,9 +326,9 @@ def finished_jobs(out: str | Path) -> list[Job]:
     for path in Path(out).glob(f"*/*/seed*/{METRICS}"):
         model, kind, seed = path.parent.parent.parent.name, path.parent.parent.name, path.parent.name
         kind = "magnitude" if kind == "magnitude_ft" else kind
-        if model in MODELS and kind in (*VARIANTS, *MEASURES):
+        if model in MODELS and kind in (*RUNS, *MEASURES):
             found.add(Job(model, kind, int(seed[4:])))
-    order = (*VARIANTS, *MEASURES)
+    order = (*RUNS, *MEASURES)
     return sorted(found, key=lambda j: (MODELS.index(j.model), j.seed, order.index(j.kind)))
 
 

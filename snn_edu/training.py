@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from . import precision as numeric
 from .data import load_dataset, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
+from .gates import GATES
 from .compiled import compile_switchers
 from .layers import cached_gates
 from .metrics import epoch_line, run_metrics
@@ -21,8 +22,8 @@ from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .models import GatedNet, build_model
 from .switcher import use_fast_kernels
 
-SCHEDULES = ("alternate", "separate", "dense")
-PHASES = ("warmup", "tnn", "snn", "dense")
+SCHEDULES = ("alternate", "separate", "joint", "dense")
+PHASES = ("warmup", "tnn", "snn", "joint", "dense")
 
 
 @dataclass
@@ -56,9 +57,14 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"               # the switcher's: fp32, bf16, fp16 (CUDA) or auto
     compile: bool = False                 # torch.compile the switchers (see snn_edu.compiled)
+    gate: str = "switcher"                # what gates the units: switcher, direct or l0 (see snn_edu.gates)
+    l0_lambda: tuple[float, ...] = (0.1,)  # L0 penalty lambda (times 1/N): one value, or one per gated layer
 
     def __post_init__(self):
         self.milestones = tuple(self.milestones)
+        self.l0_lambda = tuple(self.l0_lambda)
+        if self.gate not in GATES:
+            raise ConfigError(f"unknown gate {self.gate!r}; choose one of {', '.join(GATES)}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.even_phase not in (None, "tnn", "snn"):
@@ -91,6 +97,7 @@ _RULES = (
     ("test_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
     ("max_steps", lambda v: v is None or v >= 1, "a whole number >= 1"),
     ("seed", lambda v: v >= 0, "a whole number >= 0"),
+    ("l0_lambda", lambda v: len(v) >= 1 and all(math.isfinite(x) and x >= 0 for x in v), "one or more numbers >= 0"),
 )
 _FLAGS = {"init_std": "--init"}
 
@@ -113,6 +120,8 @@ def phase_for_epoch(config: TrainConfig, epoch: int) -> str:
     """'dense', 'warmup' (TNN, gates off), 'tnn' (TNN through the frozen switcher) or 'snn'."""
     if config.schedule == "dense":
         return "dense"
+    if config.schedule == "joint":  # TNN and gates together (the L0 recipe), after any warm-up
+        return "warmup" if epoch < config.warmup else "joint"
     if config.schedule == "separate":
         tnn_epochs = config.separate_tnn_epochs
         tnn_epochs = config.epochs // 2 if tnn_epochs is None else tnn_epochs
@@ -140,7 +149,7 @@ def make_model(config: TrainConfig) -> GatedNet:
     torch.manual_seed(config.seed)
     kwargs = {} if config.init_std == -1.0 else {"init_std": config.init_std}
     switcher = None if config.schedule == "dense" else config.switcher
-    model = build_model(config.model, config.strategy, switcher, **kwargs)
+    model = build_model(config.model, config.strategy, switcher, gate=config.gate, **kwargs)
     model.set_gate_stats(config.gate_stats)
     if config.switcher_input != "weights":
         for i, layer in enumerate(model.gated_layers().values()):
@@ -217,13 +226,13 @@ class Trainer:
         if phase not in PHASES:
             raise ConfigError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
         self.phase = phase
-        self.model.set_gated(phase in ("tnn", "snn"))
+        self.model.set_gated(phase in ("tnn", "snn", "joint"))
         tnn, switcher = self.model.tnn_parameters(), self.model.switcher_parameters()
-        self._frozen = switcher if phase != "snn" else tnn
+        self._frozen = {"snn": tnn, "joint": []}.get(phase, switcher)
         for p in tnn:
             p.requires_grad_(phase != "snn" or self.reference)
         for p in switcher:
-            p.requires_grad_(phase == "snn" or self.reference)
+            p.requires_grad_(phase in ("snn", "joint") or self.reference)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, index: int = 0) -> tuple[float, int]:
         """One SGD step of the current phase; returns (loss, correct)."""
@@ -231,10 +240,13 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
-        value = loss.item()
+        value = loss.item()  # the cross-entropy: what every method is compared on
         if not math.isfinite(value):
             raise DivergenceError(f"training diverged: loss became {value} at epoch {epoch}, step {index}, "
                                   f"phase {self.phase}; try a lower --lr or --clip-grad-norm")
+        if self.phase in ("snn", "joint"):  # L0 gates pay for their expected non-zero weights
+            penalty = self.model.l0_penalty(self.config.l0_lambda, len(self.train_y))
+            loss = loss if penalty is None else loss + penalty
         self.scaler.scale(loss).backward()
         if self.reference:  # gradients were computed for everything; the frozen side must not move
             for p in self._frozen:
@@ -245,12 +257,14 @@ class Trainer:
                                            self.config.clip_grad_norm)
         self.scaler.step(self.optimizer)  # optimizer.step(), skipped when fp16 gradients overflowed
         self.scaler.update()
+        self.model.after_step()
         return value, int((logits.argmax(1) == y).sum())
 
     def train_epoch(self, epoch: int, phase: str | None = None) -> dict:
         """One epoch in `phase` (default: the schedule's); returns its training metrics."""
         self.enter_phase(phase or phase_for_epoch(self.config, epoch))
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        torch.manual_seed(self.config.seed * 100_003 + epoch)  # stochastic gates draw the same on resume
         order = torch.randperm(len(self.train_y), generator=generator).to(self.device)
         batches = order.split(self.config.batch_size)[: self.config.max_steps]
         total_loss = correct = seen = 0

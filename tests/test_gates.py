@@ -1,0 +1,144 @@
+"""The switcher's peers: direct gates (no U-Net) and L0 hard-concrete gates, through the same layers."""
+import json
+import math
+
+import pytest
+import torch
+
+from snn_edu.analysis import compact, pruned_architecture
+from snn_edu.cli import main
+from snn_edu.gates import LIMIT_HIGH, LIMIT_LOW, TEMPERATURE, DirectGate, HardConcreteGate
+from snn_edu.models import build_model
+from snn_edu.training import Trainer, TrainConfig, make_model
+
+
+def lite(**kw):
+    return TrainConfig(**{"switcher": "lite", "epochs": 2, "max_steps": 3, **kw})
+
+
+def test_expected_l0_matches_the_closed_form():
+    gate = HardConcreteGate((5,), group_size=300)
+    log_alpha = torch.tensor([-6.0, -2.0, 0.0, 1.5, 4.0])
+    gate.log_alpha.data.copy_(log_alpha)
+    # P(z > 0) = 1 - Q(s <= 0) with Q the stretched concrete's CDF at 0: sigmoid(beta * logit(-low / (high - low)) - log alpha)
+    at_zero = -LIMIT_LOW / (LIMIT_HIGH - LIMIT_LOW)
+    q = torch.sigmoid(TEMPERATURE * math.log(at_zero / (1 - at_zero)) - log_alpha)
+    torch.testing.assert_close(gate.expected_l0(), 300 * (1 - q).sum())
+    # ... and what sampling gives: the share of non-zero draws
+    gate.train()
+    draws = torch.stack([gate() for _ in range(20_000)])
+    torch.testing.assert_close((draws > 0).float().mean(0), 1 - q, atol=0.015, rtol=0)
+
+
+def test_the_penalty_is_lambda_over_n_per_expected_weight():
+    model = build_model("mlp", "neuron", "lite", gate="l0")
+    layers = [layer.switcher for layer in model.gated_layers().values()]
+    assert [g.group_size for g in layers] == [300, 100, 10]
+    expected = sum(lam / 4000 * g.expected_l0() for lam, g in zip((0.1, 0.5, 2.0), layers))
+    torch.testing.assert_close(model.l0_penalty((0.1, 0.5, 2.0), 4000), expected)
+    torch.testing.assert_close(model.l0_penalty((0.1,), 4000), sum(0.1 / 4000 * g.expected_l0() for g in layers))
+    lenet = build_model("lenet5", "neuron", "lite", gate="l0")
+    assert [layer.switcher.group_size for layer in lenet.gated_layers().values()] == [25, 500, 500, 10]
+
+
+def test_initial_drop_rates_follow_the_l0_authors():
+    model = build_model("mlp", "neuron", "lite", gate="l0")
+    means = [float(layer.switcher.log_alpha.detach().mean()) for layer in model.gated_layers().values()]
+    assert means[0] == pytest.approx(math.log(0.8 / 0.2), abs=0.01)  # input layer: drop rate 0.2
+    assert means[1] == pytest.approx(0.0, abs=0.01) and means[2] == pytest.approx(0.0, abs=0.01)
+
+
+def test_the_test_time_gate_is_deterministic(tiny):
+    trainer = Trainer(lite(gate="l0", schedule="joint"), *tiny, progress=False)
+    trainer.fit()
+    first, second = trainer.evaluate(), trainer.evaluate()
+    assert first["test_accuracy"] == second["test_accuracy"] and first["test_loss"] == second["test_loss"]
+    for name, gate in first["gates"].items():
+        assert torch.equal(gate, second["gates"][name])
+        layer = trainer.model.gated_layers()[name].switcher
+        assert torch.equal(gate, layer.deterministic().detach().cpu())
+    layer.train()
+    assert not torch.equal(layer(), layer())  # training draws a fresh sample
+
+
+def test_direct_gates_of_ones_are_the_dense_network(tiny):
+    direct, dense = Trainer(lite(gate="direct"), *tiny, progress=False), Trainer(lite(schedule="dense"), *tiny,
+                                                                                 progress=False)
+    for a, b in zip(direct.model.tnn_parameters(), dense.model.tnn_parameters()):
+        assert torch.equal(a, b)  # one seed, same weights: a direct gate draws no random numbers
+    x, y = tiny[0].tensors[0][:64], tiny[0].tensors[1][:64]
+    direct.enter_phase("tnn")  # gates frozen at relu(1) = 1
+    dense.enter_phase("dense")
+    for _ in range(3):
+        assert direct.step(x, y) == dense.step(x, y)
+    for a, b in zip(direct.model.tnn_parameters(), dense.model.tnn_parameters()):
+        assert torch.equal(a, b)
+    assert all(torch.equal(g.value, torch.ones_like(g.value))
+               for g in (layer.switcher for layer in direct.model.gated_layers().values()))
+
+
+def test_direct_gates_learn_in_the_switcher_phase(tiny):
+    trainer = Trainer(lite(gate="direct"), *tiny, progress=False)
+    weights = [p.detach().clone() for p in trainer.model.tnn_parameters()]
+    trainer.train_epoch(1)  # an SNN epoch in the release's MLP parity
+    assert trainer.phase == "snn"
+    assert all(torch.equal(a, b) for a, b in zip(weights, trainer.model.tnn_parameters()))
+    assert any(not torch.equal(g.value, torch.ones_like(g.value))
+               for g in (layer.switcher for layer in trainer.model.gated_layers().values()))
+
+
+@pytest.mark.parametrize("gate", ["direct", "l0"])
+@pytest.mark.parametrize("model", ["mlp", "lenet5"])
+def test_compact_equals_the_gated_model(gate, model):
+    net = make_model(TrainConfig(model=model, switcher="lite", gate=gate)).eval()
+    generator = torch.Generator().manual_seed(0)
+    for layer in net.gated_layers().values():
+        g = layer.switcher
+        param = g.value if isinstance(g, DirectGate) else g.log_alpha
+        with torch.no_grad():  # about a third of the units pruned (gate 0), the rest weakened or strengthened
+            param.copy_(torch.randn(param.shape, generator=generator) * (1.0 if gate == "direct" else 4.0))
+    arch = pruned_architecture(net)
+    assert arch != "-".join(str(n) for n in ([784, 300, 100] if model == "mlp" else [20, 50, 800, 500]))
+    small = compact(net)
+    x = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), net(x), rtol=1e-4, atol=1e-5)
+
+
+def test_l0_resume_draws_the_same_gates(tiny, tmp_path):
+    straight = Trainer(lite(gate="l0", schedule="joint", epochs=3), *tiny, progress=False)
+    straight.fit()
+    Trainer(lite(gate="l0", schedule="joint", epochs=1), *tiny, out=tmp_path, progress=False).fit()
+    resumed = Trainer(lite(gate="l0", schedule="joint", epochs=3), *tiny, out=tmp_path, progress=False)
+    resumed.fit(resume=True)
+    assert resumed.history.column("test_accuracy") == straight.history.column("test_accuracy")
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("gate", ["direct", "l0"])
+def test_a_smoke_run_of_each_gate_through_train(gate, tmp_path, capsys):
+    assert main(["train", "--preset", "smoke", "--gate", gate, "--l0-lambda", "1", "--no-progress",
+                 "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["gate"] == gate and metrics["epochs"] == 3
+    assert metrics["config"]["schedule"] == ("joint" if gate == "l0" else "alternate")
+    assert metrics["phases"] == (["joint"] * 3 if gate == "l0" else ["tnn", "snn", "tnn"])
+    assert ("L0 gates (lambda 1.0 / N)" if gate == "l0" else "direct gates") in capsys.readouterr().out
+
+
+def test_bad_gate_flags_are_one_line(capsys):
+    assert main(["train", "--preset", "smoke", "--gate", "l0", "--l0-lambda", "-1", "--out", "/tmp/never"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --l0-lambda must be one or more numbers >= 0, got (-1.0,)"
+
+
+def test_a_smoke_study_of_the_peers_through_reproduce(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["reproduce", "--level", "smoke", "--models", "mlp", "--variants", "direct", "l0-1", "--seeds", "1",
+            "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    for kind, gate in (("direct", "direct"), ("l0-1", "l0")):
+        metrics = json.loads((out / "mlp" / kind / "seed0" / "metrics.json").read_text())
+        assert metrics["config"]["gate"] == gate and f"--run mlp/{kind}/seed0" in metrics["command"]
+    assert json.loads((out / "mlp" / "l0-1" / "seed0" / "metrics.json").read_text())["config"]["l0_lambda"] == [1.0]
+    assert "0 already finished" in capsys.readouterr().out
