@@ -21,7 +21,7 @@ from .presets import LEVELS, preset
 from .runfolder import RunStopped, folder_lock
 from .study import STAGES
 from .switcher import PRESETS
-from .training import SCHEDULES, TrainConfig, Trainer, load_data
+from .training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, load_data
 
 
 def _data_name(value: str) -> str:
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     train.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     train.add_argument("--lr", type=float, help=f"default {d.lr}")
-    train.add_argument("--momentum", type=float, help=f"default {d.momentum}")
+    train.add_argument("--momentum", type=float, help=f"default {d.momentum} (SGD only)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd (default, the release's) or adam (the L0 authors')")
     train.add_argument("--milestones", type=int, nargs="*", help="MultiStepLR epochs (default 50 75 100)")
     train.add_argument("--warmup-epochs", type=int, help="default: 4 for lenet5, 0 for mlp")
     train.add_argument("--init", dest="init_std", type=_init, help="TNN init: 'default' (the release: "

@@ -23,6 +23,7 @@ from .models import GatedNet, build_model
 from .switcher import use_fast_kernels
 
 SCHEDULES = ("alternate", "separate", "joint", "dense")
+OPTIMIZERS = ("sgd", "adam")
 PHASES = ("warmup", "tnn", "snn", "joint", "dense")
 
 
@@ -57,12 +58,15 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"               # the switcher's: fp32, bf16, fp16 (CUDA) or auto
     compile: bool = False                 # torch.compile the switchers (see snn_edu.compiled)
+    optimizer: str = "sgd"                # sgd (the release's) or adam (the L0 authors')
     gate: str = "switcher"                # what gates the units: switcher, direct or l0 (see snn_edu.gates)
     l0_lambda: tuple[float, ...] = (0.1,)  # L0 penalty lambda (times 1/N): one value, or one per gated layer
 
     def __post_init__(self):
         self.milestones = tuple(self.milestones)
         self.l0_lambda = tuple(self.l0_lambda)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.gate not in GATES:
             raise ConfigError(f"unknown gate {self.gate!r}; choose one of {', '.join(GATES)}")
         if self.schedule not in SCHEDULES:
@@ -205,8 +209,11 @@ class Trainer:
             compile_switchers(self.model, self.device)
         self.train_x, self.train_y = (t.to(self.device) for t in train_set.tensors)
         self.test_x, self.test_y = (t.to(self.device) for t in test_set.tensors)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
-                                         weight_decay=config.weight_decay)
+        if config.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+                                             weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.milestones),
                                                               config.gamma)
         self.history = History()

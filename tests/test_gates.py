@@ -127,6 +127,13 @@ def test_a_smoke_run_of_each_gate_through_train(gate, tmp_path, capsys):
     assert ("L0 gates (lambda 1.0 / N)" if gate == "l0" else "direct gates") in capsys.readouterr().out
 
 
+def test_adam_is_an_optimizer_choice(tiny):
+    trainer = Trainer(lite(optimizer="adam", lr=0.01), *tiny, progress=False)
+    assert isinstance(trainer.optimizer, torch.optim.Adam)
+    trainer.fit()
+    assert trainer.history.epochs[-1]["lr"] == 0.01
+
+
 def test_bad_gate_flags_are_one_line(capsys):
     assert main(["train", "--preset", "smoke", "--gate", "l0", "--l0-lambda", "-1", "--out", "/tmp/never"]) == 2
     assert capsys.readouterr().err.strip() == "error: --l0-lambda must be one or more numbers >= 0, got (-1.0,)"
@@ -134,11 +141,12 @@ def test_bad_gate_flags_are_one_line(capsys):
 
 def test_a_smoke_study_of_the_peers_through_reproduce(tmp_path, capsys):
     out = tmp_path / "study"
-    args = ["reproduce", "--level", "smoke", "--models", "mlp", "--variants", "direct", "l0-1", "--seeds", "1",
+    args = ["reproduce", "--level", "smoke", "--models", "mlp", "--variants", "direct", "l0-0.1", "--seeds", "1",
             "--no-progress", "--out", str(out)]
     assert main(args) == 0
-    for kind, gate in (("direct", "direct"), ("l0-1", "l0")):
+    for kind, gate in (("direct", "direct"), ("l0-0.1", "l0")):
         metrics = json.loads((out / "mlp" / kind / "seed0" / "metrics.json").read_text())
         assert metrics["config"]["gate"] == gate and f"--run mlp/{kind}/seed0" in metrics["command"]
-    assert json.loads((out / "mlp" / "l0-1" / "seed0" / "metrics.json").read_text())["config"]["l0_lambda"] == [1.0]
+    config = json.loads((out / "mlp" / "l0-0.1" / "seed0" / "metrics.json").read_text())["config"]
+    assert config["l0_lambda"] == [0.1] and config["optimizer"] == "adam" and config["schedule"] == "joint"
     assert "0 already finished" in capsys.readouterr().out
