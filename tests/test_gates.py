@@ -150,3 +150,9 @@ def test_a_smoke_study_of_the_peers_through_reproduce(tmp_path, capsys):
     config = json.loads((out / "mlp" / "l0-0.1" / "seed0" / "metrics.json").read_text())["config"]
     assert config["l0_lambda"] == [0.1] and config["optimizer"] == "adam" and config["schedule"] == "joint"
     assert "0 already finished" in capsys.readouterr().out
+
+
+def test_a_wrong_number_of_lambdas_stops_before_training(tmp_path, capsys):
+    assert main(["train", "--preset", "smoke", "--gate", "l0", "--l0-lambda", "1", "2", "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.strip() == "error: --l0-lambda takes one value or one per gated layer (3), got 2"
+    assert not (tmp_path / "r").exists()
