@@ -32,7 +32,8 @@ CURVES = tuple((c, s) for s in SOURCES for c in CRITERIA if (c, s) != ("switcher
 NATURAL = "natural"  # the switcher model as trained: units with gate exactly 0 removed
 COLUMNS = ("model", "criterion", "source", "target_removed_pct", "finetune_epochs", "seed", "test_accuracy",
            "params_removed_pct")
-LABELS = {"switcher": "switcher gate", "magnitude": "L1 norm", "random": "random", "conductance": "conductance"}
+LABELS = {"switcher": "switcher gate", "magnitude": "L1 norm", "random": "random", "conductance": "conductance",
+          "direct": "direct gate"}
 
 
 @dataclass(frozen=True)
@@ -211,8 +212,8 @@ def point(summary: list[dict], model: str, criterion: str, source: str, target, 
 
 def curve_label(criterion: str, source: str) -> str:
     if criterion == NATURAL:
-        return "switcher model as trained (gates = 0 removed)"
-    model = "switcher model, gates folded" if source == "switcher" else "dense model"
+        return f"{source} model as trained (gates = 0 removed)"
+    model = {"switcher": "switcher model, gates folded", "dense": "dense model"}.get(source, f"{source} model")
     return f"{LABELS[criterion]} ({model})"
 
 

@@ -13,8 +13,9 @@ from .analysis import CATEGORIES, alive_units, category_codes, gate_categories
 from .attribution import format_rho
 
 CATEGORY_COLOURS = {"pruned": "#2b2b2b", "weakened": "#5b8fd6", "strengthened": "#f08a24"}
-PHASE_COLOURS = {"tnn": "#dbe8f7", "snn": "#fde4cc", "warmup": "#e8e8e8", "dense": "#ffffff"}
-PHASE_LABELS = {"tnn": "TNN phase", "snn": "switcher phase", "warmup": "warm-up (no gates)", "dense": "dense"}
+PHASE_COLOURS = {"tnn": "#dbe8f7", "snn": "#fde4cc", "warmup": "#e8e8e8", "dense": "#ffffff", "joint": "#e3f2e1"}
+PHASE_LABELS = {"tnn": "TNN phase", "snn": "switcher phase", "warmup": "warm-up (no gates)", "dense": "dense",
+                "joint": "TNN and gates together"}
 _CMAP = ListedColormap([CATEGORY_COLOURS[c] for c in CATEGORIES])
 _NORM = BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3)
 
@@ -276,5 +277,46 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
     if zoom and tops:
         top = max(tops + ([paper[1]] if paper else []))
         ax.set_ylim(top - zoom, top + 1)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+PEER_STYLES = {"switcher": ("-", "o", CRITERION_COLOURS["switcher"]), "direct": ("-", "^", "#7b3294"),
+               "l0": ("-", "s", "#1b9e77"), "magnitude": (":", "", "#2c7fb8")}
+
+
+def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1=None):
+    """The switcher against its peers: switcher and direct models ranked by their own gates, the
+    L0 curve (one point per lambda, labelled), each method's natural point (diamond), the dense
+    model by L1 norm for reference, and the papers' Table 1 points (stars, `table1`: {name: (removed, acc)})."""
+    from .peers import curve, l0_lambda, natural_point, plotted_curves
+
+    curves = plotted_curves(summary, model, finetune_epochs)
+    curves["dense model, L1 norm (reference)"] = sorted(
+        (s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
+         == (model, "magnitude", "dense", finetune_epochs) and s["accuracy"] is not None), key=lambda s: s["removed"])
+    for (label, pts), style in zip(curves.items(), PEER_STYLES.values()):
+        if not pts:
+            continue
+        line, marker, colour = style
+        x, y = np.array([p["removed"] for p in pts]), np.array([p["accuracy"] for p in pts])
+        std = np.array([p["accuracy_std"] or 0.0 for p in pts])
+        ax.plot(x, y, line, marker=marker, ms=4, color=colour, label=label)
+        ax.fill_between(x, y - std, y + std, color=colour, alpha=0.15, lw=0)
+    for p in curve(summary, model, "l0", finetune_epochs):
+        ax.annotate(f"λ {l0_lambda(p['source']):g}", (p["removed"], p["accuracy"]), textcoords="offset points",
+                    xytext=(3, -10), fontsize="x-small", color=PEER_STYLES["l0"][2])
+    for source in ("switcher", "direct"):
+        nat = natural_point(summary, model, source, finetune_epochs)
+        if nat and nat["accuracy"] is not None:
+            ax.errorbar(nat["removed"], nat["accuracy"], xerr=nat["removed_std"] or 0, yerr=nat["accuracy_std"] or 0,
+                        fmt="D", ms=8, color=PEER_STYLES[source][2], mec="black", ecolor="black", zorder=5,
+                        label=f"{source} model as trained (gates = 0 removed)")
+    for i, (name, (removed, accuracy)) in enumerate((table1 or {}).items()):
+        ax.plot(removed, accuracy, "*", ms=11, color=["#444444", "#888888", "#1b9e77", "#f08a24"][i % 4],
+                mec="black", label=f"paper: {name}", zorder=6)
+    ax.set_xlabel("params removed (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_xlim(-2, 102)
     ax.grid(alpha=0.3)
     return ax

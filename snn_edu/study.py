@@ -3,6 +3,9 @@ and the frontier, per model and seed. Jobs run in N worker processes with the co
 them, are skipped once finished (so a stopped study continues), or are printed as one
 self-contained command each for a cluster.
 
+Measurements: `magnitude` and `frontier` need the seed's AL and dense runs; `peers` needs its
+direct and L0 runs (snn_edu.peers).
+
 Layout: OUT/MODEL/KIND/seedS/ (metrics.json, history.pt, model.pt), OUT/frontier.csv and
 OUT/MANIFEST.json. A job is finished when its metrics.json exists; a running job holds its
 folder's lock (snn_edu.runfolder), so no two processes ever run the same job.
@@ -23,9 +26,9 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from . import frontier, machine
+from . import frontier, machine, peers
 from . import precision as numeric
-from .ablation import RUNS, VARIANTS, magnitude_metrics, variant_config
+from .ablation import PEERS, RUNS, VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError
 from .models import MODELS
 from .presets import preset
@@ -35,16 +38,17 @@ from .runs import MANIFEST, WEIGHTS, load_model, write_run_files
 from .metrics import result_line
 from .training import TrainConfig, Trainer, load_data
 
-MEASURES = ("magnitude", "frontier")  # jobs that measure trained runs instead of training
+MEASURES = ("magnitude", "frontier", "peers")  # jobs that measure trained runs instead of training
+NEEDS = {"magnitude": ("al", "dense"), "frontier": ("al", "dense"), "peers": tuple(PEERS)}
 STAGES = ("train", "measure")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One independent unit of work: a training run, or a measurement of the seed's AL and dense runs."""
+    """One independent unit of work: a training run, or a measurement of some of the seed's runs."""
 
     model: str
-    kind: str  # a RUNS name (a training run), "magnitude" or "frontier"
+    kind: str  # a RUNS name (a training run) or a MEASURES name
     seed: int
 
     @property
@@ -57,7 +61,7 @@ class Job:
 
     @property
     def needs(self) -> tuple["Job", ...]:
-        return () if self.stage == "train" else (Job(self.model, "al", self.seed), Job(self.model, "dense", self.seed))
+        return tuple(Job(self.model, kind, self.seed) for kind in NEEDS.get(self.kind, ()))
 
     def folder(self, out: Path, kind: str | None = None) -> Path:
         return Path(out) / self.model / (kind or self.kind) / f"seed{self.seed}"
@@ -81,8 +85,9 @@ class Job:
 
 def plan(models=MODELS, variants=None, seeds: int = 3, measures=MEASURES) -> list[Job]:
     """The jobs of a study, each after the jobs it needs: every seed's AL and dense runs first,
-    then the `measures` (when both are in `variants`), then the other variants (default: the
-    ablation's; the peers, direct and l0-*, when named)."""
+    then the `measures` that need them (when both are in `variants`), then the other variants
+    (default: the ablation's; the peers, direct and l0-*, when named), then `peers` (when every
+    peer is in `variants`)."""
     variants = list(variants or VARIANTS)
     unknown = [v for v in variants if v not in RUNS]
     if unknown or seeds < 1:
@@ -90,9 +95,10 @@ def plan(models=MODELS, variants=None, seeds: int = 3, measures=MEASURES) -> lis
                           else f"--seeds must be at least 1, got {seeds}")
     first = [v for v in ("al", "dense") if v in variants]
     jobs = [Job(m, v, s) for s in range(seeds) for m in models for v in first]
-    if len(first) == 2:
-        jobs += [Job(m, k, s) for s in range(seeds) for m in models for k in MEASURES if k in measures]
-    return jobs + [Job(m, v, s) for s in range(seeds) for m in models for v in variants if v not in first]
+    ready = [k for k in MEASURES if k in measures and all(v in variants for v in NEEDS[k])]
+    jobs += [Job(m, k, s) for s in range(seeds) for m in models for k in ready if NEEDS[k] == ("al", "dense")]
+    jobs += [Job(m, v, s) for s in range(seeds) for m in models for v in variants if v not in first]
+    return jobs + [Job(m, k, s) for s in range(seeds) for m in models for k in ready if NEEDS[k] != ("al", "dense")]
 
 
 def command(job: Job, level: str, out: Path, threads: int | None = None, precision: str = "fp32") -> str:
@@ -155,6 +161,15 @@ def _frontier(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, st
     return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(al_config)}}, f"{len(rows)} points"
 
 
+def _peers(job: Job, level: str, out: Path) -> tuple[dict, str]:
+    trained = {kind: _trained(Job(job.model, kind, job.seed), out) for kind in PEERS}
+    settings = frontier.SETTINGS[level]
+    config = replace(trained["direct"][1], gate="switcher")  # the level's TNN recipe: every peer fine-tunes alike
+    models = {kind: load_model(folder, c) for kind, (_, c, folder) in trained.items()}
+    rows = peers.peer_rows(models, config, *load_data(config), settings)
+    return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(config)}}, f"{len(rows)} points"
+
+
 def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None, progress: bool = False,
             precision: str = "fp32") -> str:
     """Run one job (skipping it when finished) and return a one-line summary; `precision` is the
@@ -178,6 +193,8 @@ def _run_locked(job: Job, level: str, out: Path, threads: int | None, progress: 
             results, line = _train(job, level, out, progress, precision)
         elif job.kind == "magnitude":
             results, line = _magnitude(job, level, out)
+        elif job.kind == "peers":
+            results, line = _peers(job, level, out)
         else:
             results, line = _frontier(job, level, out, progress)
         provenance = _provenance(job, level, out, threads, precision, time.perf_counter() - start)
@@ -333,13 +350,13 @@ def finished_jobs(out: str | Path) -> list[Job]:
 
 
 def collect(out: str | Path, jobs_planned: list[Job], level: str, session: dict | None = None) -> None:
-    """Write OUT/frontier.csv from every finished frontier job and OUT/MANIFEST.json from every
+    """Write OUT/frontier.csv from every finished frontier and peers job and OUT/MANIFEST.json from every
     finished job's provenance (plus `session`, appended to the sessions already recorded).
     Files that nothing changed are left byte for byte as they were."""
     out = Path(out)
     done = finished_jobs(out)
     metrics = {j.id: read_metrics(j.metrics_path(out).parent) for j in done}
-    rows = [r for j in done if j.kind == "frontier" for r in metrics[j.id]["rows"]]
+    rows = [r for j in done if j.kind in ("frontier", "peers") for r in metrics[j.id]["rows"]]
     if rows:
         frontier.write_csv(rows, out / "frontier.csv")
     old = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).exists() else {}

@@ -96,6 +96,34 @@ def frontier_figure(summary: list[dict], model: str, finetune_epochs: int, curve
     return fig
 
 
+def peers_figure(summary: list[dict], model: str, finetune_epochs: int):
+    """The switcher against the direct gate and L0 on one model's frontier, with the papers' points."""
+    from .frontier import MODEL_NAMES, tuning_text
+    from .peers import table1_points
+
+    fig, ax = plots.new_figure(1, 1, width=11.5, height=4.8)
+    plots.plot_peers(ax, summary, model, finetune_epochs, table1_points(model))
+    seeds = max((s["seeds"] for s in summary if s["model"] == model), default=0)
+    ax.set_title(f"{MODEL_NAMES[model]}: the switcher and its peers, {tuning_text(finetune_epochs)} "
+                 f"(mean ± std over {seeds} seeds)", fontsize="small")
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+def peer_masks_figure(histories: dict, method: str, seed: int, layer: str, epoch: int):
+    """One method's gates of one layer at an epoch (the last one if the run is shorter)."""
+    history = histories[(method, seed)]
+    epoch = min(epoch, len(history.epochs) - 1)
+    fig = mask_figure(history, layer, epoch)
+    curves = fig.axes[2]
+    if not curves.images:  # no switcher input to show (peers read no weights): the run's curves instead
+        curves.axis("on")
+        plots.plot_learning_curves(curves, history, title=f"{method} seed {seed}")
+        curves.axvline(epoch, color="black", lw=1)
+    fig.axes[0].set_title(f"{method}: {fig.axes[0].get_title()}", fontsize="small")
+    return fig
+
+
 # -- ipywidgets shells ------------------------------------------------------------------------
 def _show(fig):
     from IPython.display import display
@@ -183,6 +211,37 @@ def frontier_explorer(summary: list[dict]):
     rows = list(controls.values())
     panel.children = (w.VBox([w.HBox(rows[:2] + rows[3:]), rows[2]]), panel.children[1])
     return panel
+
+
+def peer_masks(histories: dict):
+    """Method, seed, layer and epoch over {(method, seed): History}."""
+    import ipywidgets as w
+
+    methods = list(dict.fromkeys(m for m, _ in histories))
+    seeds = sorted({s for _, s in histories})
+    layers = sorted({k for h in histories.values() for r in h.epochs for k in r["gates_eval"]}, key=str)
+    last = max(len(h.epochs) for h in histories.values()) - 1
+    controls = {
+        "method": w.Dropdown(options=methods, value=methods[0], description="method"),
+        "seed": w.Dropdown(options=seeds, value=seeds[0], description="seed"),
+        "layer": w.Dropdown(options=layers, value=layers[0], description="layer"),
+        "epoch": w.IntSlider(value=last, min=0, max=last, description="epoch", continuous_update=False),
+    }
+    return _panel(controls, lambda **kw: peer_masks_figure(histories, **kw))
+
+
+def peers_explorer(summary: list[dict]):
+    """Model and fine-tuning over the peers' frontier."""
+    import ipywidgets as w
+
+    models = sorted({s["model"] for s in summary}, key=["mlp", "lenet5"].index)
+    epochs = sorted({s["finetune_epochs"] for s in summary})
+    controls = {
+        "model": w.Dropdown(options=models, value=models[0], description="model"),
+        "finetune_epochs": w.ToggleButtons(options=[("no fine-tuning", 0)] + [(f"{e} epochs", e) for e in epochs if e],
+                                           value=0, description="fine-tune"),
+    }
+    return _panel(controls, lambda model, finetune_epochs: peers_figure(summary, model, finetune_epochs))
 
 
 def gradient_explorer(k_classes: int = 5, seed: int = 0):

@@ -1,0 +1,196 @@
+"""The switcher against its peers (the papers' Table 1): a direct gate per unit (the switcher
+without its U-Net) and L0 hard-concrete gates over a range of lambda, on the frontier.
+
+Frontier rows (frontier.COLUMNS) of one seed: every peer run's natural point (units whose
+evaluation gate is 0 removed; source = the run, e.g. 'l0-0.03'), as trained and after the
+frontier's short fine-tuning, and the direct model ranked by its own gate at the frontier's
+targets (criterion and source 'direct'). The L0 runs' natural points, one per lambda, are its curve.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+from .ablation import PEERS, mean_std
+from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, keep_top, measure, n_keep,
+                       point)
+from .models import GatedNet
+from .runfolder import HISTORY, METRICS, read_file
+from .training import History, TrainConfig
+
+METHODS = ("al", *PEERS)  # the switcher's run, then its peers', in table order
+L0_RUNS = tuple(p for p in PEERS if p.startswith("l0-"))
+# The papers' Table 1 (MNIST, 200 epochs for L0hc and BC): reported, never used as results of ours.
+TABLE1 = {
+    "mlp": [("BC-GNJ", "98.20", "278-98-13", "89.24"), ("BC-GHS", "98.20", "311-86-14", "89.45"),
+            ("L0hc (lambda sep.)", "98.20", "266-88-33", "90.06"), ("SNN", "98.41 ± 0.02", "456-134-45", "74.61")],
+    "lenet5": [("BC-GNJ", "99.00", "8-13-88-13", "99.05"), ("BC-GHS", "99.00", "5-10-76-16", "99.36"),
+               ("L0hc (lambda sep.)", "99.00", "9-18-65-25", "98.57"), ("SNN", "99.27 ± 0.04", "12-37-268-192", "84.95")],
+}
+METHOD_NAMES = {"al": "switcher (SNN-AL)", "direct": "direct gate (no U-Net)",
+                **{p: f"L0 hard concrete, lambda {p[3:]}" for p in L0_RUNS}}
+
+
+def table1_points(model: str) -> dict[str, tuple[float, float]]:
+    """{method: (params removed %, accuracy %)} of the papers' Table 1 rows for `model`."""
+    return {name: (float(removed), float(acc.split()[0])) for name, acc, _, removed in TABLE1[model]}
+
+
+def l0_lambda(source: str) -> float:
+    """The lambda of an L0 run's name ('l0-0.03' -> 0.03)."""
+    return float(source[3:])
+
+
+# -- measuring -----------------------------------------------------------------------------------
+def peer_rows(models: dict[str, GatedNet], config: TrainConfig, train, test, settings: FrontierSettings) -> list[dict]:
+    """Frontier rows of one seed's peer runs ({run name: trained model}); every fine-tuning uses
+    `config` (the level's TNN recipe, so all methods are fine-tuned alike)."""
+    base = {"model": config.model, "seed": config.seed}
+    rows = []
+
+    def add(criterion, source, target, model, masks):
+        for epochs, accuracy, removed in measure(model, masks, config, train, test, settings.finetune_epochs):
+            rows.append({**base, "criterion": criterion, "source": source, "target_removed_pct": target,
+                         "finetune_epochs": epochs, "test_accuracy": accuracy, "params_removed_pct": removed})
+
+    for name, model in models.items():
+        gates = model.gates("eval")
+        folded, alive = folded_copy(model, gates)
+        add(NATURAL, name, None, folded, {n: a.float() for n, a in alive.items()})
+        if name == "direct":
+            for target in settings.targets:
+                add("direct", "direct", target, folded,
+                    {n: keep_top(gates[n], n_keep(len(gates[n]), target), alive[n]) for n in gates})
+    return rows
+
+
+# -- the table beside the papers' ----------------------------------------------------------------
+def load_method_runs(out: str | Path) -> dict[str, list[dict]]:
+    """{method: [metrics of each seed]} of the switcher (al) and its peers under OUT/MODEL."""
+    runs: dict[str, list[dict]] = {}
+    for method in METHODS:
+        for path in sorted(Path(out).glob(f"{method}/seed*/{METRICS}")):
+            runs.setdefault(method, []).append(json.loads(path.read_text()))
+    return runs
+
+
+def load_method_histories(out: str | Path) -> dict[tuple[str, int], History]:
+    """{(method, seed): History} of the switcher (al) and its peers under OUT/MODEL (for the widgets)."""
+    return {(method, int(p.parent.name[4:])): History.from_dict(read_file(p))
+            for method in METHODS for p in sorted(Path(out).glob(f"{method}/seed*/{HISTORY}"))}
+
+
+def _mean_architecture(ms: list[dict]) -> str:
+    archs = [[int(n) for n in m["pruned_architecture"].split("-")] for m in ms]
+    return "-".join(str(round(statistics.mean(col))) for col in zip(*archs)) or "-"
+
+
+def table_markdown(model: str, runs: dict[str, list[dict]], data_note: str = "") -> str:
+    """Ours (mean ± std over seeds) under the papers' Table 1 rows for `model`."""
+    lines = ["| source | method | seeds | test acc % | pruned architecture | params removed % |",
+             "|---|---|---|---|---|---|"]
+    for method, acc, arch, removed in TABLE1[model]:
+        lines.append(f"| paper | {method} | | {acc} | {arch} | {removed} |")
+    for method in [m for m in METHODS if m in runs]:
+        ms = [m for m in runs[method] if m["test_accuracy"] is not None]
+        diverged = len(runs[method]) - len(ms)
+        seeds = f"{len(runs[method])}" + (f" ({diverged} diverged)" if diverged else "")
+        lines.append(f"| **ours**{data_note} | {METHOD_NAMES[method]} | {seeds} | "
+                     f"{mean_std([m['test_accuracy'] for m in ms])} | {_mean_architecture(ms)} | "
+                     f"{mean_std([m['params_removed_pct'] for m in ms])} |")
+    return "\n".join(lines)
+
+
+# -- matched sparsity ----------------------------------------------------------------------------
+def curve(summary: list[dict], model: str, method: str, finetune_epochs: int) -> list[dict]:
+    """A method's summarised points sorted by params removed: 'switcher' and 'direct' ranked by
+    their own gates, 'l0' the natural points of its lambdas."""
+    if method == "l0":
+        pts = [s for s in summary if s["model"] == model and s["criterion"] == NATURAL
+               and s["source"] in L0_RUNS and s["finetune_epochs"] == finetune_epochs]
+    else:
+        pts = [s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
+               == (model, method, method, finetune_epochs)]
+    return sorted((p for p in pts if p["accuracy"] is not None), key=lambda p: p["removed"])
+
+
+def natural_point(summary: list[dict], model: str, source: str, finetune_epochs: int) -> dict | None:
+    """A run's natural point (units with gate 0 removed); the switcher's fine-tuned one is its own
+    ranking at target 0 (the same units)."""
+    if source == "switcher" and finetune_epochs:
+        return point(summary, model, "switcher", "switcher", 0, finetune_epochs)
+    return point(summary, model, NATURAL, source, None, finetune_epochs)
+
+
+def interpolate(pts: list[dict], removed: float) -> dict | None:
+    """Accuracy (and std) of a curve at `removed` % by linear interpolation between the two
+    neighbouring points; None outside the curve's range."""
+    for a, b in zip(pts, pts[1:]):
+        if a["removed"] <= removed <= b["removed"]:
+            t = 0.0 if b["removed"] == a["removed"] else (removed - a["removed"]) / (b["removed"] - a["removed"])
+            mix = lambda key: (1 - t) * (a[key] or 0.0) + t * (b[key] or 0.0)  # noqa: E731
+            return {"accuracy": mix("accuracy"), "accuracy_std": mix("accuracy_std"), "removed": removed,
+                    "between": (a, b)}
+    if len(pts) == 1 and math.isclose(pts[0]["removed"], removed):
+        return {**pts[0], "between": (pts[0], pts[0])}
+    return None
+
+
+def _versus(ours: dict, pts: list[dict], name: str) -> str:
+    """How the switcher's point compares with a curve at the same params removed."""
+    other = interpolate(pts, ours["removed"])
+    if other is None:
+        better = [p for p in pts if p["removed"] >= ours["removed"] and p["accuracy"] > ours["accuracy"]]
+        if better:
+            p = max(better, key=lambda p: p["accuracy"])
+            return (f"is dominated by {name} ({_label(p)}: {p['accuracy']:.2f} % with more removed, "
+                    f"{p['removed']:.1f} %)")
+        span = f"{pts[0]['removed']:.1f} to {pts[-1]['removed']:.1f} %" if pts else "no points"
+        return f"cannot be matched with {name} (its points span {span} removed)"
+    diff = ours["accuracy"] - other["accuracy"]
+    spread = max(ours["accuracy_std"] or 0.0, other["accuracy_std"] or 0.0)
+    word = "beats" if diff > spread else "trails" if diff < -spread else "ties with (within the seeds' spread)"
+    return f"{word} {name} ({other['accuracy']:.2f} %, {diff:+.2f} points; {_between(other)})"
+
+
+def _label(p: dict) -> str:
+    return f"lambda {l0_lambda(p['source']):g}" if p["source"] in L0_RUNS else f"{p['target_removed_pct']:g} % of units"
+
+
+def _between(p: dict) -> str:
+    a, b = p["between"]
+    return f"interpolated between {_label(a)} and {_label(b)}" if a is not b else _label(a)
+
+
+def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] = (0,)) -> list[str]:
+    """Sentences computed from the summary: each peer's natural point, the L0 curve, and the
+    switcher against direct and L0 at the switcher's own sparsity."""
+    from .frontier import MODEL_NAMES, tuning_text
+
+    out = []
+    d = natural_point(summary, model, "direct", 0)
+    if d:
+        out.append(f"{MODEL_NAMES[model]}: the direct gate, trained exactly as the switcher but without the U-Net, "
+                   f"scores {format_pm(d)} % and removes {format_pm(d, 'removed')} % of the weights.")
+    l0 = curve(summary, model, "l0", 0)
+    if l0:
+        out.append("L0 as trained, lambda by lambda: " + "; ".join(
+            f"{l0_lambda(p['source']):g}: {format_pm(p)} % at {format_pm(p, 'removed')} % removed" for p in l0) + ".")
+    for epochs in finetune_epochs:
+        ours = natural_point(summary, model, "switcher", epochs)
+        if ours is None or ours["accuracy"] is None:
+            continue
+        parts = [_versus(ours, curve(summary, model, method, epochs), name)
+                 for method, name in (("direct", "the direct gate"), ("l0", "L0"))]
+        out.append(f"At the switcher's own sparsity ({ours['removed']:.1f} % removed), {tuning_text(epochs)}, "
+                   f"the switcher ({format_pm(ours)} %) " + " and ".join(parts) + ".")
+    return out
+
+
+def plotted_curves(summary: list[dict], model: str, finetune_epochs: int) -> dict[str, list[dict]]:
+    """{label: points} of the figure: switcher and direct ranked by their own gates, the L0 curve."""
+    return {curve_label("switcher", "switcher"): curve(summary, model, "switcher", finetune_epochs),
+            "direct gate (direct model, its own ranking)": curve(summary, model, "direct", finetune_epochs),
+            "L0 hard concrete (one point per lambda)": curve(summary, model, "l0", finetune_epochs)}
