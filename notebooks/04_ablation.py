@@ -245,3 +245,8 @@ widgets.threshold_explorer(final_gates)
 #    Do its printed test accuracy and pruned architecture fall inside the mean ± std of the
 #    `shuffled` row? What does that tell you about how many seeds an ablation needs before you
 #    trust a difference between two rows?
+
+# %% [markdown]
+# **Next:** [05 · The switcher against its peers](05_peers.ipynb) removes the U-Net altogether (a
+# gate learned directly per neuron) and sets the switcher beside L0 regularisation, the method
+# both papers compare with in their Table 1.

@@ -226,23 +226,33 @@ def record_times(path: str | Path, info: dict) -> Path:
     return path
 
 
-# What a notebook trains when TRAIN_LIVE = True at the cpu level: shipped runs, or the whole study.
+# What a notebook trains when TRAIN_LIVE = True at the cpu level: shipped runs, or the kinds of
+# study jobs it runs (training runs and measurements).
+STUDY_KINDS = {"04_ablation": ("al", "sl", "dense", "shuffled", "noise", "constant", "connection", "magnitude",
+                               "frontier"),
+               "05_peers": ("al", "dense", "frontier", "direct", "peers", "l0-*")}
 LIVE_TRAINING = {"02_training": ("mlp/al/seed0", "lenet5/al/seed0"),
-                 "03_kernels": ("lenet5/al/seed0", "mlp/al/seed0"),
-                 "04_ablation": "study"}
+                 "03_kernels": ("lenet5/al/seed0", "mlp/al/seed0")}
 
 
 def _live_training_seconds(notebook: str, results: Path) -> tuple[float, str]:
-    """Seconds the shipped cpu-level runs took to train what `notebook` trains live, and how they ran."""
+    """Seconds the shipped cpu-level jobs took to produce what `notebook` trains live, and how they ran."""
+    from .runfolder import read_metrics
+
+    if notebook in STUDY_KINDS:
+        from fnmatch import fnmatch
+
+        from .study import finished_jobs
+
+        kinds = STUDY_KINDS[notebook]
+        runs = [read_metrics(j.metrics_path(results).parent)["provenance"] for j in finished_jobs(results)
+                if any(fnmatch(j.kind, k) for k in kinds)]
+        threads = sorted({r["threads"] for r in runs})
+        return (sum(r["seconds"] for r in runs),
+                f"{len(runs)} jobs, added up as if run one after another, {'/'.join(map(str, threads))} thread(s) each")
     what = LIVE_TRAINING.get(notebook)
     if what is None:
         return 0.0, ""
-    from .runfolder import read_metrics
-    from .runs import read_manifest
-
-    if what == "study":
-        manifest = read_manifest(results)
-        return manifest["wall_seconds"], f"{manifest['threads_per_job']} thread(s) per job"
     runs = [read_metrics(results / run)["provenance"] for run in what]
     return sum(r["seconds"] for r in runs), f"{runs[0]['threads']} thread(s)"
 

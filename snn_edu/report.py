@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import ablation, frontier, plots
+from . import ablation, frontier, peers, plots
 from .frontier import CURVES, MODEL_NAMES, NATURAL, curve_label, format_pm, point, tuning_text
 from .paper import reported_point
 from .runs import read_manifest
@@ -19,7 +19,8 @@ def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
              "| *weights removed, dense model (%)* | "
              + " | ".join(format_pm(point(summary, model, "magnitude", "dense", t, epochs), "removed", "-")
                           for t in targets) + " |"]
-    for criterion, source in CURVES:
+    ranked_direct = point(summary, model, "direct", "direct", targets[0], epochs) if targets else None
+    for criterion, source in CURVES + ((("direct", "direct"),) if ranked_direct else ()):
         lines.append(f"| {curve_label(criterion, source)} | "
                      + " | ".join(format_pm(point(summary, model, criterion, source, t, epochs), missing="-")
                                   for t in targets) + " |")
@@ -103,7 +104,29 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
                 out += ["", f"Test accuracy (%), {tuning_text(epochs)}:", "", frontier_table(summary, model, epochs)]
             out += ["", "What it shows (computed by `snn_edu.frontier.findings`):", ""]
             out += [f"- {sentence}" for sentence in frontier.findings(summary, model)]
+    out += _peers_section(results, models, summary)
     return "\n".join(out) + "\n"
+
+
+def _peers_section(results: Path, models: list[str], summary: list[dict]) -> list[str]:
+    runs = {m: peers.load_method_runs(results / m) for m in models}
+    shown = [m for m in models if set(runs[m]) - {"al"}]
+    if not shown:
+        return []
+    out = ["", "## The switcher against its peers", "",
+           "The papers' Table 1 rows, then ours: the switcher (SNN-AL); the **direct gate**, one learned "
+           "`relu(g)` per unit trained exactly as the switcher is (alternating phases, cross-entropy only), "
+           "which is the switcher without its U-Net; and **L0** hard-concrete gates (Louizos et al.) trained "
+           "jointly with the expected-L0 penalty, lambda / N per expected non-zero weight, with Adam at lr 0.01, "
+           "one run per lambda. Every method is counted the same way and fine-tuned with the same recipe. The "
+           "frontier tables above include the direct model ranked by its own gate; `frontier.csv` holds every "
+           "peer run's own point, as trained and fine-tuned."]
+    epochs = tuple(sorted({s["finetune_epochs"] for s in summary}))
+    for model in shown:
+        out += ["", f"### Peers: {MODEL_NAMES[model]}", "", peers.table_markdown(model, runs[model]), "",
+                "What it shows (computed by `snn_edu.peers.findings`):", ""]
+        out += [f"- {sentence}" for sentence in peers.findings(summary, model, epochs)]
+    return out
 
 
 def save_frontier_figure(results: str | Path, path: str | Path) -> Path:

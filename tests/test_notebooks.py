@@ -1,5 +1,5 @@
 """The notebooks: paired sources agree, committed .ipynb carry no outputs, each one runs in smoke
-mode without an error (executed by the smoke build of the book), and 02-04 run in their default
+mode without an error (executed by the smoke build of the book), and 02-05 run in their default
 mode on the shipped results."""
 from pathlib import Path
 
@@ -53,7 +53,7 @@ def test_notebook_runs_in_smoke_mode(source, smoke_book):
     check_ran(nbformat.read(out / "notebooks" / f"{source.stem}.ipynb", as_version=4))
 
 
-@pytest.mark.parametrize("source", [s for s in SOURCES if s.stem[:2] in ("02", "03", "04")], ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", [s for s in SOURCES if s.stem[:2] in ("02", "03", "04", "05")], ids=lambda p: p.stem)
 def test_notebook_opens_on_the_shipped_results(source, monkeypatch):
     monkeypatch.delenv("SNN_EDU_SMOKE", raising=False)
     text = run_and_check(source)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from snn_edu import frontier
+from snn_edu.ablation import PEERS
 from snn_edu.analysis import pruned_architecture
 from snn_edu.report import report_markdown
 from snn_edu.runs import load_run, read_manifest
@@ -28,14 +29,15 @@ def test_frontier_covers_both_models_every_criterion_and_target(rows):
     for model in ("mlp", "lenet5"):
         mine = [r for r in rows if r["model"] == model]
         assert len({r["seed"] for r in mine}) >= 3
-        assert {(r["criterion"], r["source"]) for r in mine} == {*frontier.CURVES, ("natural", "switcher")}
+        assert {(r["criterion"], r["source"]) for r in mine} == {*frontier.CURVES, ("natural", "switcher"),
+                                                                ("direct", "direct"), *(("natural", p) for p in PEERS)}
         assert {0, 25, 50, 75, 90} <= {r["target_removed_pct"] for r in mine}
         assert {r["finetune_epochs"] for r in mine} == {0, 2}
     assert all(0 <= r["test_accuracy"] <= 100 and 0 <= r["params_removed_pct"] <= 100 for r in rows)
 
 
 def test_frontier_csv_is_the_frontier_jobs_rows(rows):
-    jobs = [j for j in finished_jobs(RESULTS) if j.kind == "frontier"]
+    jobs = [j for j in finished_jobs(RESULTS) if j.kind in ("frontier", "peers")]
     from_jobs = [r for j in jobs for r in json.loads((j.folder(RESULTS) / "metrics.json").read_text())["rows"]]
     assert len(from_jobs) == len(rows)
     for a, b in zip(from_jobs, rows):
@@ -44,11 +46,20 @@ def test_frontier_csv_is_the_frontier_jobs_rows(rows):
 
 def test_the_switcher_criterion_at_zero_is_the_trained_model(rows):
     for r in rows:
-        if r["criterion"] == "natural":
+        if r["criterion"] == "natural" and r["source"] == "switcher":
             (zero,) = [z for z in rows if (z["model"], z["seed"], z["criterion"], z["target_removed_pct"],
                                            z["finetune_epochs"]) == (r["model"], r["seed"], "switcher", 0, 0)]
             assert zero["params_removed_pct"] == r["params_removed_pct"]
             assert abs(zero["test_accuracy"] - r["test_accuracy"]) <= 0.1  # folding rounds; one digit of 1,000
+
+
+def test_each_peer_point_as_trained_is_its_run(rows):
+    """A peer run's natural point (gates folded, units at 0 removed) scores what the run recorded."""
+    for r in rows:
+        if r["criterion"] == "natural" and r["source"] in PEERS and r["finetune_epochs"] == 0:
+            metrics = json.loads((RESULTS / r["model"] / r["source"] / f"seed{r['seed']}" / "metrics.json").read_text())
+            assert r["params_removed_pct"] == pytest.approx(metrics["params_removed_pct"])
+            assert abs(r["test_accuracy"] - metrics["test_accuracy"]) <= 0.1  # folding rounds; one digit of 1,000
 
 
 def test_every_run_records_its_config_command_and_machine():

@@ -1,0 +1,176 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · The switcher against its peers
+#
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/05_peers.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/05_peers.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
+#
+# Both papers' Table 1 set the switcher beside other methods that learn which neurons to remove.
+# This notebook runs two of them through the same gated layers, the same data and the same
+# counting of "pruned architecture" and "params removed":
+#
+# * **The direct gate**: one learned number per neuron, `relu(g)` with `g` starting at 1,
+#   trained *exactly* as the switcher is (the same alternating phases, the same cross-entropy,
+#   no penalty). It is the switcher with its U-Net taken out, so it asks the question at the
+#   centre of the method: **does a network that reads the weights choose better than a gate
+#   learned directly?**
+# * **L0 regularisation with hard-concrete gates** (Louizos, Welling and Kingma, ICLR 2018; the
+#   papers' `L0hc`): each neuron gets a random gate that is exactly 0 with a learned probability;
+#   the loss adds `lambda / N` times the expected number of weights left on, and the network and
+#   gates are trained together. A larger `lambda` prunes more, so one run per `lambda` traces a
+#   curve of accuracy against sparsity.
+#
+# Both were run at the `cpu` level (4,000 digits, 8 epochs, 3 seeds) with
+#
+# ```bash
+# python -m snn_edu reproduce --level cpu --out results/cpu --jobs 2 \
+#     --variants direct l0-0.0001 l0-0.001 l0-0.01 l0-0.03 l0-0.05 l0-0.1 l0-0.3
+# ```
+#
+# and ship in `results/cpu/` beside the switcher's runs of notebook 04. This notebook reads them.
+
+# %% tags=["colab-setup"]
+# Colab only: fetch the repository and install snn_edu (does nothing elsewhere).
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    home = "/content/snn_edu"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/snn-edu/snn_edu", home], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)
+    os.chdir(f"{home}/notebooks")
+
+# %%
+# %matplotlib inline
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from snn_edu import frontier, peers, study, widgets
+from snn_edu.ablation import PEERS
+from snn_edu.frontier import MODEL_NAMES
+from snn_edu.presets import smoke_mode
+from snn_edu.runs import describe_results, results_dir
+
+TRAIN_LIVE = False  # True: train every peer and the switcher here (about half an hour on 2 cores at the cpu level)
+LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"
+LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, to test that path
+
+# %% [markdown]
+# A smoke-level study (`SNN_EDU_SMOKE=1`) trains for a handful of steps: it checks that every
+# figure below works, and its numbers mean nothing.
+
+# %%
+if LIVE:
+    level = LEVEL or ("smoke" if smoke_mode() else "cpu")
+    RESULTS = Path(tempfile.mkdtemp(prefix=f"snn_edu_{level}_peers_"))
+    models, seeds = (["mlp"], 2) if level == "smoke" else (["mlp", "lenet5"], 3)
+    jobs = study.plan(models, ["al", "dense", *PEERS], seeds, measures=("frontier", "peers"))
+    study.run_study(jobs, level, RESULTS, log=lambda line: None)
+else:
+    RESULTS = results_dir("cpu")
+print(describe_results(RESULTS))
+MODELS = [m for m in ("mlp", "lenet5") if (RESULTS / m / "direct").is_dir()]
+runs = {m: peers.load_method_runs(RESULTS / m) for m in MODELS}
+summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+
+# %% [markdown]
+# ## Ours beside the papers' Table 1
+#
+# The papers' rows (MNIST, 60,000 digits, 100 to 200 epochs) come first, then ours, each a
+# mean ± standard deviation over seeds. Our runs see 4,000 digits for 8 epochs, so compare the
+# rows of ours with each other, and with the papers only for the shape of the pruned
+# architecture. The papers' L0 row separates `lambda` per layer; ours uses one `lambda` for every
+# layer.
+
+# %%
+for model in MODELS:
+    display(Markdown(f"**{MODEL_NAMES[model]}**\n\n" + peers.table_markdown(model, runs[model])))
+
+# %% [markdown]
+# ## On the frontier
+#
+# Notebook 04 drew the accuracy-versus-sparsity frontier of the switcher model ranked by its own
+# gate. Here the peers join it:
+#
+# * **switcher gate**: the switcher model, its lowest-gated units of every layer removed;
+# * **direct gate**: the same for the direct model, ranked by its own gate;
+# * **L0**: one point per `lambda`, each an L0 run as trained (its gates of exactly 0 removed);
+# * diamonds: the switcher and direct models as trained; stars: the papers' Table 1;
+# * the dense model pruned by L1 norm, dotted, as a reference any learned method should beat.
+#
+# Bands are ± one standard deviation over seeds. "Fine-tuned" means a short training of the
+# remaining weights with the mask fixed, the same recipe for every method.
+
+# %%
+fig = widgets.peers_figure(summary, MODELS[0], 0)
+plt.show()
+
+# %%
+widgets.peers_explorer(summary)
+
+# %% [markdown]
+# What the data say, computed from the runs above. "Beats" and "trails" mean that the switcher's
+# mean differs from the other method's, at the switcher's own sparsity, by more than the larger
+# of their standard deviations over seeds; a point between two runs is interpolated linearly.
+# Where the switcher's sparsity lies outside a curve's range, it is compared only with a point
+# that is both sparser and more accurate (which beats it outright).
+
+# %%
+for model in MODELS:
+    for sentence in peers.findings(summary, model, sorted({s["finetune_epochs"] for s in summary})):
+        print("•", sentence)
+
+# %% [markdown]
+# ## Step through each method's masks
+#
+# Choose a method and a seed, then move the epoch slider: the gates of one layer, how many are
+# pruned, weakened or strengthened, and the run's learning curves with the epoch marked. The
+# direct gate and L0 read no weights, so there is no "what the switcher read" panel for them. A
+# static view of one L0 run's first layer comes first.
+
+# %%
+histories = peers.load_method_histories(RESULTS / MODELS[0])
+method = next((m for m in ("l0-0.03", *PEERS) if (m, 0) in histories), next(iter(histories))[0])
+fig = widgets.peer_masks_figure(histories, method, 0, "fc1", 99)
+plt.show()
+
+# %%
+widgets.peer_masks(histories)
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Predict, then check: the direct gate.** The direct gate is trained exactly as the
+#    switcher is, with no penalty. Before you look at the table, predict: will it prune any
+#    neuron at all? Then find its row. If it prunes nothing, what part of the switcher must
+#    produce the switcher's zeros? (Notebook 04's section "Why the controls matter" has a hint.)
+# 2. **Where do the methods cross?** In the frontier explorer, keep `fine-tune` on "no
+#    fine-tuning" and look at the switcher's diamond. Is there an L0 point to its right that is
+#    also higher? Switch `model` to lenet5: does the answer change? Then pick the fine-tuned
+#    view: which curves move the most, and why might a method whose gates were trained together
+#    with the weights gain less from fine-tuning?
+# 3. **What does L0 prune first?** In the mask panel, choose an L0 run with a small `lambda`,
+#    layer fc1, and step the epoch slider from 0. Which pixels close first? Compare with
+#    `al` (the switcher) at the same epoch. Then choose a large `lambda`: which layer loses
+#    the most units, and does L0 ever *strengthen* a unit (a gate above 1)? Why can it not?
+# 4. **Going further: lambda per layer.** The L0 paper separates `lambda` per layer. From the
+#    repository's root folder, train one run with a larger `lambda` for the input layer than
+#    for the others (a few seconds for the MLP):
+#    `python -m snn_edu train --preset cpu --model mlp --gate l0 --optimizer adam --lr 0.01 --l0-lambda 0.3 0.03 0.03 --out runs/mlp_l0_sep`.
+#    Where does its printed point fall against the curve above?
