@@ -17,18 +17,12 @@ from .ablation import PEERS, mean_std
 from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, keep_top, measure, n_keep,
                        point)
 from .models import GatedNet
+from .paper import TABLE1
 from .runfolder import HISTORY, METRICS, read_file
 from .training import History, TrainConfig
 
 METHODS = ("al", *PEERS)  # the switcher's run, then its peers', in table order
 L0_RUNS = tuple(p for p in PEERS if p.startswith("l0-"))
-# The papers' Table 1 (MNIST, 200 epochs for L0hc and BC): reported, never used as results of ours.
-TABLE1 = {
-    "mlp": [("BC-GNJ", "98.20", "278-98-13", "89.24"), ("BC-GHS", "98.20", "311-86-14", "89.45"),
-            ("L0hc (lambda sep.)", "98.20", "266-88-33", "90.06"), ("SNN", "98.41 ± 0.02", "456-134-45", "74.61")],
-    "lenet5": [("BC-GNJ", "99.00", "8-13-88-13", "99.05"), ("BC-GHS", "99.00", "5-10-76-16", "99.36"),
-               ("L0hc (lambda sep.)", "99.00", "9-18-65-25", "98.57"), ("SNN", "99.27 ± 0.04", "12-37-268-192", "84.95")],
-}
 METHOD_NAMES = {"al": "switcher (SNN-AL)", "direct": "direct gate (no U-Net)",
                 **{p: f"L0 hard concrete, lambda {p[3:]}" for p in L0_RUNS}}
 
