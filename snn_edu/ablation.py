@@ -91,19 +91,19 @@ def magnitude_metrics(dense_model: GatedNet, al_metrics: dict, config: TrainConf
     return out
 
 
-def load_runs(out: str | Path) -> dict[str, list[dict]]:
-    """{variant: [metrics of each seed]} for every finished run under `out`."""
+def load_runs(out: str | Path, kinds=(*VARIANTS, *DERIVED)) -> dict[str, list[dict]]:
+    """{kind: [metrics of each seed]} for every finished run of `kinds` under `out` (default: the ablation's)."""
     runs: dict[str, list[dict]] = {}
     for path in sorted(Path(out).glob(f"*/seed*/{METRICS}")):
-        if path.parent.parent.name in (*VARIANTS, *DERIVED):
+        if path.parent.parent.name in kinds:
             runs.setdefault(path.parent.parent.name, []).append(json.loads(path.read_text()))
     return runs
 
 
-def load_histories(out: str | Path) -> dict[str, History]:
-    """{'variant/seedK': History} for every trained run under `out` (for the widgets)."""
+def load_histories(out: str | Path, kinds=tuple(VARIANTS)) -> dict[str, History]:
+    """{'kind/seedK': History} for every trained run of `kinds` under `out` (for the widgets)."""
     return {f"{p.parent.parent.name}/{p.parent.name}": History.from_dict(read_file(p))
-            for p in sorted(Path(out).glob(f"*/seed*/{HISTORY}"))}
+            for p in sorted(Path(out).glob(f"*/seed*/{HISTORY}")) if p.parent.parent.name in kinds}
 
 
 def mean_std(values: list[float], fmt: str = ".2f") -> str:
@@ -115,6 +115,12 @@ def mean_std(values: list[float], fmt: str = ".2f") -> str:
     return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
 
 
+def mean_architecture(metrics: list[dict]) -> str:
+    """The pruned architecture averaged layer by layer over runs ('-' for none)."""
+    archs = [[int(n) for n in m["pruned_architecture"].split("-")] for m in metrics]
+    return "-".join(str(round(statistics.mean(col))) for col in zip(*archs)) or "-"
+
+
 def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
     """Mean ± std over the seeds that finished (diverged ones are counted apart), with the
     paper's numbers where it has them."""
@@ -124,13 +130,11 @@ def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
     for variant in [v for v in list(VARIANTS) + list(DERIVED) if v in runs]:
         ms = runs[variant]
         finished = [m for m in ms if m["test_accuracy"] is not None]
-        archs = [[int(n) for n in m["pruned_architecture"].split("-")] for m in finished]
-        mean_arch = "-".join(str(round(statistics.mean(col))) for col in zip(*archs)) or "-"
         p = paper.get(PAPER_ROWS.get(variant, ""), ("", "", "", ""))
         rows.append({
             "variant": variant, "seeds": len(ms), "diverged": sum(bool(m.get("diverged")) for m in ms),
             "accuracy": mean_std([m["test_accuracy"] for m in finished]),
-            "architecture": mean_arch,
+            "architecture": mean_architecture(finished),
             "params_removed": mean_std([m["params_removed_pct"] for m in finished]),
             "seconds": mean_std([m.get("total_seconds", sum(m["seconds_per_epoch"])) for m in finished], ".0f"),
             "paper_accuracy": p[1], "paper_architecture": p[2], "paper_removed": p[3],

@@ -8,17 +8,14 @@ targets (criterion and source 'direct'). The L0 runs' natural points, one per la
 """
 from __future__ import annotations
 
-import json
 import math
-import statistics
 from pathlib import Path
 
-from .ablation import PEERS, mean_std
+from .ablation import PEERS, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, keep_top, measure, n_keep,
                        point)
 from .models import GatedNet
 from .paper import TABLE1
-from .runfolder import HISTORY, METRICS, read_file
 from .training import History, TrainConfig
 
 METHODS = ("al", *PEERS)  # the switcher's run, then its peers', in table order
@@ -63,22 +60,13 @@ def peer_rows(models: dict[str, GatedNet], config: TrainConfig, train, test, set
 # -- the table beside the papers' ----------------------------------------------------------------
 def load_method_runs(out: str | Path) -> dict[str, list[dict]]:
     """{method: [metrics of each seed]} of the switcher (al) and its peers under OUT/MODEL."""
-    runs: dict[str, list[dict]] = {}
-    for method in METHODS:
-        for path in sorted(Path(out).glob(f"{method}/seed*/{METRICS}")):
-            runs.setdefault(method, []).append(json.loads(path.read_text()))
-    return runs
+    return load_runs(out, METHODS)
 
 
 def load_method_histories(out: str | Path) -> dict[tuple[str, int], History]:
     """{(method, seed): History} of the switcher (al) and its peers under OUT/MODEL (for the widgets)."""
-    return {(method, int(p.parent.name[4:])): History.from_dict(read_file(p))
-            for method in METHODS for p in sorted(Path(out).glob(f"{method}/seed*/{HISTORY}"))}
-
-
-def _mean_architecture(ms: list[dict]) -> str:
-    archs = [[int(n) for n in m["pruned_architecture"].split("-")] for m in ms]
-    return "-".join(str(round(statistics.mean(col))) for col in zip(*archs)) or "-"
+    return {(name.split("/")[0], int(name.split("/seed")[1])): history
+            for name, history in load_histories(out, METHODS).items()}
 
 
 def table_markdown(model: str, runs: dict[str, list[dict]], data_note: str = "") -> str:
@@ -92,7 +80,7 @@ def table_markdown(model: str, runs: dict[str, list[dict]], data_note: str = "")
         diverged = len(runs[method]) - len(ms)
         seeds = f"{len(runs[method])}" + (f" ({diverged} diverged)" if diverged else "")
         lines.append(f"| **ours**{data_note} | {METHOD_NAMES[method]} | {seeds} | "
-                     f"{mean_std([m['test_accuracy'] for m in ms])} | {_mean_architecture(ms)} | "
+                     f"{mean_std([m['test_accuracy'] for m in ms])} | {mean_architecture(ms)} | "
                      f"{mean_std([m['params_removed_pct'] for m in ms])} |")
     return "\n".join(lines)
 
