@@ -32,12 +32,16 @@
 #   the loss adds `lambda / N` times the expected number of weights left on, and the network and
 #   gates are trained together. A larger `lambda` prunes more, so one run per `lambda` traces a
 #   curve of accuracy against sparsity.
+# * **Bayesian compression with group normal-Jeffreys priors** (Louizos, Ullrich and Welling,
+#   NIPS 2017; the papers' `BC-GNJ`): each neuron gets a Gaussian scale and each weight a
+#   Gaussian posterior, trained on the cross-entropy plus their KL divergence from a sparsity-
+#   loving prior. A neuron is pruned when its scale's noise swamps its mean (`log alpha >= -3`).
 #
 # Both were run at the `cpu` level (4,000 digits, 8 epochs, 3 seeds) with
 #
 # ```bash
 # python -m snn_edu reproduce --level cpu --out results/cpu --jobs 2 \
-#     --variants direct l0-0.0001 l0-0.001 l0-0.01 l0-0.03 l0-0.05 l0-0.1 l0-0.3
+#     --variants direct l0-0.0001 l0-0.001 l0-0.01 l0-0.03 l0-0.05 l0-0.1 l0-0.3 bc
 # ```
 #
 # and ship in `results/cpu/` beside the switcher's runs of notebook 04. This notebook reads them.
@@ -96,8 +100,9 @@ summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
 # come first, then ours, each a mean ± standard deviation over seeds. Our runs see 4,000 digits
 # for 8 epochs, so compare the rows of ours with each other, and with the papers only for the
 # shape of the pruned architecture. The papers' L0 row separates `lambda` per layer; ours uses
-# one `lambda` for every layer. One more difference to keep in mind: L0 trains with Adam, as its
-# authors do, while the switcher and the direct gate use the release's SGD with momentum.
+# one `lambda` for every layer; the BC authors choose each layer's pruning threshold by hand,
+# ours is -3 everywhere. One more difference to keep in mind: L0 and BC-GNJ train with Adam, as
+# their authors do, while the switcher and the direct gate use the release's SGD with momentum.
 
 # %%
 for model in MODELS:
@@ -112,7 +117,7 @@ for model in MODELS:
 # * **switcher gate**: the switcher model, its lowest-gated units of every layer removed;
 # * **direct gate**: the same for the direct model, ranked by its own gate;
 # * **L0**: one point per `lambda`, each an L0 run as trained (its gates of exactly 0 removed);
-# * diamonds: the switcher and direct models as trained; stars: the papers' Table 1;
+# * diamonds: the switcher, direct and BC-GNJ models as trained; stars: the papers' Table 1;
 # * the dense model pruned by L1 norm, dotted, as a reference any learned method should beat.
 #
 # Bands are ± one standard deviation over seeds. "Fine-tuned" means a short training of the
@@ -142,7 +147,7 @@ for model in MODELS:
 #
 # Choose a method and a seed, then move the epoch slider: the gates of one layer, how many are
 # pruned, weakened or strengthened, and the run's learning curves with the epoch marked. The
-# direct gate and L0 read no weights, so there is no "what the switcher read" panel for them. A
+# direct gate, L0 and BC-GNJ read no weights, so there is no "what the switcher read" panel for them. A
 # static view of one L0 run's first layer comes first.
 
 # %%

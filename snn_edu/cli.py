@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
     train.add_argument("--switcher", choices=PRESETS, help=f"default {d.switcher}")
     train.add_argument("--gate", choices=GATES, help="what gates the units: the switcher (default), a direct learned "
-                       "gate per unit (the switcher without its U-Net) or L0 hard-concrete gates (trained jointly "
-                       "with the expected-L0 penalty; implies --schedule joint)")
+                       "gate per unit (the switcher without its U-Net), L0 hard-concrete gates (trained jointly "
+                       "with the expected-L0 penalty) or BC-GNJ (Bayesian compression, trained jointly on "
+                       "cross-entropy + KL / N); l0 and bc imply --schedule joint")
     train.add_argument("--l0-lambda", type=float, nargs="+", help="L0 penalty lambda, times 1/N (the L0 paper's "
                        "0.1/N is 0.1, the default): one value, or one per gated layer")
     train.add_argument("--data", type=_data_name, help=f"mnist, mnist5k, fashion-mnist or idx:PATH (default {d.data})")
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The preset (or the defaults), overridden by every flag given."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    if given.get("gate") == "l0":
+    if given.get("gate") in ("l0", "bc"):
         given.setdefault("schedule", "joint")
     model = given.pop("model", TrainConfig.model)
     base = preset(model, args.preset) if args.preset else TrainConfig(model=model)
@@ -190,6 +191,8 @@ def _gate_name(c: dict) -> str:
     gate = c.get("gate", "switcher")
     if gate == "switcher":
         return f"switcher {c['switcher']}"
+    if gate == "bc":
+        return "BC-GNJ gates"
     return "direct gates" if gate == "direct" else f"L0 gates (lambda {', '.join(map(str, c['l0_lambda']))} / N)"
 
 

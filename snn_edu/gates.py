@@ -11,6 +11,17 @@ initial drop rate d (0.2 for the MLP's input layer, 0.5 elsewhere) and clamped t
 weight it gates; the penalty is lambda / N times the expected number of non-zero weights (the
 paper's lambda = 0.1/N is lambda 0.1 here); evaluation and counting use the deterministic gate
 clamp(sigmoid(log alpha) * 1.2 - 0.1, 0, 1).
+
+`bc`: Bayesian compression with group normal-Jeffreys priors (BC-GNJ; Louizos, Ullrich and
+Welling, NIPS 2017), trained jointly with the TNN on cross-entropy + KL / N. Facts from the paper
+and the authors' tutorial code: a Gaussian scale z per unit, q(z) = N(z_mu, z_var), z_mu
+initialised N(1, 0.01) and log z_var N(-9, 0.01); a Gaussian posterior per weight whose mean is
+the layer's weight and whose log variance starts at N(-9, 0.01) (the MLP's first layer clips that
+variance at 0.04); in training, z is drawn per example and the layer's output is sampled with the
+local reparameterisation trick; KL(q(z)||p(z)) by Molchanov et al.'s approximation in
+log alpha = log z_var - log z_mu^2, KL(q(w|z)||p(w|z)) in closed form; a unit is pruned when
+log alpha >= a threshold (the authors pick one per layer by hand; -3 here for every layer), and
+evaluation and counting use the deterministic gate z_mu (0 where pruned).
 """
 from __future__ import annotations
 
@@ -20,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GATES = ("switcher", "direct", "l0")
+GATES = ("switcher", "direct", "l0", "bc")
 LIMIT_LOW, LIMIT_HIGH = -0.1, 1.1   # the hard concrete's stretch
 TEMPERATURE = 2 / 3
 EPSILON = 1e-6
@@ -77,3 +88,49 @@ class HardConcreteGate(nn.Module):
     @torch.no_grad()
     def after_step(self) -> None:
         self.log_alpha.clamp_(*LOG_ALPHA_RANGE)
+
+
+KL_K1, KL_K2, KL_K3 = 0.63576, 1.87320, 1.48695  # Molchanov et al. (2017), eq. 14
+BC_THRESHOLD = -3.0  # prune a unit when log alpha >= this (dropout rate alpha / (1 + alpha) above 4.7 %)
+
+
+class GroupNJGate(nn.Module):
+    """BC-GNJ: a Gaussian scale per unit and a Gaussian posterior over the gated layer's weights
+    (mean: the layer's weight; log variance: `weight_logvar`, here)."""
+
+    reads_weights = False
+
+    def __init__(self, units: tuple[int, ...], weight_shape: tuple[int, ...], clip_var: float | None = None,
+                 threshold: float = BC_THRESHOLD):
+        super().__init__()
+        self.z_mu = nn.Parameter(torch.empty(units).normal_(1.0, 1e-2))
+        self.z_logvar = nn.Parameter(torch.empty(units).normal_(-9.0, 1e-2))
+        self.weight_logvar = nn.Parameter(torch.empty(weight_shape).normal_(-9.0, 1e-2))
+        self.clip_var, self.threshold = clip_var, threshold
+
+    def log_alpha(self) -> torch.Tensor:
+        return self.z_logvar - torch.log(self.z_mu.pow(2) + 1e-8)
+
+    def deterministic(self) -> torch.Tensor:
+        """The test-time gate: z_mu where log alpha < threshold, else 0."""
+        return self.z_mu * (self.log_alpha() < self.threshold).to(self.z_mu.dtype)
+
+    def forward(self, image: torch.Tensor | None = None) -> torch.Tensor:
+        return self.deterministic()
+
+    def sample(self, batch: int) -> torch.Tensor:
+        """One draw of z per example: (batch, units)."""
+        return self.z_mu + torch.randn(batch, *self.z_mu.shape, device=self.z_mu.device) * (0.5 * self.z_logvar).exp()
+
+    def kl(self, weight: torch.Tensor) -> torch.Tensor:
+        """KL(q(z) || p(z)) (approximate) + KL(q(w | z) || p(w | z)) for the layer's `weight`."""
+        log_alpha = self.log_alpha()
+        kl_z = -(KL_K1 * torch.sigmoid(KL_K2 + KL_K3 * log_alpha) - 0.5 * F.softplus(-log_alpha) - KL_K1).sum()
+        lv = self.weight_logvar
+        kl_w = (0.5 * (lv.exp() + weight.pow(2) - lv) - 0.5).sum()
+        return kl_z + kl_w
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        if self.clip_var is not None:
+            self.weight_logvar.clamp_(max=math.log(self.clip_var))

@@ -10,7 +10,7 @@ from torch import nn
 
 from . import precision as numeric
 from .errors import ConfigError
-from .gates import GATES, DirectGate, HardConcreteGate
+from .gates import GATES, DirectGate, GroupNJGate, HardConcreteGate
 from .switcher import Switcher, SwitcherSpec, conv_bn_relu
 
 STRATEGIES = ("neuron", "connection")
@@ -150,7 +150,14 @@ class GatedLayer(nn.Module):
         return self._cached_gate if self._cached_gate is not None else self.compute_gate()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.gated and self.fixed_gate is None and isinstance(self.switcher, GroupNJGate):
+            return self.sampled_output(x, self.switcher.sample(x.shape[0]), self.switcher.weight_logvar.exp())
         return self.apply_weight(x, self.gate() if self.active else None)
+
+    def sampled_output(self, x: torch.Tensor, z: torch.Tensor, weight_var: torch.Tensor) -> torch.Tensor:
+        """BC-GNJ in training: one output drawn per example, from per-example unit scales `z`
+        and the weights' variances (the local reparameterisation trick)."""
+        raise NotImplementedError
 
     def effective_weight(self, gate: torch.Tensor | None) -> torch.Tensor:
         """The weight with the gate folded in (for compact models and connection gates)."""
@@ -161,14 +168,19 @@ class GatedLayer(nn.Module):
 
 
 def make_gate(kind: str, switcher, shape: tuple[int, int], head: str, group_size: int, droprate_init: float,
-              build_switcher) -> nn.Module | None:
-    """The module that gates a layer: the switcher (`build_switcher(head, spec)`), a direct gate or
-    an L0 gate, one per unit (neuron strategy) or per connection; None without a switcher spec."""
+              build_switcher, weight_shape: tuple[int, ...] = (), clip_var: float | None = None) -> nn.Module | None:
+    """The module that gates a layer: the switcher (`build_switcher(head, spec)`), a direct gate,
+    an L0 gate or a BC-GNJ gate, one per unit (neuron strategy) or per connection (not BC); None
+    without a switcher spec."""
     if kind not in GATES:
         raise ConfigError(f"unknown gate {kind!r}; choose one of {', '.join(GATES)}")
     if switcher is None:
         return None
     units = shape[:1] if head == "rows" else shape
+    if kind == "bc":
+        if head != "rows":
+            raise ConfigError("BC-GNJ gates units (neuron strategy), not single connections")
+        return GroupNJGate(units, weight_shape, clip_var)
     if kind == "direct":
         return DirectGate(units)
     if kind == "l0":
@@ -185,7 +197,7 @@ class GatedLinear(GatedLayer):
 
     def __init__(self, in_features: int, out_features: int, strategy: str = "neuron",
                  switcher: str | SwitcherSpec | None = "paper", init_std: float | None = 0.01,
-                 gate: str = "switcher", droprate_init: float = 0.5):
+                 gate: str = "switcher", droprate_init: float = 0.5, clip_var: float | None = None):
         super().__init__(strategy)
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(in_features, out_features))
@@ -196,7 +208,8 @@ class GatedLinear(GatedLayer):
             nn.init.normal_(self.weight, 0.0, init_std)
         head = "rows" if strategy == "neuron" else "map"
         self.switcher = make_gate(gate, switcher, (in_features, out_features), head, out_features, droprate_init,
-                                  lambda head, spec: Switcher((in_features, out_features), head, spec))
+                                  lambda head, spec: Switcher((in_features, out_features), head, spec),
+                                  self.weight.shape, clip_var)
 
     def effective_weight(self, gate):
         if gate is None:
@@ -209,6 +222,11 @@ class GatedLinear(GatedLayer):
         if gate is not None and self.strategy == "neuron":
             return (x * gate) @ self.weight
         return x @ self.effective_weight(gate)
+
+    def sampled_output(self, x, z, weight_var):
+        xz = x * z
+        mean, var = xz @ self.weight, xz.pow(2) @ weight_var
+        return mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}, strategy={self.strategy}"
@@ -238,7 +256,8 @@ class GatedConv2d(GatedLayer):
         head = "rows" if strategy == "neuron" else "map"
         self.switcher = make_gate(gate, switcher, (out_channels, in_channels), head, in_channels * kernel_size ** 2,
                                   droprate_init,
-                                  lambda head, spec: ConvSwitcher(out_channels, in_channels, kernel_size, head, spec))
+                                  lambda head, spec: ConvSwitcher(out_channels, in_channels, kernel_size, head, spec),
+                                  self.weight.shape)
 
     def switcher_image(self):
         return self.switcher.reducer(self.switcher_source())
@@ -252,6 +271,11 @@ class GatedConv2d(GatedLayer):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ConfigError(f"conv layer expects (N, {self.in_channels}, H, W) input, got {tuple(x.shape)}")
         return F.conv2d(x, self.effective_weight(gate))
+
+    def sampled_output(self, x, z, weight_var):
+        z = z[:, :, None, None]
+        mean, var = F.conv2d(x, self.weight) * z, F.conv2d(x.pow(2), weight_var) * z.pow(2)
+        return mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
 
     def extra_repr(self):
         return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, strategy={self.strategy}"

@@ -8,7 +8,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .precision import DTYPES
-from .gates import HardConcreteGate
+from .gates import GroupNJGate, HardConcreteGate
 from .layers import GATE_STATS, GatedLayer, GatedConv2d, GatedLinear
 from .switcher import SwitcherSpec
 
@@ -70,8 +70,21 @@ class GatedNet(nn.Sequential):
         lambdas = lambdas * len(layers) if len(lambdas) == 1 else lambdas
         return sum(lam / n_train * g.expected_l0() for lam, g in zip(lambdas, layers) if isinstance(g, HardConcreteGate))
 
+    def bc_kl(self) -> torch.Tensor | None:
+        """The BC-GNJ layers' KL divergence, summed (None without BC gates)."""
+        terms = [m.switcher.kl(m.weight) for m in self.gated_layers().values() if isinstance(m.switcher, GroupNJGate)]
+        return sum(terms) if terms else None
+
+    def gate_penalty(self, l0_lambdas: tuple[float, ...], n_train: int) -> torch.Tensor | None:
+        """What the gates add to the cross-entropy: L0's expected-L0 term and BC's KL / N (None
+        for the switcher and direct gates, which train on cross-entropy alone)."""
+        kl = self.bc_kl()
+        terms = [t for t in (self.l0_penalty(l0_lambdas, n_train), None if kl is None else kl / n_train)
+                 if t is not None]
+        return sum(terms) if terms else None
+
     def after_step(self) -> None:
-        """What a gate does after each optimiser step (L0: clamp log alpha)."""
+        """What a gate does after each optimiser step (L0: clamp log alpha; BC: clip variances)."""
         for layer in self.gated_layers().values():
             if hasattr(layer.switcher, "after_step"):
                 layer.switcher.after_step()
@@ -87,7 +100,8 @@ class MLP(GatedNet):
             if i > 1:
                 layers.append((f"relu{i - 1}", nn.ReLU()))
             droprate = 0.2 if i == 1 else 0.5  # L0 gates' initial drop rate (the L0 authors' MLP)
-            layers.append((f"fc{i}", GatedLinear(n_in, n_out, strategy, switcher, init_std, gate, droprate)))
+            clip_var = 0.04 if i == 1 else None  # BC-GNJ: the input layer's weight variance clip (the BC authors')
+            layers.append((f"fc{i}", GatedLinear(n_in, n_out, strategy, switcher, init_std, gate, droprate, clip_var)))
         super().__init__(OrderedDict(layers))
 
 

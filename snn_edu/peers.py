@@ -1,5 +1,5 @@
 """The switcher against its peers (the papers' Table 1): a direct gate per unit (the switcher
-without its U-Net) and L0 hard-concrete gates over a range of lambda, on the frontier.
+without its U-Net), L0 hard-concrete gates over a range of lambda and BC-GNJ, on the frontier.
 
 Frontier rows (frontier.COLUMNS) of one seed: every peer run's natural point (units whose
 evaluation gate is 0 removed; source = the run, e.g. 'l0-0.03'), as trained and after the
@@ -14,6 +14,7 @@ from pathlib import Path
 from .ablation import PEERS, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, keep_top, measure, n_keep,
                        point)
+from .gates import BC_THRESHOLD
 from .models import GatedNet
 from .paper import TABLE1
 from .training import History, TrainConfig
@@ -21,7 +22,8 @@ from .training import History, TrainConfig
 METHODS = ("al", *PEERS)  # the switcher's run, then its peers', in table order
 L0_RUNS = tuple(p for p in PEERS if p.startswith("l0-"))
 METHOD_NAMES = {"al": "switcher (SNN-AL)", "direct": "direct gate (no U-Net)",
-                **{p: f"L0 hard concrete, lambda {p[3:]}" for p in L0_RUNS}}
+                **{p: f"L0 hard concrete, lambda {p[3:]}" for p in L0_RUNS}, "bc": "BC-GNJ"}
+COMPARED = (("direct", "the direct gate"), ("l0", "L0"), ("bc", "BC-GNJ"))  # (method, name) in the sentences
 
 
 def table1_points(model: str) -> dict[str, tuple[float, float]]:
@@ -88,10 +90,11 @@ def table_markdown(model: str, runs: dict[str, list[dict]], data_note: str = "")
 # -- matched sparsity ----------------------------------------------------------------------------
 def curve(summary: list[dict], model: str, method: str, finetune_epochs: int) -> list[dict]:
     """A method's summarised points sorted by params removed: 'switcher' and 'direct' ranked by
-    their own gates, 'l0' the natural points of its lambdas."""
-    if method == "l0":
+    their own gates, 'l0' the natural points of its lambdas, 'bc' its natural point."""
+    if method in ("l0", "bc"):
+        sources = L0_RUNS if method == "l0" else ("bc",)
         pts = [s for s in summary if s["model"] == model and s["criterion"] == NATURAL
-               and s["source"] in L0_RUNS and s["finetune_epochs"] == finetune_epochs]
+               and s["source"] in sources and s["finetune_epochs"] == finetune_epochs]
     else:
         pts = [s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
                == (model, method, method, finetune_epochs)]
@@ -121,14 +124,22 @@ def interpolate(pts: list[dict], removed: float) -> dict | None:
 
 
 def _versus(ours: dict, pts: list[dict], name: str) -> str:
-    """How the switcher's point compares with a curve at the same params removed."""
+    """How the switcher's point compares with a curve at the same params removed; outside the
+    curve's range, only a point both sparser and more accurate (or neither) decides."""
     other = interpolate(pts, ours["removed"])
     if other is None:
         better = [p for p in pts if p["removed"] >= ours["removed"] and p["accuracy"] > ours["accuracy"]]
+        worse = [p for p in pts if p["removed"] <= ours["removed"] and p["accuracy"] < ours["accuracy"]]
         if better:
             p = max(better, key=lambda p: p["accuracy"])
             return (f"is dominated by {name} ({_label(p)}: {p['accuracy']:.2f} % with more removed, "
                     f"{p['removed']:.1f} %)")
+        if worse:
+            p = min(worse, key=lambda p: p["accuracy"])
+            return f"dominates {name} ({_label(p)}: {p['accuracy']:.2f} % with less removed, {p['removed']:.1f} %)"
+        if len(pts) == 1:
+            return (f"trades differently from {name} ({pts[0]['accuracy']:.2f} % at {pts[0]['removed']:.1f} % "
+                    "removed: neither is both sparser and more accurate)")
         span = f"{pts[0]['removed']:.1f} to {pts[-1]['removed']:.1f} %" if pts else "no points"
         return f"cannot be matched with {name} (its points span {span} removed)"
     diff = ours["accuracy"] - other["accuracy"]
@@ -138,7 +149,9 @@ def _versus(ours: dict, pts: list[dict], name: str) -> str:
 
 
 def _label(p: dict) -> str:
-    return f"lambda {l0_lambda(p['source']):g}" if p["source"] in L0_RUNS else f"{p['target_removed_pct']:g} % of units"
+    if p["source"] in L0_RUNS:
+        return f"lambda {l0_lambda(p['source']):g}"
+    return "as trained" if p["criterion"] == NATURAL else f"{p['target_removed_pct']:g} % of units"
 
 
 def _between(p: dict) -> str:
@@ -148,7 +161,7 @@ def _between(p: dict) -> str:
 
 def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] = (0,)) -> list[str]:
     """Sentences computed from the summary: each peer's natural point, the L0 curve, and the
-    switcher against direct and L0 at the switcher's own sparsity."""
+    switcher against each peer at the switcher's own sparsity."""
     from .frontier import MODEL_NAMES, tuning_text
 
     out = []
@@ -160,14 +173,18 @@ def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] =
     if l0:
         out.append("L0 as trained, lambda by lambda: " + "; ".join(
             f"{l0_lambda(p['source']):g}: {format_pm(p)} % at {format_pm(p, 'removed')} % removed" for p in l0) + ".")
+    bc = natural_point(summary, model, "bc", 0)
+    if bc:
+        out.append(f"BC-GNJ as trained (a unit pruned when log alpha >= {BC_THRESHOLD:g}): {format_pm(bc)} % with "
+                   f"{format_pm(bc, 'removed')} % of the weights removed.")
     for epochs in finetune_epochs:
         ours = natural_point(summary, model, "switcher", epochs)
         if ours is None or ours["accuracy"] is None:
             continue
-        parts = [_versus(ours, curve(summary, model, method, epochs), name)
-                 for method, name in (("direct", "the direct gate"), ("l0", "L0"))]
+        parts = [_versus(ours, pts, name) for method, name in COMPARED
+                 if (pts := curve(summary, model, method, epochs))]
         out.append(f"At the switcher's own sparsity ({ours['removed']:.1f} % removed), {tuning_text(epochs)}, "
-                   f"the switcher ({format_pm(ours)} %) " + " and ".join(parts) + ".")
+                   f"the switcher ({format_pm(ours)} %) " + "; ".join(parts) + ".")
     return out
 
 

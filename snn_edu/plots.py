@@ -282,12 +282,12 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
 
 
 PEER_STYLES = {"switcher": ("-", "o", CRITERION_COLOURS["switcher"]), "direct": ("-", "^", "#7b3294"),
-               "l0": ("-", "s", "#1b9e77"), "magnitude": (":", "", "#2c7fb8")}
+               "l0": ("-", "s", "#1b9e77"), "magnitude": (":", "", "#2c7fb8"), "bc": ("", "D", "#d95f02")}
 
 
 def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1=None):
     """The switcher against its peers: switcher and direct models ranked by their own gates, the
-    L0 curve (one point per lambda, labelled), each method's natural point (diamond), the dense
+    L0 curve (one point per lambda, labelled), each other method's natural point (diamond), the dense
     model by L1 norm for reference, and the papers' Table 1 points (stars, `table1`: {name: (removed, acc)})."""
     from .peers import curve, l0_lambda, natural_point, plotted_curves
 
@@ -295,7 +295,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     curves["dense model, L1 norm (reference)"] = sorted(
         (s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
          == (model, "magnitude", "dense", finetune_epochs) and s["accuracy"] is not None), key=lambda s: s["removed"])
-    for (label, pts), style in zip(curves.items(), PEER_STYLES.values()):
+    for (label, pts), style in zip(curves.items(), [PEER_STYLES[k] for k in ("switcher", "direct", "l0", "magnitude")]):
         if not pts:
             continue
         line, marker, colour = style
@@ -306,7 +306,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     for p in curve(summary, model, "l0", finetune_epochs):
         ax.annotate(f"λ {l0_lambda(p['source']):g}", (p["removed"], p["accuracy"]), textcoords="offset points",
                     xytext=(3, -10), fontsize="x-small", color=PEER_STYLES["l0"][2])
-    for source in ("switcher", "direct"):
+    for source in ("switcher", "direct", "bc"):
         nat = natural_point(summary, model, source, finetune_epochs)
         if nat and nat["accuracy"] is not None:
             ax.errorbar(nat["removed"], nat["accuracy"], xerr=nat["removed_std"] or 0, yerr=nat["accuracy_std"] or 0,

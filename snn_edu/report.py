@@ -116,9 +116,11 @@ def _peers_section(results: Path, models: list[str], summary: list[dict]) -> lis
     out = ["", "## The switcher against its peers", "",
            "The papers' Table 1 rows, then ours: the switcher (SNN-AL); the **direct gate**, one learned "
            "`relu(g)` per unit trained exactly as the switcher is (alternating phases, cross-entropy only), "
-           "which is the switcher without its U-Net; and **L0** hard-concrete gates (Louizos et al.) trained "
-           "jointly with the expected-L0 penalty, lambda / N per expected non-zero weight, with Adam at lr 0.01, "
-           "one run per lambda. Every method is counted the same way and fine-tuned with the same recipe. The "
+           "which is the switcher without its U-Net; **L0** hard-concrete gates (Louizos et al.) trained "
+           "jointly with the expected-L0 penalty, lambda / N per expected non-zero weight, one run per lambda; and "
+           "**BC-GNJ** (Louizos, Ullrich and Welling), trained jointly on cross-entropy + KL / N, a unit pruned "
+           "when log alpha >= -3. L0 and BC-GNJ train with Adam at lr 0.01. Every method is counted the same way "
+           "and fine-tuned with the same recipe. The "
            "frontier tables above include the direct model ranked by its own gate; `frontier.csv` holds every "
            "peer run's own point, as trained and fine-tuned."]
     epochs = tuple(sorted({s["finetune_epochs"] for s in summary}))

@@ -59,7 +59,7 @@ class TrainConfig:
     precision: str = "fp32"               # the switcher's: fp32, bf16, fp16 (CUDA) or auto
     compile: bool = False                 # torch.compile the switchers (see snn_edu.compiled)
     optimizer: str = "sgd"                # sgd (the release's) or adam (the L0 authors')
-    gate: str = "switcher"                # what gates the units: switcher, direct or l0 (see snn_edu.gates)
+    gate: str = "switcher"                # what gates the units: switcher, direct, l0 or bc (see snn_edu.gates)
     l0_lambda: tuple[float, ...] = (0.1,)  # L0 penalty lambda (times 1/N): one value, or one per gated layer
 
     def __post_init__(self):
@@ -252,8 +252,8 @@ class Trainer:
         if not math.isfinite(value):
             raise DivergenceError(f"training diverged: loss became {value} at epoch {epoch}, step {index}, "
                                   f"phase {self.phase}; try a lower --lr or --clip-grad-norm")
-        if self.phase in ("snn", "joint"):  # L0 gates pay for their expected non-zero weights
-            penalty = self.model.l0_penalty(self.config.l0_lambda, len(self.train_y))
+        if self.phase in ("snn", "joint"):  # L0 gates pay for their expected non-zero weights, BC its KL
+            penalty = self.model.gate_penalty(self.config.l0_lambda, len(self.train_y))
             loss = loss if penalty is None else loss + penalty
         self.scaler.scale(loss).backward()
         if self.reference:  # gradients were computed for everything; the frozen side must not move

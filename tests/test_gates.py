@@ -7,7 +7,10 @@ import torch
 
 from snn_edu.analysis import compact, pruned_architecture
 from snn_edu.cli import main
-from snn_edu.gates import LIMIT_HIGH, LIMIT_LOW, TEMPERATURE, DirectGate, HardConcreteGate
+from snn_edu.errors import ConfigError
+from snn_edu.gates import (BC_THRESHOLD, KL_K1, KL_K2, KL_K3, LIMIT_HIGH, LIMIT_LOW, TEMPERATURE, DirectGate,
+                           GroupNJGate, HardConcreteGate)
+from snn_edu.layers import GatedConv2d
 from snn_edu.models import build_model
 from snn_edu.training import Trainer, TrainConfig, make_model
 
@@ -87,16 +90,18 @@ def test_direct_gates_learn_in_the_switcher_phase(tiny):
                for g in (layer.switcher for layer in trainer.model.gated_layers().values()))
 
 
-@pytest.mark.parametrize("gate", ["direct", "l0"])
+@pytest.mark.parametrize("gate", ["direct", "l0", "bc"])
 @pytest.mark.parametrize("model", ["mlp", "lenet5"])
 def test_compact_equals_the_gated_model(gate, model):
     net = make_model(TrainConfig(model=model, switcher="lite", gate=gate)).eval()
     generator = torch.Generator().manual_seed(0)
     for layer in net.gated_layers().values():
         g = layer.switcher
-        param = g.value if isinstance(g, DirectGate) else g.log_alpha
+        param = {DirectGate: "value", HardConcreteGate: "log_alpha", GroupNJGate: "z_logvar"}[type(g)]
         with torch.no_grad():  # about a third of the units pruned (gate 0), the rest weakened or strengthened
-            param.copy_(torch.randn(param.shape, generator=generator) * (1.0 if gate == "direct" else 4.0))
+            scale = {"direct": 1.0, "l0": 4.0, "bc": 2.0}[gate]
+            getattr(g, param).copy_(torch.randn(g.z_mu.shape if gate == "bc" else getattr(g, param).shape,
+                                                generator=generator) * scale + (-3.5 if gate == "bc" else 0.0))
     arch = pruned_architecture(net)
     assert arch != "-".join(str(n) for n in ([784, 300, 100] if model == "mlp" else [20, 50, 800, 500]))
     small = compact(net)
@@ -116,15 +121,17 @@ def test_l0_resume_draws_the_same_gates(tiny, tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
-@pytest.mark.parametrize("gate", ["direct", "l0"])
+@pytest.mark.parametrize("gate", ["direct", "l0", "bc"])
 def test_a_smoke_run_of_each_gate_through_train(gate, tmp_path, capsys):
     assert main(["train", "--preset", "smoke", "--gate", gate, "--l0-lambda", "1", "--no-progress",
                  "--out", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
+    joint = gate in ("l0", "bc")
     assert metrics["config"]["gate"] == gate and metrics["epochs"] == 3
-    assert metrics["config"]["schedule"] == ("joint" if gate == "l0" else "alternate")
-    assert metrics["phases"] == (["joint"] * 3 if gate == "l0" else ["tnn", "snn", "tnn"])
-    assert ("L0 gates (lambda 1.0 / N)" if gate == "l0" else "direct gates") in capsys.readouterr().out
+    assert metrics["config"]["schedule"] == ("joint" if joint else "alternate")
+    assert metrics["phases"] == (["joint"] * 3 if joint else ["tnn", "snn", "tnn"])
+    name = {"l0": "L0 gates (lambda 1.0 / N)", "direct": "direct gates", "bc": "BC-GNJ gates"}[gate]
+    assert name in capsys.readouterr().out
 
 
 def test_adam_is_an_optimizer_choice(tiny):
@@ -156,3 +163,48 @@ def test_a_wrong_number_of_lambdas_stops_before_training(tmp_path, capsys):
     assert main(["train", "--preset", "smoke", "--gate", "l0", "--l0-lambda", "1", "2", "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err.strip() == "error: --l0-lambda takes one value or one per gated layer (3), got 2"
     assert not (tmp_path / "r").exists()
+
+
+def test_bc_kl_matches_the_closed_forms():
+    gate = GroupNJGate((4,), (4, 3))
+    with torch.no_grad():
+        gate.z_mu.copy_(torch.tensor([1.0, 0.5, -2.0, 0.1]))
+        gate.z_logvar.copy_(torch.tensor([-9.0, -6.0, 2.0, 0.0]))
+        gate.weight_logvar.copy_(torch.linspace(-6, 1, 12).view(4, 3))
+    weight = torch.linspace(-1, 1, 12).view(4, 3)
+    sigma = (0.5 * gate.weight_logvar).exp()
+    exact_w = torch.distributions.kl_divergence(torch.distributions.Normal(weight, sigma),
+                                                torch.distributions.Normal(0.0, 1.0)).sum()
+    log_alpha = gate.z_logvar - torch.log(gate.z_mu ** 2)
+    # Molchanov et al.: KL ~ k1 - k1 sigmoid(k2 + k3 log alpha) + 0.5 log(1 + 1 / alpha)
+    approx_z = (KL_K1 - KL_K1 * torch.sigmoid(KL_K2 + KL_K3 * log_alpha) + 0.5 * torch.log1p(torch.exp(-log_alpha))).sum()
+    torch.testing.assert_close(gate.kl(weight), exact_w + approx_z)
+    torch.testing.assert_close(gate.log_alpha(), log_alpha)
+    assert gate.deterministic().tolist() == [1.0, 0.5, 0.0, 0.0]  # log alpha: -9, -4.6, 0.61, 4.6 against -3
+    assert BC_THRESHOLD == -3.0
+
+
+@pytest.mark.parametrize("layer", ["linear", "conv"])
+def test_bc_training_output_centres_on_the_test_time_output(layer):
+    """With the variances near zero, a training-mode draw equals the deterministic output; with
+    them large, draws differ from one another and centre on it."""
+    torch.manual_seed(0)
+    net = make_model(TrainConfig(model="lenet5", switcher="lite", gate="bc"))
+    module = net.conv2 if layer == "conv" else net.fc1
+    x = torch.rand(4, 20, 12, 12) if layer == "conv" else torch.rand(4, 800)
+    module.eval()
+    with torch.no_grad():
+        module.switcher.z_logvar.fill_(-30.0)
+        module.switcher.weight_logvar.fill_(-30.0)
+        expected = module(x)
+        module.train()
+        torch.testing.assert_close(module(x), expected, rtol=1e-2, atol=1e-3)
+        module.switcher.z_logvar.fill_(0.0)
+        draws = torch.stack([module(x) for _ in range(200)])
+        assert not torch.allclose(draws[0], draws[1])
+        torch.testing.assert_close(draws.mean(0), expected, rtol=0, atol=0.25 * float(draws.std(0).max()))
+
+
+def test_bc_gates_units_only():
+    with pytest.raises(ConfigError, match="BC-GNJ gates units"):
+        GatedConv2d(1, 20, 5, strategy="connection", switcher="lite", gate="bc")
