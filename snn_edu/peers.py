@@ -125,33 +125,47 @@ def interpolate(pts: list[dict], removed: float) -> dict | None:
 
 def _versus(ours: dict, pts: list[dict], name: str) -> str:
     """How the switcher's point compares with a curve at the same params removed; outside the
-    curve's range, only a point both sparser and more accurate (or neither) decides."""
+    curve's range, with its best point that is at least as sparse, or its worst at most as sparse."""
     other = interpolate(pts, ours["removed"])
-    if other is None:
-        better = [p for p in pts if p["removed"] >= ours["removed"] and p["accuracy"] > ours["accuracy"]]
-        worse = [p for p in pts if p["removed"] <= ours["removed"] and p["accuracy"] < ours["accuracy"]]
-        if better:
-            p = max(better, key=lambda p: p["accuracy"])
-            return (f"is dominated by {name} ({_label(p)}: {p['accuracy']:.2f} % with more removed, "
-                    f"{p['removed']:.1f} %)")
-        if worse:
-            p = min(worse, key=lambda p: p["accuracy"])
-            return f"dominates {name} ({_label(p)}: {p['accuracy']:.2f} % with less removed, {p['removed']:.1f} %)"
-        if len(pts) == 1:
-            return (f"trades differently from {name} ({pts[0]['accuracy']:.2f} % at {pts[0]['removed']:.1f} % "
-                    "removed: neither is both sparser and more accurate)")
-        span = f"{pts[0]['removed']:.1f} to {pts[-1]['removed']:.1f} %" if pts else "no points"
-        return f"cannot be matched with {name} (its points span {span} removed)"
-    diff = ours["accuracy"] - other["accuracy"]
-    spread = max(ours["accuracy_std"] or 0.0, other["accuracy_std"] or 0.0)
-    word = "beats" if diff > spread else "trails" if diff < -spread else "ties with (within the seeds' spread)"
-    return f"{word} {name} ({other['accuracy']:.2f} %, {diff:+.2f} points; {_between(other)})"
+    if other is not None:
+        diff = ours["accuracy"] - other["accuracy"]
+        spread = max(ours["accuracy_std"] or 0.0, other["accuracy_std"] or 0.0)
+        word = "beats" if diff > spread else "trails" if diff < -spread else "ties with (within the seeds' spread)"
+        return f"{word} {name} ({other['accuracy']:.2f} %, {diff:+.2f} points; {_between(other)})"
+
+    def gap(p):  # the other point's accuracy minus ours, and the larger of the two spreads
+        return p["accuracy"] - ours["accuracy"], max(ours["accuracy_std"] or 0.0, p["accuracy_std"] or 0.0)
+
+    def shown(p, more):
+        return f"{_label(p)}: {p['accuracy']:.2f} % with {more} removed, {p['removed']:.1f} %"
+
+    sparser = [p for p in pts if p["removed"] >= ours["removed"]]
+    denser = [p for p in pts if p["removed"] <= ours["removed"]]
+    if sparser:
+        p = max(sparser, key=lambda p: p["accuracy"])
+        diff, spread = gap(p)
+        if diff > spread:
+            return f"is dominated by {name} ({shown(p, 'more')})"
+        if diff >= -spread:
+            return f"is matched within the seeds' spread by {name} ({shown(p, 'more')})"
+    if denser:
+        p = min(denser, key=lambda p: p["accuracy"])
+        diff, spread = gap(p)
+        if diff < -spread:
+            return f"dominates {name} ({shown(p, 'less')})"
+        if diff <= spread:
+            return f"matches {name} within the seeds' spread ({shown(p, 'less')})"
+    if len(pts) == 1:
+        return (f"trades differently from {name} ({pts[0]['accuracy']:.2f} % at {pts[0]['removed']:.1f} % "
+                "removed: neither is both sparser and more accurate)")
+    span = f"{pts[0]['removed']:.1f} to {pts[-1]['removed']:.1f} %" if pts else "no points"
+    return f"cannot be matched with {name} (its points span {span} removed)"
 
 
 def _label(p: dict) -> str:
     if p["source"] in L0_RUNS:
         return f"lambda {l0_lambda(p['source']):g}"
-    return "as trained" if p["criterion"] == NATURAL else f"{p['target_removed_pct']:g} % of units"
+    return "its pruned model" if p["criterion"] == NATURAL else f"{p['target_removed_pct']:g} % of units"
 
 
 def _between(p: dict) -> str:

@@ -282,7 +282,7 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
 
 
 PEER_STYLES = {"switcher": ("-", "o", CRITERION_COLOURS["switcher"]), "direct": ("-", "^", "#7b3294"),
-               "l0": ("-", "s", "#1b9e77"), "magnitude": (":", "", "#2c7fb8"), "bc": ("", "D", "#d95f02")}
+               "l0": ("-", "s", "#1b9e77"), "magnitude": (":", "", "#2c7fb8"), "bc": ("", "D", "#e7298a")}
 
 
 def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1=None):
@@ -311,7 +311,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
         if nat and nat["accuracy"] is not None:
             ax.errorbar(nat["removed"], nat["accuracy"], xerr=nat["removed_std"] or 0, yerr=nat["accuracy_std"] or 0,
                         fmt="D", ms=8, color=PEER_STYLES[source][2], mec="black", ecolor="black", zorder=5,
-                        label=f"{source} model as trained (gates = 0 removed)")
+                        label=f"{'BC-GNJ' if source == 'bc' else source} model as trained (gates = 0 removed)")
     for i, (name, (removed, accuracy)) in enumerate((table1 or {}).items()):
         ax.plot(removed, accuracy, "*", ms=11, color=["#444444", "#888888", "#1b9e77", "#f08a24"][i % 4],
                 mec="black", label=f"paper: {name}", zorder=6)

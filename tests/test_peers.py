@@ -83,9 +83,12 @@ def test_interpolation_and_the_verdicts():
     assert "cannot be matched with L0 (its points span 20.0 to 60.0 % removed)" in last_sentence(10.0, 95.0)
     # BC-GNJ is one point per seed: only dominance, either way, decides
     pts += summary_of([("natural", "bc", None, 50.0, 86.0, 0.4)])
-    assert "is dominated by BC-GNJ (as trained: 86.00 % with more removed, 50.0 %)" in last_sentence(30.0, 85.0)
-    assert "dominates BC-GNJ (as trained: 86.00 % with less removed, 50.0 %)" in last_sentence(55.0, 88.0)
+    assert "is dominated by BC-GNJ (its pruned model: 86.00 % with more removed, 50.0 %)" in last_sentence(30.0, 85.0)
+    assert "dominates BC-GNJ (its pruned model: 86.00 % with less removed, 50.0 %)" in last_sentence(55.0, 88.0)
     assert "trades differently from BC-GNJ (86.00 % at 50.0 % removed" in last_sentence(30.0, 88.5)
+    assert ("is matched within the seeds' spread by BC-GNJ (its pruned model: 86.00 % with more removed, 50.0 %)"
+            in last_sentence(30.0, 85.8))
+    assert "matches BC-GNJ within the seeds' spread (its pruned model: 86.00 % with less removed" in last_sentence(55.0, 86.3)
 
 
 @pytest.fixture(scope="module")
