@@ -57,9 +57,6 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -79,10 +76,7 @@ LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, t
 # %%
 if LIVE:
     level = LEVEL or ("smoke" if smoke_mode() else "cpu")
-    RESULTS = Path(tempfile.mkdtemp(prefix=f"snn_edu_{level}_study_"))
-    models, seeds = (["mlp"], 2) if level == "smoke" else (["mlp", "lenet5"], 3)
-    variants = ["al", "dense", "noise"] if level == "smoke" else None
-    study.run_study(study.plan(models, variants, seeds), level, RESULTS, log=lambda line: None)
+    RESULTS = study.live_study(level, ["al", "dense", "noise"] if level == "smoke" else None)
 else:
     RESULTS = results_dir("cpu")
 print(describe_results(RESULTS))

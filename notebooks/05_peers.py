@@ -59,9 +59,6 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -82,10 +79,7 @@ LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, t
 # %%
 if LIVE:
     level = LEVEL or ("smoke" if smoke_mode() else "cpu")
-    RESULTS = Path(tempfile.mkdtemp(prefix=f"snn_edu_{level}_peers_"))
-    models, seeds = (["mlp"], 2) if level == "smoke" else (["mlp", "lenet5"], 3)
-    jobs = study.plan(models, ["al", "dense", *PEERS], seeds, measures=("frontier", "peers"))
-    study.run_study(jobs, level, RESULTS, log=lambda line: None)
+    RESULTS = study.live_study(level, ["al", "dense", *PEERS], measures=("frontier", "peers"), name="peers")
 else:
     RESULTS = results_dir("cpu")
 print(describe_results(RESULTS))

@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import re
 import shlex
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
@@ -330,6 +331,15 @@ def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int
                "cpu": machine.cpu_model(), "cores_available": machine.available_cpus()}
     collect(out, jobs_planned, level, session if ledger.ran or ledger.failed else None)
     return {"ran": ledger.ran, "failed": ledger.failed, "skipped": ledger.skipped}
+
+
+def live_study(level: str, variants=None, measures=MEASURES, name: str = "study") -> Path:
+    """A study trained here, as a notebook's TRAIN_LIVE runs it, into a fresh temporary folder:
+    the MLP with 2 seeds at the smoke level, both models with 3 seeds otherwise."""
+    out = Path(tempfile.mkdtemp(prefix=f"snn_edu_{level}_{name}_"))
+    models, seeds = (["mlp"], 2) if level == "smoke" else (list(MODELS), 3)
+    run_study(plan(models, variants, seeds, measures), level, out, log=lambda line: None)
+    return out
 
 
 def _one_or_all(values):

@@ -186,18 +186,25 @@ def threshold_explorer(gates: dict):
     return _panel(controls, lambda name, threshold: threshold_figure(gates[name], threshold))
 
 
+def _model_and_tuning(summary: list[dict]) -> dict:
+    """A model picker and fine-tuning buttons over a frontier summary."""
+    import ipywidgets as w
+
+    models = sorted({s["model"] for s in summary}, key=["mlp", "lenet5"].index)
+    epochs = sorted({s["finetune_epochs"] for s in summary})
+    return {"model": w.Dropdown(options=models, value=models[0], description="model"),
+            "finetune_epochs": w.ToggleButtons(options=[("no fine-tuning", 0)] + [(f"{e} epochs", e) for e in epochs if e],
+                                               value=0, description="fine-tune")}
+
+
 def frontier_explorer(summary: list[dict]):
     """Model, fine-tuning, which curves, and a zoom on the top of the accuracy axis."""
     import ipywidgets as w
 
     from .frontier import CURVES, curve_label
 
-    models = sorted({s["model"] for s in summary}, key=["mlp", "lenet5"].index)
-    epochs = sorted({s["finetune_epochs"] for s in summary})
     controls = {
-        "model": w.Dropdown(options=models, value=models[0], description="model"),
-        "finetune_epochs": w.ToggleButtons(options=[("no fine-tuning", 0)] + [(f"{e} epochs", e) for e in epochs if e],
-                                           value=0, description="fine-tune"),
+        **_model_and_tuning(summary),
         "curves": w.SelectMultiple(options=[(curve_label(c, s), (c, s)) for c, s in CURVES], value=CURVES,
                                    rows=len(CURVES), description="curves", layout={"width": "430px"}),
         "zoom": w.FloatSlider(value=0.0, min=0.0, max=40.0, step=1.0, description="zoom (points)",
@@ -232,16 +239,7 @@ def peer_masks(histories: dict):
 
 def peers_explorer(summary: list[dict]):
     """Model and fine-tuning over the peers' frontier."""
-    import ipywidgets as w
-
-    models = sorted({s["model"] for s in summary}, key=["mlp", "lenet5"].index)
-    epochs = sorted({s["finetune_epochs"] for s in summary})
-    controls = {
-        "model": w.Dropdown(options=models, value=models[0], description="model"),
-        "finetune_epochs": w.ToggleButtons(options=[("no fine-tuning", 0)] + [(f"{e} epochs", e) for e in epochs if e],
-                                           value=0, description="fine-tune"),
-    }
-    return _panel(controls, lambda model, finetune_epochs: peers_figure(summary, model, finetune_epochs))
+    return _panel(_model_and_tuning(summary), lambda model, finetune_epochs: peers_figure(summary, model, finetune_epochs))
 
 
 def gradient_explorer(k_classes: int = 5, seed: int = 0):
