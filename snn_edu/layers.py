@@ -107,7 +107,7 @@ class GatedLayer(nn.Module):
 
     @property
     def reads_weights(self) -> bool:
-        """True for the switcher (a U-Net reading the weights); False for direct and L0 gates."""
+        """True for the switcher (a U-Net reading the weights); False for the peers (direct, L0, BC-GNJ)."""
         return getattr(self.switcher, "reads_weights", True)
 
     def switch(self) -> torch.Tensor:
