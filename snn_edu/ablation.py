@@ -16,7 +16,7 @@ import torch
 
 from . import analysis
 from .attribution import kernel_l1
-from .frontier import keep_top
+from .frontier import ranked_masks
 from .models import GatedNet
 from .paper import REPORTED
 from .runfolder import HISTORY, METRICS, read_file
@@ -41,11 +41,13 @@ VARIANTS = {
 L0_LAMBDAS = (0.0001, 0.001, 0.01, 0.03, 0.05, 0.1, 0.3)
 PEERS = {
     "direct": ({"gate": "direct"}, "direct gates: one learned gate per unit, trained as the switcher is, no U-Net"),
-    **{f"l0-{lam:g}": ({"gate": "l0", "schedule": "joint", "l0_lambda": (lam,), "optimizer": "adam", "lr": 0.01},
+    **{f"l0-{lam:g}": ({"gate": "l0", "schedule": "joint", "l0_lambda": (lam,), "optimizer": "adam", "lr": 0.01,
+                        "warmup_epochs": 0},
                        f"L0 hard-concrete gates, lambda {lam:g}/N, trained jointly with the TNN (Adam)")
        for lam in L0_LAMBDAS},
-    # BC-GNJ, like L0, moved no unit past its threshold at Adam's lr 1e-3 in the cpu level's 8 epochs (measured)
-    "bc": ({"gate": "bc", "schedule": "joint", "optimizer": "adam", "lr": 0.01},
+    # L0 and BC-GNJ start gated from the first epoch, as their authors' code does (no warm-up, no KL annealing).
+# BC-GNJ, like L0, moved no unit past its threshold at Adam's lr 1e-3 in the cpu level's 8 epochs (measured)
+    "bc": ({"gate": "bc", "schedule": "joint", "optimizer": "adam", "lr": 0.01, "warmup_epochs": 0},
            "BC-GNJ: Bayesian compression with group normal-Jeffreys priors, trained jointly with the TNN (Adam)"),
 }
 RUNS = {**VARIANTS, **PEERS}  # every kind of training run a study knows
@@ -65,9 +67,12 @@ def variant_config(base: TrainConfig, variant: str, seed: int) -> TrainConfig:
 
 def magnitude_masks(model: GatedNet, alive_counts: list[int]) -> dict[str, torch.Tensor]:
     """Per gated layer, a 0/1 mask keeping the units with the largest L1 norm (linear inputs:
-    their weight rows; conv filters: their kernels), as many as `alive_counts` says."""
-    return {name: keep_top(kernel_l1(layer), keep).float()
-            for (name, layer), keep in zip(model.gated_layers().items(), alive_counts)}
+    their weight rows; conv filters: their kernels), as many as `alive_counts` says, chosen among
+    the units the layers before still feed (frontier.ranked_masks)."""
+    layers = model.gated_layers()
+    scores = {name: kernel_l1(layer) for name, layer in layers.items()}
+    masks = ranked_masks(model, scores, dict(zip(layers, alive_counts)))
+    return {name: m.float() for name, m in masks.items()}
 
 
 def _metrics_for(trainer: Trainer, seconds: float, epochs: int) -> dict:
@@ -161,10 +166,28 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+MATCHED_WITHIN = 1.0  # points of params removed within which two runs of a seed count as matched
+
+
+def _values(runs: dict[str, list[dict]], variant: str, key: str) -> list[float]:
+    return [m[key] for m in runs.get(variant, []) if m.get(key) is not None and m.get("test_accuracy") is not None]
+
+
+def _by_seed(runs: dict[str, list[dict]], variant: str) -> dict[int, dict]:
+    return {m["config"]["seed"]: m for m in runs.get(variant, []) if m.get("test_accuracy") is not None}
+
+
+def _spread_word(a: list[float], b: list[float], more: str, less: str, same: str) -> str:
+    """`more`, `less` or `same`: whether mean(a) exceeds mean(b) by more than the larger std."""
+    diff = statistics.mean(a) - statistics.mean(b)
+    spread = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in (a, b))
+    return more if diff > spread else less if diff < -spread else same
+
+
 def findings(runs: dict[str, list[dict]]) -> list[str]:
     """Plain sentences comparing the variants, computed from the runs themselves."""
     def mean(variant, key):
-        values = [m[key] for m in runs.get(variant, []) if m.get(key) is not None]
+        values = _values(runs, variant, key)
         return statistics.mean(values) if values else None
 
     out = []
@@ -177,12 +200,34 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
         out.append(f"Connection strategy (one gate per weight): {mean('connection', 'test_accuracy'):.2f} % with "
                    f"{mean('connection', 'params_removed_pct'):.1f} % of the weights removed.")
     if al_acc is not None and mean("sl", "test_accuracy") is not None:
-        out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} % with {mean('sl', 'params_removed_pct'):.1f} % "
-                   f"removed (the paper: SL prunes far less than AL).")
+        sl, al = _values(runs, "sl", "params_removed_pct"), _values(runs, "al", "params_removed_pct")
+        word = _spread_word(sl, al, "SL prunes more than AL", "SL prunes less than AL",
+                            "the two prune alike within the seeds' spread")
+        model = next(iter(runs.values()))[0]["config"]["model"]
+        paper = {row[0]: row[3] for row in REPORTED[model]}
+        said = (f"; the paper: SL {paper['SNN-SL (neuron)']} % against AL {paper['SNN (AL, neuron)']} % removed"
+                if "SNN-SL (neuron)" in paper else "")
+        out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} % with {mean_std(sl, '.1f')} % of the weights removed, "
+                   f"against AL's {mean_std(al, '.1f')} %: {word}{said}.")
+    al_seeds = _by_seed(runs, "al")
     for variant in ("magnitude", "magnitude_ft"):
-        if mean(variant, "test_accuracy") is not None and al_acc is not None:
-            out.append(f"{_sentence(DERIVED[variant])}: {mean(variant, 'test_accuracy'):.2f} % "
-                       f"({mean(variant, 'test_accuracy') - al_acc:+.2f} points against AL at the same sparsity).")
+        pruned = _by_seed(runs, variant)
+        seeds = sorted(set(pruned) & set(al_seeds))
+        if not seeds:
+            continue
+        acc = [pruned[s]["test_accuracy"] for s in seeds]
+        gaps = [pruned[s]["params_removed_pct"] - al_seeds[s]["params_removed_pct"] for s in seeds]
+        removed = mean_std([pruned[s]["params_removed_pct"] for s in seeds], ".1f")
+        if max(abs(g) for g in gaps) <= MATCHED_WITHIN:
+            word = _spread_word(acc, [al_seeds[s]["test_accuracy"] for s in seeds], "ahead of AL", "behind AL",
+                                "level with AL within the seeds' spread")
+            diff = statistics.mean(acc) - statistics.mean(al_seeds[s]["test_accuracy"] for s in seeds)
+            verdict = (f"{diff:+.2f} points against AL at matched weights removed (within {MATCHED_WITHIN:g} "
+                       f"point in every seed): {word}")
+        else:
+            al_removed_text = mean_std([al_seeds[s]["params_removed_pct"] for s in seeds], ".1f")
+            verdict = f"not at AL's sparsity, {al_removed_text} %, so not compared with AL"
+        out.append(f"{_sentence(DERIVED[variant])}: {mean_std(acc)} % with {removed} % removed ({verdict}).")
     chance = [f"{v} seed {m['config']['seed']} ({m['test_accuracy']:.2f} %)" for v in VARIANTS if v != "constant"
               for m in runs.get(v, []) if m.get("test_accuracy") is not None and m["test_accuracy"] < CHANCE_LEVEL]
     if chance:

@@ -42,15 +42,16 @@ def alive_units(gate: torch.Tensor) -> torch.Tensor:
 
 
 def unit_alive(layer: GatedLayer, gate: torch.Tensor | None) -> torch.Tensor:
-    """alive_units, or every unit of `layer` when it has no gate (switcher off or absent)."""
+    """alive_units, or every unit of `layer` when it has no gate (switcher off or absent).
+
+    This is one layer's own view; `alive_masks` adds what the neighbouring layers remove."""
     if gate is not None:
         return alive_units(gate)
-    n = layer.out_channels if isinstance(layer, GatedConv2d) else layer.in_features
-    return torch.ones(n, dtype=torch.bool)
+    return torch.ones(_n_units(layer), dtype=torch.bool)
 
 
 def architecture_of(gates: dict[str, torch.Tensor]) -> str:
-    """The pruned architecture string from gates alone (every layer gated)."""
+    """The pruned architecture string from gates alone (every layer gated, each on its own)."""
     return "-".join(str(int(alive_units(g).sum())) for g in gates.values())
 
 
@@ -62,6 +63,78 @@ def border_vs_centre(gate_784: torch.Tensor, width: int = 4) -> dict[str, float]
     return {"border": 100.0 * float(pruned[border].mean()), "centre": 100.0 * float(pruned[~border].mean())}
 
 
+# -- one rule of which units are alive, across layer boundaries ------------------------------------
+def _n_units(layer: GatedLayer) -> int:
+    """How many units a layer's neuron gate controls: conv filters, or linear inputs."""
+    return layer.out_channels if isinstance(layer, GatedConv2d) else layer.in_features
+
+
+def _connections(layer: GatedLayer, gate: torch.Tensor | None) -> torch.Tensor:
+    """(inputs, outputs) boolean map of the connections the gate leaves open."""
+    if isinstance(layer, GatedConv2d):
+        n_in, n_out = layer.in_channels, layer.out_channels
+    else:
+        n_in, n_out = layer.in_features, layer.out_features
+    if gate is None:
+        return torch.ones(n_in, n_out, dtype=torch.bool)
+    open_ = gate.detach().cpu() != 0
+    if open_.dim() == 2:  # connection strategy: linear (in, out), conv (out, in)
+        return open_.t() if isinstance(layer, GatedConv2d) else open_
+    if isinstance(layer, GatedConv2d):  # one gate per filter
+        return open_[None, :].expand(n_in, n_out)
+    return open_[:, None].expand(n_in, n_out)  # one gate per input feature
+
+
+def _fan(prev: GatedLayer, layer: GatedLayer) -> int:
+    """How many of `layer`'s inputs each output of `prev` feeds (a conv filter into a linear
+    layer feeds its whole flattened map; otherwise one)."""
+    if isinstance(prev, GatedConv2d) and isinstance(layer, GatedLinear):
+        return layer.in_features // prev.out_channels
+    return 1
+
+
+def alive_masks(model: GatedNet, gates: dict[str, torch.Tensor] | None = None
+                ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{layer: (inputs kept, outputs kept)} for every gated layer, by one rule.
+
+    A unit survives when its gate is non-zero, something alive feeds it and something alive
+    reads it: a pruned conv filter kills the linear inputs its map feeds, a linear output survives
+    only if the next layer keeps it as an input, and a layer left with no inputs passes nothing on.
+    The model's own input and its class outputs are never removed by this rule (a gate on the
+    input pixels still removes pixels). `gates` defaults to the evaluation gates; a layer
+    without a gate keeps all its connections. `compact()` keeps exactly these units.
+    """
+    rows = _layer_gates(model, gates)
+    conn = [_connections(layer, g) for _, layer, g in rows]
+    fans = [1] + [_fan(a, b) for (_, a, _), (_, b, _) in zip(rows, rows[1:])]
+    ins, outs = [], []
+    feeding = torch.ones(conn[0].shape[0], dtype=torch.bool)  # the model's input
+    for i, c in enumerate(conn):  # forward: fed by something alive
+        ins.append(feeding)
+        out = (c & feeding[:, None]).any(0) if i + 1 < len(conn) else torch.ones(c.shape[1], dtype=torch.bool)
+        outs.append(out)
+        if i + 1 < len(conn):
+            feeding = out.repeat_interleave(fans[i + 1])
+    read = outs[-1]
+    for i in reversed(range(len(conn))):  # backward: read by something alive
+        ins[i] = ins[i] & (conn[i] & read[None, :]).any(1)
+        if i > 0:
+            outs[i - 1] = outs[i - 1] & ins[i].view(-1, fans[i]).any(1)
+            read = outs[i - 1]
+    return {name: (a, b) for (name, _, _), a, b in zip(rows, ins, outs)}
+
+
+def _units(layer: GatedLayer, masks: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The mask over the units the layer's gate controls (conv: filters; linear: inputs)."""
+    return masks[1] if isinstance(layer, GatedConv2d) else masks[0]
+
+
+def alive_unit_masks(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """{layer: surviving units} under `alive_masks`' rule (conv filters, linear inputs)."""
+    layers = model.gated_layers()
+    return {name: _units(layers[name], m) for name, m in alive_masks(model, gates).items()}
+
+
 def _layer_gates(model: GatedNet, gates: dict[str, torch.Tensor] | None):
     if gates is None:
         gates = model.gates("eval")
@@ -71,36 +144,23 @@ def _layer_gates(model: GatedNet, gates: dict[str, torch.Tensor] | None):
 def pruned_architecture(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> str:
     """Surviving units per gated layer, e.g. '456-134-45' (MLP) or '12-37-268-192' (LeNet5).
 
-    Linear layers count surviving inputs, conv layers surviving filters; `gates` defaults to
-    the evaluation gates.
+    Linear layers count surviving inputs, conv layers surviving filters, both by `alive_masks`;
+    `gates` defaults to the evaluation gates.
     """
-    return "-".join(str(int(unit_alive(layer, g).sum())) for _, layer, g in _layer_gates(model, gates))
+    return "-".join(str(int(m.sum())) for m in alive_unit_masks(model, gates).values())
 
 
 def param_counts(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> tuple[int, int]:
-    """(kept, total) TNN weights, counted as the paper does.
-
-    Neuron strategy: a layer keeps kept_in * kept_out * kernel_area weights, where a linear
-    layer's kept_in is its surviving inputs and kept_out the next layer's surviving inputs, and
-    a conv layer's kept_out is its surviving filters and kept_in the previous conv's.
-    Connection strategy: non-zero gates times the weights each gate scales.
-    """
-    rows = _layer_gates(model, gates)
-    alive = [int(unit_alive(layer, g).sum()) for _, layer, g in rows]
+    """(kept, total) TNN weights: kept counts the open connections between surviving inputs and
+    outputs (`alive_masks`) times the weights each one carries (a conv kernel's area), which is
+    exactly the non-zero weights of `compact(model)`."""
+    masks = alive_masks(model, gates)
     kept = total = 0
-    for i, (_, layer, g) in enumerate(rows):
+    for name, layer, g in _layer_gates(model, gates):
+        keep_in, keep_out = masks[name]
+        area = layer.kernel_size ** 2 if isinstance(layer, GatedConv2d) else 1
+        kept += int((_connections(layer, g) & keep_in[:, None] & keep_out[None, :]).sum()) * area
         total += layer.weight.numel()
-        if layer.strategy == "connection" and g is not None:
-            per_gate = layer.weight.numel() // g.numel()
-            kept += int((g != 0).sum()) * per_gate
-        elif isinstance(layer, GatedConv2d):
-            prev_conv = i > 0 and isinstance(rows[i - 1][1], GatedConv2d)
-            kept_in = alive[i - 1] if prev_conv else layer.in_channels
-            kept += kept_in * alive[i] * layer.kernel_size**2
-        else:
-            next_linear = i + 1 < len(rows) and isinstance(rows[i + 1][1], GatedLinear)
-            kept_out = alive[i + 1] if next_linear else layer.out_features
-            kept += alive[i] * kept_out
     return kept, total
 
 
@@ -136,63 +196,60 @@ class SelectFeatures(nn.Module):
         return f"{self.index.numel()} features"
 
 
-def compact(model: GatedNet) -> nn.Sequential:
-    """A plain dense nn.Sequential with pruned units removed and evaluation gates folded in.
+class ZeroLogits(nn.Module):
+    """The compact form of a network with nothing left alive: every class score is 0."""
 
-    Its outputs equal the gated model's eval-mode outputs.
-    """
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.n_classes = n_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(x.shape[0], self.n_classes)
+
+    def extra_repr(self):
+        return f"{self.n_classes} classes"
+
+
+def compact(model: GatedNet) -> nn.Sequential:
+    """A plain dense nn.Sequential that keeps exactly the units `alive_masks` keeps, with the
+    evaluation gates folded into the weights. Its outputs equal the gated model's eval-mode outputs."""
     children = list(model.named_children())
-    gated = [(name, m) for name, m in children if isinstance(m, GatedLayer)]
-    gates = {name: m.gate_in_mode("eval") if m.active else None for name, m in gated}
-    alive = {name: _at_least_one(unit_alive(m, gates[name])) for name, m in gated}
-    # A linear layer keeps an output only if the next linear layer keeps it as an input.
-    out_keep = {}
-    for (name, m), (next_name, next_m) in zip(gated, gated[1:] + [(None, None)]):
-        if isinstance(m, GatedLinear):
-            out_keep[name] = alive[next_name] if isinstance(next_m, GatedLinear) \
-                else torch.ones(m.out_features, dtype=torch.bool)
+    gated = model.gated_layers()
+    gates = {name: m.gate_in_mode("eval") for name, m in gated.items() if m.active}
+    masks = alive_masks(model, gates)
+    if any(not bool(m.any()) for pair in masks.values() for m in pair):  # nothing reaches the classes
+        last = list(gated.values())[-1]
+        return nn.Sequential(OrderedDict([("zero_logits", ZeroLogits(last.out_features))]))
     layers: list[tuple[str, nn.Module]] = []
-    channels = None      # surviving filters of the last conv (original indices)
+    kept_channels = None  # the last conv's surviving filters, as a mask
     seen_linear = False
     with torch.no_grad():
         for name, m in children:
-            if isinstance(m, GatedConv2d):
-                w = m.effective_weight(gates[name]).detach().cpu()
-                in_idx = torch.arange(m.in_channels) if channels is None else channels
-                channels = alive[name].nonzero().flatten()
-                conv = nn.Conv2d(len(in_idx), len(channels), m.kernel_size, bias=False)
-                conv.weight.copy_(w[channels][:, in_idx])
-                layers.append((name, conv))
-                n_channels = m.out_channels
-            elif isinstance(m, GatedLinear):
-                w = m.effective_weight(gates[name]).detach().cpu()  # (in, out)
-                keep_in = alive[name]
-                if channels is not None and not seen_linear:  # first linear after the convs
-                    kept_channel = torch.zeros(n_channels, dtype=torch.bool)
-                    kept_channel[channels] = True
-                    from_kept = kept_channel.repeat_interleave(m.in_features // n_channels)
-                    keep_in = keep_in & from_kept
-                    if not bool(keep_in.all()):
-                        position = torch.cumsum(from_kept.long(), 0) - 1
-                        layers.append((f"{name}_select", SelectFeatures(position[keep_in])))
-                elif not seen_linear and not bool(keep_in.all()):
-                    layers.append((f"{name}_select", SelectFeatures(keep_in.nonzero().flatten())))
-                in_idx, out_idx = keep_in.nonzero().flatten(), out_keep[name].nonzero().flatten()
-                linear = nn.Linear(len(in_idx), len(out_idx), bias=False)
-                linear.weight.copy_(w[in_idx][:, out_idx].t())
-                layers.append((name, linear))
-                seen_linear = True
-            else:
+            if not isinstance(m, GatedLayer):
                 layers.append((name, _rebuild(m)))
+                continue
+            keep_in, keep_out = masks[name]
+            w = m.effective_weight(gates.get(name)).detach().cpu()
+            out_idx = keep_out.nonzero().flatten()
+            if isinstance(m, GatedConv2d):
+                in_idx = torch.arange(m.in_channels) if kept_channels is None else kept_channels.nonzero().flatten()
+                conv = nn.Conv2d(len(in_idx), len(out_idx), m.kernel_size, bias=False)
+                conv.weight.copy_(w[out_idx][:, in_idx])
+                layers.append((name, conv))
+                kept_channels = keep_out
+                continue
+            if not seen_linear:  # the first linear layer picks its inputs from what reaches it
+                arriving = (torch.ones(m.in_features, dtype=torch.bool) if kept_channels is None
+                            else kept_channels.repeat_interleave(m.in_features // len(kept_channels)))
+                if not bool(keep_in[arriving].all()):
+                    position = torch.cumsum(arriving.long(), 0) - 1
+                    layers.append((f"{name}_select", SelectFeatures(position[keep_in])))
+            in_idx = keep_in.nonzero().flatten()
+            linear = nn.Linear(len(in_idx), len(out_idx), bias=False)
+            linear.weight.copy_(w[in_idx][:, out_idx].t())
+            layers.append((name, linear))
+            seen_linear = True
     return nn.Sequential(OrderedDict(layers))
-
-
-def _at_least_one(mask: torch.Tensor) -> torch.Tensor:
-    """Keep one (all-zero) unit of a fully pruned layer, so the compact model still runs."""
-    if not bool(mask.any()):
-        mask = mask.clone()
-        mask[0] = True
-    return mask
 
 
 def _rebuild(m: nn.Module) -> nn.Module:

@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .analysis import params_removed_pct, unit_alive
+from .analysis import alive_unit_masks, params_removed_pct
 from .attribution import kernel_l1, unit_conductance
 from .data import subset
 from .errors import ConfigError, DivergenceError
+from .matched import compare_at, read_at, seed_curves, span, verdict_ranges
 from .models import GatedNet
 from .training import TrainConfig, Trainer
 
@@ -41,7 +42,7 @@ class FrontierSettings:
     """Targets (share of each layer's units removed, %), fine-tuning epochs and the attribution
     sample (training digits, integration steps) of the conductance criterion."""
 
-    targets: tuple[float, ...] = (0, 25, 50, 75, 90, 95)
+    targets: tuple[float, ...] = (0, 10, 25, 40, 50, 60, 75, 90, 95)
     finetune_epochs: int = 2
     attribution_digits: int = 512
     attribution_steps: int = 32
@@ -70,16 +71,25 @@ def keep_top(scores: torch.Tensor, keep: int, alive: torch.Tensor | None = None)
     return mask if alive is None else mask & alive
 
 
+def ranked_masks(model: GatedNet, scores: dict[str, torch.Tensor], keep: dict[str, int],
+                 alive: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Per gated layer, in order, the `keep[name]` highest-scoring units among those the layers
+    before still feed (a linear input whose conv filter is gone is never chosen) and `alive` keeps."""
+    masks: dict[str, torch.Tensor] = {}
+    for name in model.gated_layers():
+        fed = alive_unit_masks(model, {n: m.float() for n, m in masks.items()})[name]
+        masks[name] = keep_top(scores[name], keep[name], fed if alive is None else fed & alive[name])
+    return masks
+
+
 def folded_copy(model: GatedNet, gates: dict[str, torch.Tensor]) -> tuple[GatedNet, dict[str, torch.Tensor]]:
     """A switcher-free CPU copy of `model` with `gates` (its evaluation gates) folded into the
-    weights, and each gated layer's surviving units (gate != 0)."""
+    weights, and each gated layer's surviving units (snn_edu.analysis.alive_masks' rule)."""
     folded = copy.deepcopy(model).cpu()
-    alive = {}
+    alive = alive_unit_masks(model, gates)
     with torch.no_grad():
         for name, layer in folded.gated_layers().items():
-            gate = gates.get(name)
-            layer.weight.copy_(layer.effective_weight(gate))
-            alive[name] = unit_alive(layer, gate)
+            layer.weight.copy_(layer.effective_weight(gates.get(name)))
             layer.switcher = None
             layer.set_fixed_gate(None)
     return folded, alive
@@ -137,7 +147,7 @@ def frontier_rows(switcher_model: GatedNet, dense_model: GatedNet, switcher_metr
     gates = switcher_model.gates("eval")
     folded, alive = folded_copy(switcher_model, gates)
     sources = {"switcher": (folded, alive),
-               "dense": (dense_model, {n: unit_alive(layer, None) for n, layer in dense_model.gated_layers().items()})}
+               "dense": (dense_model, alive_unit_masks(dense_model, {}))}
     sample = subset(train, settings.attribution_digits, config.seed)
     base = {"model": config.model, "seed": config.seed}
     rows = [{**base, "criterion": NATURAL, "source": "switcher", "target_removed_pct": None, "finetune_epochs": 0,
@@ -149,7 +159,7 @@ def frontier_rows(switcher_model: GatedNet, dense_model: GatedNet, switcher_metr
         model, source_alive = sources[source]
         scores = unit_scores(criterion, model, sample, settings, config.seed, gates)
         for target in settings.targets:
-            masks = {n: keep_top(s, n_keep(len(s), target), source_alive[n]) for n, s in scores.items()}
+            masks = ranked_masks(model, scores, {n: n_keep(len(s), target) for n, s in scores.items()}, source_alive)
             for epochs, accuracy, removed in measure(model, masks, config, train, test, settings.finetune_epochs):
                 rows.append({**base, "criterion": criterion, "source": source, "target_removed_pct": target,
                              "finetune_epochs": epochs, "test_accuracy": accuracy, "params_removed_pct": removed})
@@ -188,7 +198,8 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
 
 def summarise(rows: list[dict]) -> list[dict]:
     """Mean and standard deviation over seeds of every (model, criterion, source, target,
-    fine-tuning) point; `n` counts the seeds with a finite accuracy."""
+    fine-tuning) point; `n` counts the seeds with a finite accuracy; `per_seed` keeps each seed's
+    (params removed, accuracy) for comparisons at matched sparsity (snn_edu.matched)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         key = (r["model"], r["criterion"], r["source"], r["target_removed_pct"], r["finetune_epochs"])
@@ -200,7 +211,8 @@ def summarise(rows: list[dict]) -> list[dict]:
         out.append({"model": model, "criterion": criterion, "source": source, "target_removed_pct": target,
                     "finetune_epochs": epochs, "n": sum(not math.isnan(r["test_accuracy"]) for r in rs),
                     "seeds": len(rs), "accuracy": acc, "accuracy_std": acc_std,
-                    "removed": removed, "removed_std": removed_std})
+                    "removed": removed, "removed_std": removed_std,
+                    "per_seed": {r["seed"]: (r["params_removed_pct"], r["test_accuracy"]) for r in rs}})
     return out
 
 
@@ -243,51 +255,64 @@ def tuning_text(epochs: int) -> str:
     return f"after {epochs} fine-tuning epoch{'s' * (epochs != 1)}" if epochs else "without fine-tuning"
 
 
-def _at(points: list[tuple[float, int]]) -> str:
-    """'25, 50 % without fine-tuning and 75 % after 2 fine-tuning epochs'."""
-    by_epochs: dict[int, list[float]] = {}
-    for target, epochs in points:
-        by_epochs.setdefault(epochs, []).append(target)
-    return " and ".join(f"{', '.join(f'{t:g}' for t in ts)} % {tuning_text(e)}" for e, ts in sorted(by_epochs.items()))
+def curves_of(summary: list[dict], model: str, criterion: str, source: str, epochs: int):
+    """Each seed's curve (snn_edu.matched.seed_curves) of one (criterion, source) at `epochs`."""
+    return seed_curves([s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
+                        == (model, criterion, source, epochs)])
 
 
-def verdict(a: dict | None, b: dict | None) -> str | None:
-    """'ahead', 'behind' or 'level' (the means differ by no more than the larger standard deviation)."""
-    if not a or not b or a["accuracy"] is None or b["accuracy"] is None:
-        return None
-    diff, spread = a["accuracy"] - b["accuracy"], max(a["accuracy_std"] or 0.0, b["accuracy_std"] or 0.0)
-    return "ahead" if diff > spread else "behind" if diff < -spread else "level"
+def value_at(summary: list[dict], model: str, criterion: str, source: str, epochs: int, removed: float) -> str:
+    """'mean ± std' of a curve at `removed` % of the weights, read seed by seed where it was
+    measured, or 'not measured'."""
+    values = [read_at(c, removed) for c in curves_of(summary, model, criterion, source, epochs).values()]
+    if not values or any(v is None for v in values):
+        return "not measured"
+    return format_pm({"accuracy": statistics.mean(values),
+                      "accuracy_std": statistics.stdev(values) if len(values) > 1 else None})
+
+
+VERDICT_WORDS = {"ahead": "ahead", "behind": "behind", "level": "level (within the seeds' spread)",
+                 "not measured": "not measured within reach of each other"}
+
+
+def describe_ranges(ranges: list[tuple[str, list[float]]]) -> str:
+    """'ahead at 40-80 %; level at 30-35 %; not measured ... at 0-25 % and 85-100 %'."""
+    by_word: dict[str, list[str]] = {}
+    for word, xs in ranges:
+        by_word.setdefault(word, []).append(span(xs))
+    order = [w for w in VERDICT_WORDS if w in by_word]
+    return "; ".join(f"{VERDICT_WORDS[w]} at {' and '.join(by_word[w])}" for w in order)
+
+
+def verdict(summary: list[dict], model: str, a: tuple[str, str], b: tuple[str, str], epochs: int,
+            removed: float):
+    """Curve a against curve b at `removed` % of the weights (snn_edu.matched.Match), or None
+    where the two were not measured within reach of each other there."""
+    return compare_at(curves_of(summary, model, *a, epochs), curves_of(summary, model, *b, epochs), removed)
 
 
 def findings(summary: list[dict], model: str, at=(50, 75)) -> list[str]:
-    """Sentences about one model's frontier, computed from the summary: every curve at the `at`
-    targets, then which ranking wins where (by more than the seeds' spread)."""
+    """Sentences about one model's frontier, computed from the summary: every curve at `at` % of
+    the weights removed, then which ranking is ahead where, always at matched weights removed
+    (snn_edu.matched: each seed's curve read only within REACH points of a measured point)."""
     rows = [s for s in summary if s["model"] == model]
     if not rows:
         return []
     epochs_all = sorted({s["finetune_epochs"] for s in rows})
-    targets = sorted({s["target_removed_pct"] for s in rows if s["target_removed_pct"]})
     out = []
     natural = point(summary, model, NATURAL, "switcher", None, 0)
     if natural:
         out.append(f"{MODEL_NAMES[model]}: the switcher model as trained scores {format_pm(natural)} % with "
-                   f"{natural['removed']:.1f} % of its weights removed (mean ± std over {natural['seeds']} seeds).")
+                   f"{format_pm(natural, 'removed')} % of its weights removed (mean ± std over {natural['seeds']} seeds).")
     for epochs in epochs_all:
-        for target in [t for t in at if t in targets]:
-            dense = point(summary, model, "magnitude", "dense", target, epochs)
-            removed = "" if dense is None else f" ({dense['removed']:.1f} % of the dense model's weights)"
-            parts = [f"{curve_label(c, s)} {format_pm(point(summary, model, c, s, target, epochs))} %" for c, s in CURVES]
-            out.append(f"With {target:g} % of each layer's units removed{removed}, {tuning_text(epochs)}: "
-                       + "; ".join(parts) + ".")
+        for removed in at:
+            parts = [f"{curve_label(c, s)} {value_at(summary, model, c, s, epochs, removed)}" for c, s in CURVES]
+            out.append(f"With {removed:g} % of the weights removed, {tuning_text(epochs)}: " + "; ".join(parts) + ".")
     for a, b, name_a, name_b, context in COMPARISONS:
-        found: dict[str, list] = {"ahead": [], "behind": [], "level": []}
+        parts = []
         for epochs in epochs_all:
-            for target in targets:
-                v = verdict(point(summary, model, *a, target, epochs), point(summary, model, *b, target, epochs))
-                if v:
-                    found[v].append((target, epochs))
-        if any(found.values()):
-            words = {"ahead": "ahead", "behind": "behind", "level": "level (within the seeds' spread)"}
-            parts = [f"{words[k]} at {_at(v)}" for k, v in found.items() if v]
-            out.append(f"{name_a[0].upper()}{name_a[1:]} against {name_b}{context}: {name_a} is " + "; ".join(parts) + ".")
+            ranges = verdict_ranges(curves_of(summary, model, *a, epochs), curves_of(summary, model, *b, epochs))
+            parts.append(f"{tuning_text(epochs)}, {describe_ranges(ranges)}")
+        out.append(f"{name_a[0].upper()}{name_a[1:]} against {name_b}{context}, by weights removed: {name_a} is "
+                   + "; ".join(parts) + ".")
     return out

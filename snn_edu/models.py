@@ -106,18 +106,22 @@ class MLP(GatedNet):
 
 
 class LeNet5(GatedNet):
-    """LeNet5-Caffe 20-50-800-500: no ReLU after the convs (as in Caffe and the release), no biases."""
+    """LeNet5-Caffe 20-50-800-500, no biases, with a ReLU after each conv (before its pooling),
+    as the authors' release applies it inside its conv layers (Caffe's own LeNet has none there).
+    Every activation and pool is a named module, so attribution hooks can reach it."""
 
     def __init__(self, strategy="neuron", switcher: str | SwitcherSpec | None = "paper",
                  init_std: float | None = None, gate: str = "switcher"):
         super().__init__(OrderedDict([
             ("conv1", GatedConv2d(1, 20, 5, strategy, switcher, gate)),
+            ("relu1", nn.ReLU()),
             ("pool1", nn.MaxPool2d(2)),
             ("conv2", GatedConv2d(20, 50, 5, strategy, switcher, gate)),
+            ("relu2", nn.ReLU()),
             ("pool2", nn.MaxPool2d(2)),
             ("flatten", nn.Flatten()),
             ("fc1", GatedLinear(800, 500, strategy, switcher, init_std, gate)),
-            ("relu1", nn.ReLU()),
+            ("relu3", nn.ReLU()),
             ("fc2", GatedLinear(500, 10, strategy, switcher, init_std, gate)),
         ]))
 

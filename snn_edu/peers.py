@@ -12,8 +12,9 @@ import math
 from pathlib import Path
 
 from .ablation import PEERS, load_histories, load_runs, mean_architecture, mean_std
-from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, keep_top, measure, n_keep,
-                       point)
+from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, n_keep, point,
+                       ranked_masks)
+from .matched import REACH, Match, seed_curves, versus
 from .gates import BC_THRESHOLD
 from .models import GatedNet
 from .paper import TABLE1
@@ -22,7 +23,8 @@ from .training import History, TrainConfig
 METHODS = ("al", *PEERS)  # the switcher's run, then its peers', in table order
 L0_RUNS = tuple(p for p in PEERS if p.startswith("l0-"))
 METHOD_NAMES = {"al": "switcher (SNN-AL)", "direct": "direct gate (no U-Net)",
-                **{p: f"L0 hard concrete, lambda {p[3:]}" for p in L0_RUNS}, "bc": "BC-GNJ"}
+                **{p: f"L0 hard concrete, lambda {p[3:]} (one lambda for all layers)" for p in L0_RUNS},
+                "bc": "BC-GNJ"}
 COMPARED = (("direct", "the direct gate"), ("l0", "L0"), ("bc", "BC-GNJ"))  # (method, name) in the sentences
 
 
@@ -55,7 +57,7 @@ def peer_rows(models: dict[str, GatedNet], config: TrainConfig, train, test, set
         if name == "direct":
             for target in settings.targets:
                 add("direct", "direct", target, folded,
-                    {n: keep_top(gates[n], n_keep(len(gates[n]), target), alive[n]) for n in gates})
+                    ranked_masks(folded, gates, {n: n_keep(len(g), target) for n, g in gates.items()}, alive))
     return rows
 
 
@@ -109,68 +111,21 @@ def natural_point(summary: list[dict], model: str, source: str, finetune_epochs:
     return point(summary, model, NATURAL, source, None, finetune_epochs)
 
 
-def interpolate(pts: list[dict], removed: float) -> dict | None:
-    """Accuracy (and std) of a curve at `removed` % by linear interpolation between the two
-    neighbouring points; None outside the curve's range."""
-    for a, b in zip(pts, pts[1:]):
-        if a["removed"] <= removed <= b["removed"]:
-            t = 0.0 if b["removed"] == a["removed"] else (removed - a["removed"]) / (b["removed"] - a["removed"])
-            mix = lambda key: (1 - t) * (a[key] or 0.0) + t * (b[key] or 0.0)  # noqa: E731
-            return {"accuracy": mix("accuracy"), "accuracy_std": mix("accuracy_std"), "removed": removed,
-                    "between": (a, b)}
-    if len(pts) == 1 and math.isclose(pts[0]["removed"], removed):
-        return {**pts[0], "between": (pts[0], pts[0])}
-    return None
+def against(ours: dict, pts: list[dict]) -> Match | None:
+    """The switcher's point against a peer's curve, seed against seed, each at the switcher's own
+    params removed in that seed (snn_edu.matched); None where the peer was not measured there."""
+    return versus(ours.get("per_seed", {}), seed_curves(pts))
 
 
 def _versus(ours: dict, pts: list[dict], name: str) -> str:
-    """How the switcher's point compares with a curve at the same params removed; outside the
-    curve's range, with its best point that is at least as sparse, or its worst at most as sparse."""
-    other = interpolate(pts, ours["removed"])
-    if other is not None:
-        diff = ours["accuracy"] - other["accuracy"]
-        spread = max(ours["accuracy_std"] or 0.0, other["accuracy_std"] or 0.0)
-        word = "beats" if diff > spread else "trails" if diff < -spread else "ties with (within the seeds' spread)"
-        return f"{word} {name} ({other['accuracy']:.2f} %, {diff:+.2f} points; {_between(other)})"
-
-    def gap(p):  # the other point's accuracy minus ours, and the larger of the two spreads
-        return p["accuracy"] - ours["accuracy"], max(ours["accuracy_std"] or 0.0, p["accuracy_std"] or 0.0)
-
-    def shown(p, more):
-        return f"{_label(p)}: {p['accuracy']:.2f} % with {more} removed, {p['removed']:.1f} %"
-
-    sparser = [p for p in pts if p["removed"] >= ours["removed"]]
-    denser = [p for p in pts if p["removed"] <= ours["removed"]]
-    if sparser:
-        p = max(sparser, key=lambda p: p["accuracy"])
-        diff, spread = gap(p)
-        if diff > spread:
-            return f"is dominated by {name} ({shown(p, 'more')})"
-        if diff >= -spread:
-            return f"is matched within the seeds' spread by {name} ({shown(p, 'more')})"
-    if denser:
-        p = min(denser, key=lambda p: p["accuracy"])
-        diff, spread = gap(p)
-        if diff < -spread:
-            return f"dominates {name} ({shown(p, 'less')})"
-        if diff <= spread:
-            return f"matches {name} within the seeds' spread ({shown(p, 'less')})"
-    if len(pts) == 1:
-        return (f"trades differently from {name} ({pts[0]['accuracy']:.2f} % at {pts[0]['removed']:.1f} % "
-                "removed: neither is both sparser and more accurate)")
-    span = f"{pts[0]['removed']:.1f} to {pts[-1]['removed']:.1f} %" if pts else "no points"
-    return f"cannot be matched with {name} (its points span {span} removed)"
-
-
-def _label(p: dict) -> str:
-    if p["source"] in L0_RUNS:
-        return f"lambda {l0_lambda(p['source']):g}"
-    return "its pruned model" if p["criterion"] == NATURAL else f"{p['target_removed_pct']:g} % of units"
-
-
-def _between(p: dict) -> str:
-    a, b = p["between"]
-    return f"interpolated between {_label(a)} and {_label(b)}" if a is not b else _label(a)
+    m = against(ours, pts)
+    if m is None:
+        lo, hi = min(p["removed"] for p in pts), max(p["removed"] for p in pts)
+        where = f"{lo:.1f} %" if math.isclose(lo, hi) else f"{lo:.1f} to {hi:.1f} %"
+        return (f"was not measured against {name} at this sparsity ({name}'s points lie at {where} removed; "
+                f"a curve is read only within {REACH:g} points of its measured points)")
+    word = {"ahead": "beats", "behind": "trails", "level": "ties with (within the seeds' spread)"}[m.verdict]
+    return f"{word} {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, read at each seed's own sparsity)"
 
 
 def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] = (0,)) -> list[str]:

@@ -31,8 +31,11 @@ def test_mlp_counting_matches_paper_table():
 
 def test_lenet5_counting_matches_paper_table():
     model = build_model("lenet5", "neuron", "lite")
-    gates = {"conv1": gate_with(20, 12), "conv2": gate_with(50, 37), "fc1": gate_with(800, 268),
-             "fc2": gate_with(500, 192)}
+    conv2 = gate_with(50, 37)
+    fed = (conv2 != 0).repeat_interleave(16)  # the fc1 inputs that the 37 kept filters feed
+    fc1 = torch.zeros(800)
+    fc1[fed.nonzero().flatten()[torch.randperm(int(fed.sum()), generator=torch.Generator().manual_seed(0))[:268]]] = 1.5
+    gates = {"conv1": gate_with(20, 12), "conv2": conv2, "fc1": fc1, "fc2": gate_with(500, 192)}
     assert pruned_architecture(model, gates) == "12-37-268-192"
     assert param_counts(model, gates)[1] == 430_500
     assert params_removed_pct(model, gates) == pytest.approx(84.95, abs=0.005)

@@ -57,38 +57,32 @@ def test_plan_measures_the_peers_after_every_peer_run():
     assert len(L0_LAMBDAS) >= 4
 
 
-def summary_of(points):
-    """A summary from (criterion, source, target, removed, accuracy, std) tuples of one model."""
-    return [{"model": "mlp", "criterion": c, "source": s, "target_removed_pct": t, "finetune_epochs": 0, "n": 3,
-             "seeds": 3, "accuracy": a, "accuracy_std": sd, "removed": r, "removed_std": 0.5}
-            for c, s, t, r, a, sd in points]
+def rows_of(points, seeds=(0, 1, 2)):
+    """Frontier rows from (criterion, source, target, removed, accuracy) tuples of one model: every
+    seed at the same removed %, accuracies spread by -0.1, 0, +0.1."""
+    return [{"model": "mlp", "criterion": c, "source": s, "target_removed_pct": t, "finetune_epochs": 0,
+             "seed": seed, "test_accuracy": a + 0.1 * (seed - 1), "params_removed_pct": r}
+            for c, s, t, r, a in points for seed in seeds]
 
 
-def test_interpolation_and_the_verdicts():
-    pts = summary_of([("natural", "l0-0.01", None, 20.0, 90.0, 0.1), ("natural", "l0-0.1", None, 60.0, 80.0, 0.1)])
-    mid = peers.interpolate(peers.curve(pts, "mlp", "l0", 0), 30.0)
-    assert mid["accuracy"] == pytest.approx(87.5) and peers.interpolate(peers.curve(pts, "mlp", "l0", 0), 70) is None
-    direct = [("direct", "direct", 0, 0.0, 92.0, 0.3), ("direct", "direct", 50, 40.0, 82.0, 0.3)]
+def test_the_switcher_is_compared_only_where_a_peer_was_measured():
+    l0 = [("natural", "l0-0.01", None, 20.0, 90.0), ("natural", "l0-0.1", None, 30.0, 80.0)]
+    direct = [("direct", "direct", 0, 0.0, 92.0), ("direct", "direct", 50, 40.0, 82.0)]
 
-    def last_sentence(removed, accuracy):
-        return peers.findings(summary_of([("natural", "switcher", None, removed, accuracy, 0.2), *direct]) + pts,
-                              "mlp")[-1]
+    def last_sentence(removed, accuracy, *more):
+        rows = rows_of([("natural", "switcher", None, removed, accuracy), *direct, *l0, *more])
+        return peers.findings(frontier.summarise(rows), "mlp")[-1]
 
-    text = last_sentence(30.0, 88.5)
-    assert "the switcher (88.50 ± 0.20 %) beats the direct gate (84.50 %, +4.00 points" in text
-    assert "beats L0 (87.50 %, +1.00 points; interpolated between lambda 0.01 and lambda 0.1)" in text
-    assert "ties with (within the seeds' spread) L0 (87.50 %, -0.10 points" in last_sentence(30.0, 87.4)
-    # below L0's range: compared only where an L0 point is both sparser and more accurate
-    assert "is dominated by L0 (lambda 0.01: 90.00 % with more removed, 20.0 %)" in last_sentence(10.0, 85.0)
-    assert "cannot be matched with L0 (its points span 20.0 to 60.0 % removed)" in last_sentence(10.0, 95.0)
-    # BC-GNJ is one point per seed: only dominance, either way, decides
-    pts += summary_of([("natural", "bc", None, 50.0, 86.0, 0.4)])
-    assert "is dominated by BC-GNJ (its pruned model: 86.00 % with more removed, 50.0 %)" in last_sentence(30.0, 85.0)
-    assert "dominates BC-GNJ (its pruned model: 86.00 % with less removed, 50.0 %)" in last_sentence(55.0, 88.0)
-    assert "trades differently from BC-GNJ (86.00 % at 50.0 % removed" in last_sentence(30.0, 88.5)
-    assert ("is matched within the seeds' spread by BC-GNJ (its pruned model: 86.00 % with more removed, 50.0 %)"
-            in last_sentence(30.0, 85.8))
-    assert "matches BC-GNJ within the seeds' spread (its pruned model: 86.00 % with less removed" in last_sentence(55.0, 86.3)
+    text = last_sentence(25.0, 88.0)
+    assert "the switcher (88.00 ± 0.10 %)" in text and "beats L0 (85.00 ± 0.10 %, +3.00 points" in text
+    # the direct curve's two points lie 40 points apart: nothing is read between them
+    assert "was not measured against the direct gate at this sparsity (the direct gate's points lie at 0.0 to 40.0 %" in text
+    assert "ties with (within the seeds' spread) L0 (85.00 ± 0.10 %, -0.05 points" in last_sentence(25.0, 84.95)
+    assert "trails L0" in last_sentence(25.0, 84.0)
+    assert "was not measured against L0 at this sparsity" in last_sentence(10.0, 95.0)  # never extrapolated
+    # BC-GNJ is one point per seed: compared only at exactly its sparsity
+    bc = ("natural", "bc", None, 50.0, 86.0)
+    assert "was not measured against BC-GNJ at this sparsity (BC-GNJ's points lie at 50.0 % removed" in last_sentence(25.0, 88.0, bc)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,106 @@
+"""Comparisons at matched weights removed.
+
+Each seed's curve is its test accuracy against params removed. A curve is read only where it
+was measured: at a measured point, or by linear interpolation between two neighbouring points
+at most `REACH` points of params removed apart; never beyond its ends. Two methods are compared
+only where every seed of both has a value, seed against seed, and one is called ahead or behind
+only when the means differ by more than the larger standard deviation over seeds.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+REACH = 15.0  # the widest gap (points of params removed) a curve is interpolated across
+GRID = tuple(range(0, 101, 5))  # where two curves are compared (params removed, %)
+
+Curves = dict[int, list[tuple[float, float]]]  # {seed: [(params removed, accuracy), ...] by removed}
+
+
+def seed_curves(points: list[dict]) -> Curves:
+    """{seed: sorted (removed, accuracy)} from summarised points (frontier.summarise's 'per_seed')."""
+    curves: Curves = {}
+    for p in points:
+        for seed, (removed, accuracy) in p.get("per_seed", {}).items():
+            if not math.isnan(accuracy):
+                curves.setdefault(seed, []).append((removed, accuracy))
+    return {seed: sorted(c) for seed, c in sorted(curves.items())}
+
+
+def read_at(curve: list[tuple[float, float]], removed: float, reach: float = REACH) -> float | None:
+    """The curve's accuracy at `removed` %: a measured point there, or the straight line between
+    its neighbours when they lie at most `reach` apart; None where it was not measured."""
+    exact = [a for x, a in curve if math.isclose(x, removed, abs_tol=1e-9)]
+    if exact:
+        return statistics.mean(exact)
+    for (x0, a0), (x1, a1) in zip(curve, curve[1:]):
+        if x0 < removed < x1:
+            return a0 + (a1 - a0) * (removed - x0) / (x1 - x0) if x1 - x0 <= reach else None
+    return None
+
+
+@dataclass(frozen=True)
+class Match:
+    """Two methods at matched weights removed: means and standard deviations over seeds."""
+
+    removed: float
+    a: float
+    a_std: float
+    b: float
+    b_std: float
+
+    @property
+    def diff(self) -> float:
+        return self.a - self.b
+
+    @property
+    def verdict(self) -> str:
+        """'ahead', 'behind' or 'level' (the means differ by no more than the larger spread)."""
+        spread = max(self.a_std, self.b_std)
+        return "ahead" if self.diff > spread else "behind" if self.diff < -spread else "level"
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def versus(a: dict[int, tuple[float, float]], b: Curves, reach: float = REACH) -> Match | None:
+    """Method a ({seed: (removed, accuracy)}) against curve b, each seed at its own removed %;
+    None unless both have every seed and b was measured there in each."""
+    if not a or set(a) != set(b):
+        return None
+    b_values = [read_at(b[seed], removed, reach) for seed, (removed, _) in a.items()]
+    if any(v is None for v in b_values):
+        return None
+    a_values = [acc for _, acc in a.values()]
+    return Match(statistics.mean(x for x, _ in a.values()), statistics.mean(a_values), _std(a_values),
+                 statistics.mean(b_values), _std(b_values))
+
+
+def compare_at(a: Curves, b: Curves, removed: float, reach: float = REACH) -> Match | None:
+    """Curves a and b at the same `removed` %, seed against seed; None where either was not
+    measured there (a verdict is refused, not guessed)."""
+    values = {seed: read_at(curve, removed, reach) for seed, curve in a.items()}
+    if any(v is None for v in values.values()):
+        return None
+    return versus({seed: (removed, v) for seed, v in values.items()}, b, reach)
+
+
+def verdict_ranges(a: Curves, b: Curves, grid=GRID, reach: float = REACH) -> list[tuple[str, list[float]]]:
+    """[(verdict, [removed %, ...])] along `grid`, one entry per run of equal verdicts; the
+    verdict is 'not measured' where the curves cannot be compared."""
+    out: list[tuple[str, list[float]]] = []
+    for x in grid:
+        m = compare_at(a, b, x, reach)
+        word = "not measured" if m is None else m.verdict
+        if out and out[-1][0] == word:
+            out[-1][1].append(x)
+        else:
+            out.append((word, [x]))
+    return out
+
+
+def span(xs: list[float]) -> str:
+    """'40-80 %' or '30 %'."""
+    return f"{xs[0]:g} %" if len(xs) == 1 else f"{xs[0]:g}-{xs[-1]:g} %"

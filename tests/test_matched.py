@@ -1,0 +1,50 @@
+"""Comparisons at matched weights removed: curves read only where they were measured."""
+import pytest
+
+from snn_edu import frontier
+from snn_edu.matched import REACH, compare_at, read_at, verdict_ranges
+
+
+def test_a_curve_is_read_only_near_its_measured_points():
+    curve = [(0.0, 95.0), (10.0, 94.0), (40.0, 90.0)]
+    assert read_at(curve, 10.0) == 94.0
+    assert read_at(curve, 5.0) == pytest.approx(94.5)
+    assert read_at(curve, 25.0) is None  # 30 points between neighbours: more than REACH
+    assert read_at(curve, 25.0, reach=30) == pytest.approx(92.0)
+    assert read_at(curve, 45.0) is None and read_at(curve, -1.0) is None  # never extrapolated
+    assert REACH == 15
+
+
+def rows(curve, criterion, source, spread=0.2):
+    """Frontier rows of three seeds from [(target, removed, accuracy)], accuracies spread per seed."""
+    return [{"model": "lenet5", "criterion": criterion, "source": source, "target_removed_pct": t,
+             "finetune_epochs": 0, "seed": seed, "test_accuracy": a + spread * (seed - 1),
+             "params_removed_pct": r + seed * 0.5} for t, r, a in curve for seed in range(3)]
+
+
+def test_a_frontier_verdict_is_refused_where_the_curves_were_not_measured_close_by():
+    # the switcher model's curve starts at 70 % of the weights removed, the dense model's ends at 45 %
+    gate = rows([(0, 70.0, 96.0), (25, 80.0, 95.0), (50, 90.0, 90.0)], "switcher", "switcher")
+    dense = rows([(0, 0.0, 97.0), (25, 20.0, 96.5), (50, 45.0, 95.0)], "magnitude", "dense")
+    summary = frontier.summarise(gate + dense)
+    pair = (("switcher", "switcher"), ("magnitude", "dense"))
+    for removed in (45.0, 60.0, 70.0):  # at units-removed target 0 the two curves sit 70 points apart
+        assert frontier.verdict(summary, "lenet5", *pair, 0, removed) is None
+    assert frontier.value_at(summary, "lenet5", "magnitude", "dense", 0, 75.0) == "not measured"
+    text = frontier.findings(summary, "lenet5")
+    assert any("the switcher model pruned by its gate is without fine-tuning, not measured within reach of each other "
+               "at 0-100 %" in t for t in text)
+
+
+def test_verdicts_follow_the_curves_where_both_were_measured():
+    a = rows([(0, 0.0, 95.0), (25, 10.0, 95.0), (50, 20.0, 94.0), (75, 30.0, 90.0)], "switcher", "switcher")
+    b = rows([(0, 0.0, 95.0), (25, 10.0, 94.0), (50, 20.0, 91.0), (75, 30.0, 80.0)], "magnitude", "switcher")
+    summary = frontier.summarise(a + b)
+    curves = [frontier.curves_of(summary, "lenet5", c, s, 0) for c, s in (("switcher", "switcher"), ("magnitude", "switcher"))]
+    m = compare_at(*curves, 20.0)
+    assert m.verdict == "ahead" and m.diff == pytest.approx(2.9)  # seed s: 3.0 - 0.1 s (its points sit 0.5 s further right)
+    assert compare_at(*curves, 1.0).verdict == "level"
+    assert compare_at(*curves, 0.0) is None  # seeds 1 and 2 were first measured at 0.5 and 1 %
+    ranges = verdict_ranges(*curves)
+    assert ranges[0] == ("not measured", [0]) and ranges[-1] == ("not measured", [35, 40] + list(range(45, 101, 5)))
+    assert ranges[1] == ("ahead", [5, 10, 15, 20, 25, 30])
