@@ -49,7 +49,7 @@ if "google.colab" in sys.modules:
 # | 2 | [02 · Training an MLP and LeNet5 with switchers](02_training.ipynb) | the full method on the paper's two networks: alternating phases, which neurons are pruned, weakened or strengthened, the paper's figures 4 and 5, and the pruned network exported | step through the epochs with the mask inspector |
 # | 3 | [03 · Strengthened versus pruned kernels](03_kernels.ipynb) | what LeNet5's gates mean: feature maps of the kernels the switcher kept and removed (the paper's figure 3), compared with captum's attributions and the kernels' size | pick digits and kernels in the kernel explorer |
 # | 4 | [04 · The ablation study](04_ablation.ipynb) | what really makes the switcher prune: controls that feed it shuffled weights, noise or a constant, magnitude pruning at the same sparsity, and the accuracy-versus-sparsity frontier | compare runs epoch by epoch; move a pruning threshold; explore the frontier |
-# | 5 | [05 · The switcher against its peers](05_peers.ipynb) | the papers' Table 1 question: does a U-Net that reads the weights choose better than a gate learned directly (the switcher without its U-Net) or L0 regularisation? | step through each method's masks; compare the methods on the frontier |
+# | 5 | [05 · The switcher against its peers](05_peers.ipynb) | the papers' Table 1 question: does a U-Net that reads the weights choose better than a gate learned directly (the switcher without its U-Net), L0 regularisation or Bayesian compression (BC-GNJ)? | step through each method's masks; compare the methods on the frontier |
 #
 # Read them in this order: 02 uses the vocabulary of 01, and 03 to 05 question what 02 shows.
 # Each one ends with exercises that its widgets can answer.

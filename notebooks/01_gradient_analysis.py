@@ -21,7 +21,7 @@
 # Before training anything big, take the smallest system in which a switcher matters
 # (section 3.4 of the first paper).
 #
-# * The **task network** has one input $x$ and $K$ outputs, with weights
+# * The **task neural network (TNN)** has one input $x$ and $K$ outputs, with weights
 #   $w_{T1}, \dots, w_{TK}$.
 # * The **switcher** reads those $K$ weights and answers with one number
 #   $s = \mathrm{ReLU}\big(\sum_i w_{Si}\, w_{Ti}\big) \ge 0$ that scales the input neuron.

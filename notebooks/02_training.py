@@ -19,9 +19,9 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/02_training.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/02_training.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
 #
 # A **switcher** is a small U-Net that looks at a layer's weight matrix as if it were a picture
-# and answers with one non-negative number per neuron, its *gate*. The task network (TNN)
-# multiplies each neuron by its gate: `0` removes it, a value below `1` weakens it and `1` or
-# more strengthens it.
+# and answers with one non-negative number per neuron, its *gate*. The task neural network
+# (TNN) multiplies each neuron by its gate: `0` removes it, a value below `1` weakens it and
+# `1` or more strengthens it.
 #
 # Nothing in the loss asks for sparsity. The two networks simply take turns, epoch by epoch, to
 # lower the same cross-entropy:
@@ -177,8 +177,17 @@ widgets.mask_inspector(mlp.history)
 #
 # For a convolution, the switcher first condenses every output filter into one row of
 # features (a small convolution over the filter's weights), so the image it reads has one row
-# per filter and it answers with one gate per filter. As in the authors' code, the first epochs
-# train the TNN alone (warm-up), and the switcher joins afterwards.
+# per filter and it answers with one gate per filter. As in the authors' code, each convolution
+# is followed by a ReLU and then max-pooling, and the first epochs train the TNN alone (warm-up);
+# the switcher joins afterwards.
+#
+# One difference from the authors' code concerns conv2. Their code gives conv1 one gate per
+# output filter (20 gates), but conv2 one gate per pair of output filter and input channel: its
+# U-Net answers with a 50 × 20 map, and each 5×5 slice of a kernel is multiplied by its own gate
+# (1,000 gates). The paper still reports conv2 as a number of surviving filters (37 of 50), and
+# the code has nothing that counts them. This package gives conv2 one gate per output filter
+# (50 gates), the neuron strategy as the paper describes it: a filter is either kept or removed,
+# so the number of surviving filters is exact.
 
 # %%
 lenet = obtain_run("lenet5", live=LIVE, level=LEVEL, precision=PRECISION)

@@ -65,8 +65,9 @@ print("smoke mode:", smoke_mode())
 # ## A gated LeNet5
 #
 # The same run as in notebook 02: LeNet5-Caffe with one switcher per layer, trained by
-# alternating TNN and switcher epochs after a warm-up. By default it is seed 0 of the runs that
-# ship in `results/cpu/`; `TRAIN_LIVE = True` above trains it here instead.
+# alternating epochs of the task neural network (TNN) and of the switcher, after a warm-up. By
+# default it is seed 0 of the runs that ship in `results/cpu/`; `TRAIN_LIVE = True` above trains
+# it here instead.
 
 # %%
 lenet = obtain_run("lenet5", live=LIVE, level=LEVEL)

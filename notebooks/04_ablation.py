@@ -21,8 +21,10 @@
 # The paper's claim is strong: the switcher *mines knowledge from the weights* and decides which
 # neurons matter. An ablation asks what happens when pieces are taken away or swapped:
 #
-# * **SNN-AL vs SNN-SL** (the paper's Table 2): alternate the two networks epoch by epoch, or
-#   train the TNN alone first and only then the switcher on the frozen TNN.
+# * **Alternate learning (AL) versus separate learning (SL)** (the paper's Table 2, where the
+#   switcher neural network (SNN) trained each way is called SNN-AL and SNN-SL): the switcher
+#   and the task neural network (TNN) take turns epoch by epoch, or the TNN is trained alone
+#   first and only then the switcher on the frozen TNN.
 # * **Dense baseline**: no switcher at all.
 # * **Magnitude pruning at matched sparsity**: take the dense network and remove exactly as many
 #   neurons per layer as the switcher did, choosing the ones with the smallest L1 norm; with and
@@ -154,7 +156,8 @@ plt.show()
 
 # %% [markdown]
 # Choose the network, fine-tuning and curves; *zoom* shows only the top points of the accuracy
-# axis, where the criteria differ before they all collapse.
+# axis, where the criteria differ before they all collapse. The window is set by the measured
+# curves; when the paper's star falls outside it, a note in the corner says so.
 
 # %%
 widgets.frontier_explorer(summary)

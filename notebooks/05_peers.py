@@ -19,7 +19,8 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/05_peers.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/05_peers.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
 #
 # Both papers' Table 1 set the switcher beside other methods that learn which neurons to remove.
-# This notebook runs two of them through the same gated layers, the same data and the same
+# This notebook runs two of them, L0 and BC-GNJ, and adds a third peer that the papers do not
+# test, the direct gate. All three go through the same gated layers, the same data and the same
 # counting of "pruned architecture" and "params removed":
 #
 # * **The direct gate**: one learned number per neuron, `relu(g)` with `g` starting at 1,
@@ -37,7 +38,7 @@
 #   Gaussian posterior, trained on the cross-entropy plus their KL divergence from a sparsity-
 #   loving prior. A neuron is pruned when its scale's noise swamps its mean (`log alpha >= -3`).
 #
-# Both were run at the `cpu` level (4,000 digits, 8 epochs, 3 seeds) with
+# All three were run at the `cpu` level (4,000 digits, 8 epochs, 3 seeds) with
 #
 # ```bash
 # python -m snn_edu reproduce --level cpu --out results/cpu --jobs 2 \
@@ -125,11 +126,13 @@ plt.show()
 widgets.peers_explorer(summary)
 
 # %% [markdown]
-# What the data say, computed from the runs above. "Beats" and "trails" mean that the switcher's
-# mean differs from the other method's, at the switcher's own sparsity, by more than the larger
-# of their standard deviations over seeds; a point between two runs is interpolated linearly.
-# Where the switcher's sparsity lies outside a curve's range, it is compared only with a point
-# that is both sparser and more accurate (which beats it outright).
+# What the data say, computed from the runs above. Each seed of the switcher is compared with
+# the same seed of the other method, at the share of weights the switcher removed in that seed.
+# The other method's curve is read there from a measured point, or from the straight line
+# between two neighbouring points that lie close together. "Beats" and "trails" mean that the
+# two means over seeds differ by more than the larger of their standard deviations. A curve is
+# never read beyond its ends or across a wide gap: where the other method was not measured near
+# the switcher's sparsity, the sentence says so instead of guessing.
 
 # %%
 for model in MODELS:
@@ -139,10 +142,11 @@ for model in MODELS:
 # %% [markdown]
 # ## Step through each method's masks
 #
-# Choose a method and a seed, then move the epoch slider: the gates of one layer, how many are
-# pruned, weakened or strengthened, and the run's learning curves with the epoch marked. The
-# direct gate, L0 and BC-GNJ read no weights, so there is no "what the switcher read" panel for them. A
-# static view of one L0 run's first layer comes first.
+# Choose one of the MLP's runs by method and seed, then move the epoch slider: the gates of one
+# layer, how many are pruned, weakened or strengthened, and the run's learning curves with the
+# epoch marked. Where notebook 02's inspector shows the weight image the switcher read, this one
+# shows the curves: the direct gate, L0 and BC-GNJ read no weights, and the switcher's runs here
+# keep no images. A static view of one L0 run's first layer comes first.
 
 # %%
 histories = peers.load_method_histories(RESULTS / MODELS[0])
@@ -168,7 +172,8 @@ widgets.peer_masks(histories)
 # 3. **What does L0 prune first?** In the mask panel, choose an L0 run with a small `lambda`,
 #    layer fc1, and step the epoch slider from 0. Which pixels close first? Compare with
 #    `al` (the switcher) at the same epoch. Then choose a large `lambda`: which layer loses
-#    the most units, and does L0 ever *strengthen* a unit (a gate above 1)? Why can it not?
+#    the most units? The bars count a gate of 1 or more as strengthened. Can an L0 gate ever
+#    rise *above* 1, as the switcher's do? Why not?
 # 4. **Going further: lambda per layer.** The L0 paper separates `lambda` per layer. From the
 #    repository's root folder, train one run with a larger `lambda` for the input layer than
 #    for the others (a few seconds for the MLP):

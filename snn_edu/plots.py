@@ -246,7 +246,8 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
                   zoom: float | None = None):
     """Test accuracy against params removed, one line per (criterion, source) with a band of
     ± one standard deviation over seeds; the switcher model as trained (diamond) and, if given,
-    the paper's (removed %, accuracy) point (star). `zoom`: show only the top `zoom` points of accuracy."""
+    the paper's (removed %, accuracy) point (star). `zoom`: show only the top `zoom` points of the
+    measured accuracy; a note on the axes says when the paper's point falls outside that window."""
     from .frontier import CURVES, NATURAL, curve_label, point
 
     tops = []
@@ -274,9 +275,14 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
     ax.set_xlabel("params removed (%)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_xlim(-2, 102)
-    if zoom and tops:
-        top = max(tops + ([paper[1]] if paper else []))
-        ax.set_ylim(top - zoom, top + 1)
+    if zoom and tops:  # frame the measured curves; the paper's star never moves the window
+        top = max(tops)
+        low, high = top - zoom, top + 1
+        ax.set_ylim(low, high)
+        if paper and not low <= paper[1] <= high:
+            where = "above" if paper[1] > high else "below"
+            ax.text(0.99, 0.97, f"paper's point ({paper[1]:g} %) {where} this window", transform=ax.transAxes,
+                    ha="right", va="top", fontsize="x-small", color="#444444")
     ax.grid(alpha=0.3)
     return ax
 

@@ -1,0 +1,41 @@
+"""The notebooks' prose: every acronym of the method is spelled out at its first use."""
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SOURCES = sorted(NOTEBOOKS.glob("[0-9]*.py"))
+SPELLED_OUT = {"SNN": "switcher neural network (SNN)", "TNN": "task neural network (TNN)",
+               "AL": "alternate learning (AL)", "SL": "separate learning (SL)"}
+
+
+def markdown(source: Path) -> str:
+    """All markdown cells of a notebook, in order, with runs of whitespace made one space."""
+    cells = [c.source for c in jupytext.read(source).cells if c.cell_type == "markdown"]
+    return re.sub(r"\s+", " ", "\n\n".join(cells))
+
+
+def first_use(text: str, acronym: str) -> int | None:
+    """Where the acronym first occurs as a word ('SNN-AL' counts for SNN and AL, SNN_EDU_SMOKE does not)."""
+    found = re.search(rf"\b{acronym}\b", text)
+    return found.start() if found else None
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_acronyms_spelled_out_at_first_use(source):
+    text = markdown(source)
+    late = []
+    for acronym, spelled_out in SPELLED_OUT.items():
+        used = first_use(text, acronym)
+        spelled = text.lower().find(spelled_out.lower())
+        if used is not None and not 0 <= spelled <= used:
+            late.append(f"'{acronym}' before '{spelled_out}': ...{text[max(0, used - 60):used + 30]}...")
+    assert not late, f"{source.name}: " + "; ".join(late)
+
+
+def test_first_use_finds_words_only():
+    assert first_use("train SNN-AL here", "AL") == 10
+    assert first_use("set SNN_EDU_SMOKE=1", "SNN") is None
+    assert first_use("FINAL answer", "AL") is None

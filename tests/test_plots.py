@@ -1,0 +1,57 @@
+"""plot_frontier's zoom frames the measured curves, not the paper's point."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from snn_edu import plots  # noqa: E402
+
+
+def row(criterion, source, target, accuracy, removed, std=0.2):
+    """One summarised point, with the keys `frontier.summarise` writes."""
+    return {"model": "mlp", "criterion": criterion, "source": source, "target_removed_pct": target,
+            "finetune_epochs": 0, "n": 3, "seeds": 3, "accuracy": accuracy, "accuracy_std": std,
+            "removed": removed, "removed_std": 0.5}
+
+
+SUMMARY = [row("switcher", "switcher", 25, 91.8, 30.0), row("switcher", "switcher", 50, 91.0, 55.0),
+           row("magnitude", "dense", 25, 91.5, 25.0), row("magnitude", "dense", 50, 90.2, 50.0),
+           row("natural", "switcher", None, 92.0, 20.0)]
+
+
+def measured(summary):
+    return [s["accuracy"] for s in summary]
+
+
+@pytest.mark.parametrize("paper, where", [((89.0, 98.4), "above"), ((89.0, 60.0), "below")])
+def test_zoom_frames_the_curves_and_notes_the_paper_outside(paper, where):
+    fig, ax = plt.subplots()
+    plots.plot_frontier(ax, SUMMARY, "mlp", 0, paper=paper, zoom=3)
+    low, high = ax.get_ylim()
+    assert all(low <= y <= high for y in measured(SUMMARY))
+    assert not low <= paper[1] <= high
+    notes = [t.get_text() for t in ax.texts]
+    assert any(f"paper's point ({paper[1]:g} %) {where} this window" in t for t in notes), notes
+    plt.close(fig)
+
+
+def test_no_note_when_the_paper_is_inside_the_window():
+    fig, ax = plt.subplots()
+    plots.plot_frontier(ax, SUMMARY, "mlp", 0, paper=(89.0, 91.5), zoom=3)
+    assert not any("paper's point" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+
+
+def test_frontier_figure_with_the_papers_mlp_point():
+    from snn_edu import widgets
+    from snn_edu.paper import reported_point
+
+    fig = widgets.frontier_figure(SUMMARY, "mlp", 0, zoom=3)
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert all(low <= y <= high for y in measured(SUMMARY))
+    assert reported_point("mlp")[1] > high
+    assert any("above this window" in t.get_text() for t in ax.texts)
+    plt.close(fig)
