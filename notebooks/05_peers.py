@@ -94,14 +94,21 @@ summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
 # The papers' rows (all 60,000 MNIST digits, each method with its own, far longer, training)
 # come first, then ours, each a mean ± standard deviation over seeds. Our runs see 4,000 digits
 # for 8 epochs, so compare the rows of ours with each other, and with the papers only for the
-# shape of the pruned architecture. The papers' L0 row separates `lambda` per layer; ours uses
-# one `lambda` for every layer; the BC authors choose each layer's pruning threshold by hand,
-# ours is -3 everywhere. One more difference to keep in mind: L0 and BC-GNJ train with Adam, as
-# their authors do, while the switcher and the direct gate use the release's SGD with momentum.
+# shape of the pruned architecture. The BC authors choose each layer's pruning threshold by
+# hand, ours is -3 everywhere. L0 and BC-GNJ train with Adam, as their authors do, while the
+# switcher and the direct gate use the release's SGD with momentum.
 
 # %%
 for model in MODELS:
     display(Markdown(f"**{MODEL_NAMES[model]}**\n\n" + peers.table_markdown(model, runs[model])))
+
+# %% [markdown]
+# Where our peers differ from their authors' own recipes (`peers.RECIPE_NOTES`, also printed
+# under the same table in `docs/ablation.md`):
+
+# %%
+for note in peers.RECIPE_NOTES:
+    print("•", note)
 
 # %% [markdown]
 # ## On the frontier

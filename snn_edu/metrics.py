@@ -6,9 +6,10 @@ from dataclasses import asdict
 from . import analysis
 
 
-def run_metrics(model, history, config, device, precision: str) -> dict:
+def run_metrics(model, history, config, device, precision: str, examples: dict | None = None) -> dict:
     """Raw accuracy, pruned architecture and gate counts (evaluation gates; the training-mode
-    architecture beside them), timings and divergence of a run's `history` so far."""
+    architecture beside them), timings and divergence of a run's `history` so far; `examples`:
+    how many training and test examples the run used."""
     last = history.epochs[-1] if history.epochs else {}
     seconds = history.column("seconds")
     return {
@@ -28,6 +29,7 @@ def run_metrics(model, history, config, device, precision: str) -> dict:
         "device": str(device),
         "precision": precision,
         "config": asdict(config),
+        "examples": examples,  # {'train': n, 'test': n} actually used
     }
 
 

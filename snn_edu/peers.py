@@ -28,6 +28,19 @@ METHOD_NAMES = {"al": "switcher (SNN-AL)", "direct": "direct gate (no U-Net)",
 COMPARED = (("direct", "the direct gate"), ("l0", "L0"), ("bc", "BC-GNJ"))  # (method, name) in the sentences
 
 
+# What differs from the peers' authors, said wherever their numbers are shown (report, notebook 05).
+RECIPE_NOTES = (
+    "Every L0 run uses one lambda for all layers; the papers' L0hc row is the L0 authors' 'lambda sep.' "
+    "(a lambda per layer), which is not run here.",
+    "L0 and BC-GNJ start gated from their first epoch, as their authors' code does: LeNet5's warm-up epoch "
+    "applies to the switcher and the direct gate only.",
+    "Left out of L0: its authors' weight-decay term (an L2 penalty on each unit's weights weighted by the "
+    "gate's probability of being non-zero; their LeNet5 script passes 5e-4 and divides by N, so it is about "
+    "1e-8 per weight) and the moving average of the weights that their MLP class evaluates with (their "
+    "LeNet5 script does not use it).",
+)
+
+
 def table1_points(model: str) -> dict[str, tuple[float, float]]:
     """{method: (params removed %, accuracy %)} of the papers' Table 1 rows for `model`."""
     return {name: (float(removed), float(acc.split()[0])) for name, acc, _, removed in TABLE1[model]}

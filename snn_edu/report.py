@@ -2,12 +2,15 @@
 folder written by `python -m snn_edu reproduce`. Every number on the page comes from that folder."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from . import ablation, frontier, peers, plots
 from .frontier import CURVES, MODEL_NAMES, NATURAL, curve_label, format_pm, point, tuning_text
+from .matched import REACH
 from .paper import reported_point
+from .training import TrainConfig
 from .runs import read_manifest
 
 
@@ -25,6 +28,36 @@ def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
                      + " | ".join(format_pm(point(summary, model, criterion, source, t, epochs), missing="-")
                                   for t in targets) + " |")
     return "\n".join(lines)
+
+
+def _optimizer(c: dict) -> str:
+    if c.get("optimizer", "sgd") == "adam":
+        return f"Adam at lr {c['lr']:g}"
+    momentum = f" with momentum {c['momentum']:g}" if c["momentum"] else ""
+    return f"SGD{momentum} at lr {c['lr']:g}"
+
+
+def recipe_text(results: Path, models: list[str]) -> str:
+    """The recipe of each model's switcher runs (seed 0), from its recorded config and data sizes."""
+    parts = []
+    for model in models:
+        runs = ablation.load_runs(results / model, ("al",)).get("al")
+        if not runs:
+            continue
+        m = runs[0]
+        c, n = m["config"], m.get("examples") or {}
+        data = c["data"] + (f" ({n['train']:,} training and {n['test']:,} test digits)" if n else "")
+        warm = TrainConfig(**c).warmup
+        parts.append(f"{MODEL_NAMES[model]}: the `{c['switcher']}` switcher on {data}, {c['epochs']} epochs, "
+                     f"{_optimizer(c)}, batch {c['batch_size']}"
+                     + (f", {_count(warm, 'warm-up epoch')} without gates" if warm else ""))
+    return "; ".join(parts)
+
+
+def _frontier_settings(results: Path) -> dict:
+    """The frontier settings recorded by the first finished frontier job ({} when there is none)."""
+    found = sorted(results.glob("*/frontier/seed*/metrics.json"))
+    return json.loads(found[0].read_text())["settings"] if found else {}
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -62,10 +95,9 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
         + ("." if manifest["complete"] else f"; missing: {', '.join(manifest['missing'])}."),
         "",
         "Every run folder holds `metrics.json` with its full `config` and the exact `command` that regenerates "
-        "it (into a fresh `--out`). The recipe is the README's `cpu` level: the `lite` switcher on mnist5k "
-        "(4,000 training and 1,000 test digits), 8 epochs, SGD with momentum. The paper's numbers come from "
-        "100 epochs on all of MNIST with its own recipe, so compare the differences between rows, not the "
-        "absolute accuracies.",
+        f"it (into a fresh `--out`). The recipe, read from the switcher runs' configs: {recipe_text(results, models)}. "
+        "The paper's numbers come from 100 epochs on all of MNIST with its own recipe, so compare the differences "
+        "between rows, not the absolute accuracies.",
     ]
     for model in models:
         runs = ablation.load_runs(results / model)
@@ -83,12 +115,17 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
                 "layer's units (the inputs of a linear layer, the filters of a convolution) were then ranked "
                 "by a criterion, and the lowest-ranked share of every layer was removed: by the switcher's "
                 "evaluation-mode **gate**, by the **L1 norm** of the unit's weights, at **random** (seeded), or "
-                "by captum's **conductance** on 512 training digits. On the switcher model the gates are "
+                f"by captum's **conductance** on {_frontier_settings(results).get('attribution_digits', '?'):,} "
+                "training digits. On the switcher model the gates are "
                 "folded into the weights first, as `compact()` does, and a unit the switcher already removed "
                 "stays removed. Test accuracy is measured as pruned and again after fine-tuning the remaining "
-                "weights with the masks fixed. Params removed use the package's counting (`params_removed_pct`). "
-                "A ranking is called *ahead* or *behind* only when the two means differ by more than the larger "
-                "of their standard deviations over seeds."]
+                "weights with the masks fixed. Params removed use the package's counting (`params_removed_pct`), "
+                "which equals what `compact()` keeps. The tables list the points by the share of each layer's units "
+                "removed; the curves and every comparison use the share of *weights* removed. Two curves are "
+                "compared only at matched weights removed, seed against seed, where both were measured: each "
+                f"seed's curve is read at a measured point or between two measured points at most {REACH:g} "
+                "points apart, never beyond its ends. A ranking is called *ahead* or *behind* only when the two "
+                "means differ by more than the larger of their standard deviations over seeds."]
         if figure:
             link = os.path.relpath(figure, Path(page).parent) if page else str(figure)
             out += ["", f"![The frontier: test accuracy against params removed]({link})"]
@@ -122,7 +159,7 @@ def _peers_section(results: Path, models: list[str], summary: list[dict]) -> lis
            "when log alpha >= -3. L0 and BC-GNJ train with Adam at lr 0.01. Every method is counted the same way "
            "and fine-tuned with the same recipe. The "
            "frontier tables above include the direct model ranked by its own gate; `frontier.csv` holds every "
-           "peer run's own point, as trained and fine-tuned."]
+           "peer run's own point, as trained and fine-tuned.", ""] + [f"- {note}" for note in peers.RECIPE_NOTES]
     epochs = tuple(sorted({s["finetune_epochs"] for s in summary}))
     for model in shown:
         out += ["", f"### Peers: {MODEL_NAMES[model]}", "", peers.table_markdown(model, runs[model]), "",

@@ -350,7 +350,8 @@ class Trainer:
 
     def metrics(self) -> dict:
         """The run's numbers so far (see snn_edu.metrics.run_metrics)."""
-        return run_metrics(self.model, self.history, self.config, self.device, self.precision)
+        return run_metrics(self.model, self.history, self.config, self.device, self.precision,
+                           {"train": len(self.train_y), "test": len(self.test_y)})
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
