@@ -19,9 +19,11 @@ def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
     targets = sorted({s["target_removed_pct"] for s in summary if s["model"] == model and s["target_removed_pct"] is not None})
     head = "| units removed per layer | " + " | ".join(f"{t:g} %" for t in targets) + " |"
     lines = [head, "|---" * (len(targets) + 1) + "|",
-             "| *weights removed, dense model (%)* | "
-             + " | ".join(format_pm(point(summary, model, "magnitude", "dense", t, epochs), "removed", "-")
-                          for t in targets) + " |"]
+             *(f"| *weights removed, {name} (%)* | "
+               + " | ".join(format_pm(point(summary, model, criterion, source, t, epochs), "removed", "-")
+                            for t in targets) + " |"
+               for name, criterion, source in (("switcher model by its gate", "switcher", "switcher"),
+                                               ("dense model by L1 norm", "magnitude", "dense")))]
     ranked_direct = point(summary, model, "direct", "direct", targets[0], epochs) if targets else None
     for criterion, source in CURVES + ((("direct", "direct"),) if ranked_direct else ()):
         lines.append(f"| {curve_label(criterion, source)} | "

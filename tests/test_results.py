@@ -107,3 +107,24 @@ def test_docs_page_is_generated_from_the_results(monkeypatch):
         "docs/ablation.md is stale: python -m snn_edu report results/cpu --out docs/ablation.md "
         "--figure docs/frontier.png")
     assert (ROOT / "docs" / "frontier.png").exists()
+
+
+def test_lenet5_counts_follow_the_network():
+    """fc1 keeps no input whose conv2 filter is gone, and a shipped model's count is its compact() model's."""
+    from snn_edu.analysis import compact, param_counts
+
+    checked = 0
+    for path in sorted(RESULTS.glob("lenet5/*/seed*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        if "pruned_architecture" not in metrics:
+            continue
+        _, conv2, fc1, _ = (int(n) for n in metrics["pruned_architecture"].split("-"))
+        assert fc1 <= 16 * conv2, path
+        checked += 1
+        if (path.parent / "model.pt").exists():
+            run = load_run(path.parent)
+            run.model.eval()
+            kept, total = param_counts(run.model)
+            assert sum(int((p != 0).sum()) for p in compact(run.model).parameters()) == kept
+            assert 100 * (1 - kept / total) == pytest.approx(metrics["params_removed_pct"])
+    assert checked >= 30
