@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .layers import GatedConv2d, GatedLayer, cached_gates
+from .stats import average_ranks, spearman  # noqa: F401  (attribution.spearman: notebooks and widgets)
 
 DEFAULT_STEPS = 32
 
@@ -158,27 +159,6 @@ def kernel_l1(layer: GatedLayer) -> torch.Tensor:
     feature (linear, weight stored as (in, out)), i.e. per neuron-strategy gate."""
     w = layer.weight.detach().abs().cpu()
     return w.flatten(1).sum(1) if isinstance(layer, GatedConv2d) else w.sum(1)
-
-
-def average_ranks(x: torch.Tensor) -> torch.Tensor:
-    """Ranks 1..n, ties sharing the average of the ranks they span."""
-    x = x.detach().flatten().double().cpu()
-    order = torch.argsort(x, stable=True)
-    _, inverse, counts = torch.unique_consecutive(x[order], return_inverse=True, return_counts=True)
-    ends = torch.cumsum(counts, 0).double()
-    ranks = torch.empty_like(x)
-    ranks[order] = (ends - (counts - 1) / 2.0)[inverse]
-    return ranks
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation (average ranks for ties); nan when either side is constant."""
-    ra, rb = average_ranks(a), average_ranks(b)
-    if ra.numel() != rb.numel():
-        raise ValueError(f"spearman needs equal lengths, got {ra.numel()} and {rb.numel()}")
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = float(ra.norm() * rb.norm())
-    return float((ra * rb).sum()) / denom if denom > 0 else float("nan")
 
 
 RANKINGS = ("gate", "conductance", "activation", "l1")

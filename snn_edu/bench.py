@@ -24,6 +24,7 @@ from . import precision as numeric
 from .compiled import cache_dir as compiled_cache_dir
 from .data import load_dataset, subset
 from .errors import ConfigError
+from .stats import format_rho
 from .training import Trainer, TrainConfig, evaluate, resolve_device
 
 SWITCHERS = ("dense", "lite", "paper")
@@ -257,7 +258,7 @@ def format_row(row: dict) -> str:
 def format_agreement(name: str, a: dict) -> str:
     """One line: how a layer's lower-precision gate agrees with its fp32 gate."""
     return (f"{name:<5} max |diff| {a['max_abs_diff']:.4f} ({100 * a['max_rel_diff']:.2f} % of the largest gate), "
-            f"Spearman {a['spearman']:.4f}, pruned {a['pruned_fp32']} (fp32) vs {a['pruned_low']}, "
+            f"Spearman {format_rho(a['spearman'])}, pruned {a['pruned_fp32']} (fp32) vs {a['pruned_low']}, "
             f"{a['pruned_disagree']} of {a['units']} units pruned in one only")
 
 

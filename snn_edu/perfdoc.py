@@ -18,6 +18,7 @@ from .errors import DataError
 from .ablation import mean_std
 from .runfolder import read_metrics
 from .runs import load_run, read_manifest
+from .stats import format_rho
 
 PRECISION_RUNS = ("fp32", "bf16")
 
@@ -103,8 +104,8 @@ def agreement_table(run: dict) -> str:
             for mode, layers in modes.items():
                 for name, a in layers.items():
                     lines.append(f"| {switcher} | {precision} | {mode} | {name} | {a['max_abs_diff']:.4f} "
-                                 f"({100 * a['max_rel_diff']:.2f} %) | {a['spearman']:.4f} | {a['pruned_fp32']} | "
-                                 f"{a['pruned_low']} | {a['pruned_disagree']} of {a['units']} |")
+                                 f"({100 * a['max_rel_diff']:.2f} %) | {format_rho(a['spearman'])} | "
+                                 f"{a['pruned_fp32']} | {a['pruned_low']} | {a['pruned_disagree']} of {a['units']} |")
     return "\n".join(lines)
 
 

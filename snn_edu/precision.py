@@ -12,6 +12,7 @@ import torch
 
 from . import machine
 from .errors import ConfigError
+from .stats import spearman
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -72,25 +73,11 @@ def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler:
     return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
 
-def _average_ranks(x: torch.Tensor) -> torch.Tensor:
-    """Ranks 1..n of `x`'s values, ties sharing their average rank (as Spearman's rho needs)."""
-    _, inverse, counts = torch.unique(x, return_inverse=True, return_counts=True)
-    ends = counts.cumsum(0).double()
-    return ((ends - counts + 1 + ends) / 2)[inverse]
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation of two equally shaped tensors (1.0 when both are constant)."""
-    ra, rb = _average_ranks(a.flatten()), _average_ranks(b.flatten())
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denominator = (ra.norm() * rb.norm()).item()
-    return 1.0 if denominator == 0 else (ra @ rb).item() / denominator
-
-
 def gate_agreement(model, precision: str, mode: str = "eval") -> dict[str, dict]:
     """Per switched-on layer: how its gate computed in `precision` agrees with its fp32 gate for
     the same weights: largest absolute difference (and relative to the largest fp32 gate),
-    Spearman's rank correlation, and how many units each prunes (gate 0) and in one only.
+    Spearman's rank correlation (nan when a gate is constant, see snn_edu.stats.spearman), and how
+    many units each prunes (gate 0) and in one only.
     The model's own precision is left as it was."""
     layers = {name: layer for name, layer in model.gated_layers().items() if layer.active}
     saved = {name: layer.precision for name, layer in layers.items()}

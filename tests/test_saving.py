@@ -141,9 +141,9 @@ TRAIN = [sys.executable, "-m", "snn_edu", "train", "--preset", "smoke", "--epoch
 def test_a_stopped_run_ends_cleanly_and_resume_matches(sig, tmp_path):
     stopped, straight = tmp_path / "stopped", tmp_path / "straight"
     proc = subprocess.Popen([*TRAIN, "--out", str(stopped)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout.readline().startswith("epoch   0")  # training is under way
-    time.sleep(0.3)
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # each epoch line as it is written
+    # epoch 1's line comes after epoch 0's save: no sleep that has to outlast a save
+    assert proc.stdout.readline().startswith("epoch   0") and proc.stdout.readline().startswith("epoch   1")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     saved = read_file(stopped / CHECKPOINT)["epoch"]
