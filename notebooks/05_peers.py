@@ -38,11 +38,13 @@
 #   Gaussian posterior, trained on the cross-entropy plus their KL divergence from a sparsity-
 #   loving prior. A neuron is pruned when its scale's noise swamps its mean (`log alpha >= -3`).
 #
-# All three were run at the `cpu` level (4,000 digits, 8 epochs, 3 seeds) with
+# All three were run at the `cpu` level, 3 seeds each, by the same command as notebook 04's
+# study:
 #
 # ```bash
-# python -m snn_edu reproduce --level cpu --out results/cpu --jobs 2 \
-#     --variants direct l0-0.0001 l0-0.001 l0-0.01 l0-0.03 l0-0.05 l0-0.1 l0-0.3 bc
+# python -m snn_edu reproduce --level cpu --out results/cpu --jobs 2 --variants al sl dense \
+#     shuffled noise constant connection direct l0-0.0001 l0-0.001 l0-0.01 l0-0.03 l0-0.05 \
+#     l0-0.1 l0-0.3 bc
 # ```
 #
 # and ship in `results/cpu/` beside the switcher's runs of notebook 04. This notebook reads them.
@@ -63,7 +65,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from snn_edu import frontier, peers, study, widgets
+from snn_edu import frontier, peers, report, study, widgets
 from snn_edu.ablation import PEERS
 from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
@@ -87,14 +89,15 @@ print(describe_results(RESULTS))
 MODELS = [m for m in ("mlp", "lenet5") if (RESULTS / m / "direct").is_dir()]
 runs = {m: peers.load_method_runs(RESULTS / m) for m in MODELS}
 summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+print("recipe:", report.recipe_text(RESULTS, MODELS))
 
 # %% [markdown]
 # ## Ours beside the papers' Table 1
 #
 # The papers' rows (all 60,000 MNIST digits, each method with its own, far longer, training)
-# come first, then ours, each a mean ± standard deviation over seeds. Our runs see 4,000 digits
-# for 8 epochs, so compare the rows of ours with each other, and with the papers only for the
-# shape of the pruned architecture. The BC authors choose each layer's pruning threshold by
+# come first, then ours, each a mean ± standard deviation over seeds. Our runs follow the much
+# shorter recipe printed above, so compare the rows of ours with each other, and with the papers
+# only for the shape of the pruned architecture. The BC authors choose each layer's pruning threshold by
 # hand, ours is -3 everywhere. L0 and BC-GNJ train with Adam, as their authors do, while the
 # switcher and the direct gate use the release's SGD with momentum.
 
