@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .layers import GatedConv2d, GatedLayer, GatedLinear
-from .models import GatedNet
+from .models import MODELS, GatedNet, build_model
 
 CATEGORIES = ("pruned", "weakened", "strengthened")
 
@@ -51,7 +51,14 @@ def unit_alive(layer: GatedLayer, gate: torch.Tensor | None) -> torch.Tensor:
 
 
 def architecture_of(gates: dict[str, torch.Tensor]) -> str:
-    """The pruned architecture string from gates alone (every layer gated, each on its own)."""
+    """The pruned architecture from gates alone: by `alive_masks`' rule when they are the gates of
+    a package network (MLP or LeNet5, recognised by layer names and shapes), else layer by layer."""
+    strategy = "connection" if any(g.dim() == 2 for g in gates.values()) else "neuron"
+    for name in MODELS:
+        skeleton = build_model(name, strategy, switcher=None)
+        layers = skeleton.gated_layers()
+        if list(layers) == list(gates) and all(len(g) == _n_units(layers[n]) for n, g in gates.items()):
+            return pruned_architecture(skeleton, gates)
     return "-".join(str(int(alive_units(g).sum())) for g in gates.values())
 
 

@@ -90,3 +90,12 @@ def test_lenet5_has_a_named_relu_between_each_conv_and_its_pool():
         relu, pool = names[names.index(conv) + 1], names[names.index(conv) + 2]
         assert isinstance(modules[relu], torch.nn.ReLU) and not modules[relu].inplace
         assert isinstance(modules[pool], torch.nn.MaxPool2d)
+
+
+def test_the_mask_inspectors_architecture_follows_the_same_rule():
+    from snn_edu.analysis import architecture_of
+
+    gates = {"conv1": torch.ones(20), "conv2": torch.cat([torch.ones(5), torch.zeros(45)]),
+             "fc1": torch.ones(800), "fc2": torch.ones(500)}
+    assert architecture_of(gates) == pruned_architecture(build_model("lenet5", switcher=None), gates) == "20-5-80-500"
+    assert architecture_of({"a": torch.tensor([0.0, 1.0, 2.0])}) == "2"  # not a package network: layer by layer
