@@ -167,9 +167,12 @@ plt.show()
 widgets.frontier_explorer(summary)
 
 # %% [markdown]
-# What the frontier says, computed from the data above. "Ahead" and "behind" mean that the two
-# means differ by more than the larger of their standard deviations over seeds; anything closer
-# is called level.
+# What the frontier says, computed from the data above. Two curves are compared only at the
+# same share of *weights* removed (the x axis), seed against seed, and only where both were
+# measured: each seed's curve is read at a measured point, or on the straight line between two
+# neighbouring points that lie at most 15 points apart, never beyond its ends. Elsewhere the
+# sentence says "not measured". "Ahead" and "behind" mean that the two means differ by more
+# than the larger of their standard deviations over seeds; anything closer is called level.
 
 # %%
 for model in MODELS:
@@ -230,8 +233,8 @@ widgets.threshold_explorer(final_gates)
 #    gates as pruned change what the ablation table seems to say?
 # 4. **The frontier.** In the frontier explorer, keep `fine-tune` on "no fine-tuning" and use
 #    the `curves` list (hold Ctrl, or Cmd on a Mac, to pick several) to show only the switcher
-#    gate, L1 norm and random curves of the switcher model. At which sparsities is the
-#    switcher gate ahead, level or behind? The `zoom (points)` slider shows only the top of the
+#    gate, L1 norm and random curves of the switcher model. At which shares of weights removed
+#    is the switcher gate ahead, level or behind, and where do the curves not overlap at all? The `zoom (points)` slider shows only the top of the
 #    plot. Then pick the other `fine-tune` button (its label says how many epochs): do the
 #    differences between the criteria shrink or grow? Is the picture the same when you switch
 #    `model` between mlp and lenet5? Check your reading against the printed findings.
