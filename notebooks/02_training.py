@@ -160,10 +160,14 @@ print("training-mode architecture:  ", mlp_metrics["pruned_architecture_train_mo
 # %% [markdown]
 # ## Mask inspector
 #
-# Pick a layer and an epoch to see its gates, their categories, the architecture of the whole
-# model at that moment, and the weight image the switcher read (kept only by runs trained here:
-# the shipped histories leave the images out to stay small). A static view of the last epoch
-# comes first, so that the page shows something even without a running kernel.
+# Pick a layer and an epoch to see its gates, their categories (the bar chart keeps one scale,
+# the layer's size, at every epoch, so that bars can be compared from epoch to epoch), the
+# architecture of the whole model at that moment, and the weight image the switcher read. Only
+# runs trained here keep those images: the shipped histories leave them out to stay small, and
+# the third panel then shows the run's learning curves with the chosen epoch marked. A gate grid
+# that does not fill its last row leaves those cells white (its caption says how many). A static
+# view of the last epoch comes first, so that the page shows something even without a running
+# kernel.
 
 # %%
 fig = widgets.mask_figure(mlp.history, "fc1", len(mlp.history.epochs) - 1)

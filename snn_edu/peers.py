@@ -25,6 +25,15 @@ L0_RUNS = tuple(p for p in PEERS if p.startswith("l0-"))
 METHOD_NAMES = {"al": "switcher (SNN-AL)", "direct": "direct gate (no U-Net)",
                 **{p: f"L0 hard concrete, lambda {p[3:]} (one lambda for all layers)" for p in L0_RUNS},
                 "bc": "BC-GNJ"}
+
+
+def short_name(method: str) -> str:
+    """A run kind as a reader knows it: 'switcher (SNN-AL)', 'L0, lambda 0.001', 'BC-GNJ'."""
+    if method in L0_RUNS:
+        return f"L0, lambda {method[3:]}"
+    return {"al": "switcher (SNN-AL)", "direct": "direct gate", "bc": "BC-GNJ"}.get(method, method)
+
+
 COMPARED = (("direct", "the direct gate"), ("l0", "L0"), ("bc", "BC-GNJ"))  # (method, name) in the sentences
 
 

@@ -34,14 +34,19 @@ def plot_gate_map(ax, gate: torch.Tensor, title: str | None = None):
     """A gate as a picture coloured by category: 784 input gates as 28x28 (Fig. 4 left),
     a 1-d gate as a near-square grid, a 2-d (connection) gate as it is."""
     cats = categorise(gate)
-    if cats.ndim == 1:
+    square = cats.ndim == 1
+    if square:
         side = 28 if cats.size == 784 else math.ceil(math.sqrt(cats.size))
         padded = np.full(side * math.ceil(cats.size / side), np.nan)
         padded[: cats.size] = cats
+        blank = padded.size - cats.size
         cats = padded.reshape(-1, side)
-    ax.imshow(np.ma.masked_invalid(cats), cmap=_CMAP, norm=_NORM, interpolation="nearest", aspect="auto")
+    ax.imshow(np.ma.masked_invalid(cats), cmap=_CMAP, norm=_NORM, interpolation="nearest",
+              aspect="equal" if square else "auto")
     ax.set_xticks([])
     ax.set_yticks([])
+    if square and blank:
+        ax.set_xlabel(f"{gate.numel()} units, row by row; the last {blank} cells are empty", fontsize="x-small")
     counts = gate_categories(gate)
     ax.set_title(title or " / ".join(f"{counts[c]} {c}" for c in CATEGORIES), fontsize="small")
     return ax

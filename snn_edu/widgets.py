@@ -13,32 +13,42 @@ OUTPUT_HEIGHT = "460px"
 
 # -- pure callbacks ---------------------------------------------------------------------------
 def mask_figure(history, layer: str, epoch: int, mode: str = "eval"):
-    """Mask inspector at one epoch: the gate (map or strip), its category counts, the weight
-    image the switcher read, and the pruned architecture of the whole model."""
+    """Mask inspector at one epoch: the gate (map or strip), its category counts on a fixed
+    scale, the weight image the switcher read (or, where the history keeps none, the run's
+    learning curves with the epoch marked), and the pruned architecture of the whole model."""
     record = history.epochs[epoch]
     gates = record[f"gates_{mode}"]
     fig, axes = plots.new_figure(1, 3, width=12, height=3.8)
+    accuracy = record.get("test_accuracy")
+    fig.suptitle(f"epoch {epoch} [{plots.PHASE_LABELS[record['phase']]}]"
+                 + ("" if accuracy is None else f", test accuracy {accuracy:.2f} %"), fontsize="medium")
     if layer not in gates:
-        for ax in axes:
+        for ax in axes[:2]:
             ax.axis("off")
-        why = ("switcher off in this phase" if record["phase"] in ("warmup", "dense")
-               else "not kept in this history: one gate per weight\nis kept for the last epoch only")
-        axes[1].text(0.5, 0.5, f"epoch {epoch} ({record['phase']}): no {layer} gates\n({why})",
-                     ha="center", va="center")
+        why = ("the gates are off in this phase" if record["phase"] in ("warmup", "dense")
+               else "one gate per weight is kept for the last epoch only")
+        axes[0].text(0.5, 0.5, f"no {layer} gates at epoch {epoch}:\n{why}", ha="center", va="center")
+        _curves_panel(axes[2], history, epoch)
         return fig
     gate = gates[layer]
     plots.plot_gate_map(axes[0], gate, title=f"{layer} gates ({mode} mode)")
     counts = gate_categories(gate)
     axes[1].bar(list(counts), list(counts.values()), color=[plots.CATEGORY_COLOURS[c] for c in counts])
+    axes[1].set_ylim(0, gate.numel() * 1.05)  # the same scale at every epoch
+    axes[1].set_ylabel(f"{layer} gates")
     axes[1].set_title(f"architecture {architecture_of(gates)}", fontsize="small")
     image = record.get("images", {}).get(layer)
     if image is not None:
         plots.plot_weight_image(axes[2], image, f"{layer}: what the switcher read")
     else:
-        axes[2].axis("off")
-    fig.suptitle(f"epoch {epoch} [{plots.PHASE_LABELS[record['phase']]}], "
-                 f"test accuracy {record['test_accuracy']:.2f} %", fontsize="medium")
+        _curves_panel(axes[2], history, epoch)
     return fig
+
+
+def _curves_panel(ax, history, epoch: int):
+    """The run's learning curves with `epoch` marked (where no switcher input is kept to show)."""
+    plots.plot_learning_curves(ax, history, title="learning curves (no switcher input kept in this history)")
+    ax.axvline(epoch, color="black", lw=1)
 
 
 def gradient_figure(x: float, k: int, target: int, w_t, w_s):
@@ -112,15 +122,12 @@ def peers_figure(summary: list[dict], model: str, finetune_epochs: int):
 
 def peer_masks_figure(histories: dict, method: str, seed: int, layer: str, epoch: int):
     """One method's gates of one layer at an epoch (the last one if the run is shorter)."""
+    from .peers import short_name
+
     history = histories[(method, seed)]
     epoch = min(epoch, len(history.epochs) - 1)
     fig = mask_figure(history, layer, epoch)
-    curves = fig.axes[2]
-    if not curves.images:  # no switcher input to show (peers read no weights): the run's curves instead
-        curves.axis("on")
-        plots.plot_learning_curves(curves, history, title=f"{method} seed {seed}")
-        curves.axvline(epoch, color="black", lw=1)
-    fig.axes[0].set_title(f"{method}: {fig.axes[0].get_title()}", fontsize="small")
+    fig.axes[0].set_title(f"{short_name(method)}, seed {seed}: {fig.axes[0].get_title()}", fontsize="small")
     return fig
 
 
@@ -224,12 +231,14 @@ def peer_masks(histories: dict):
     """Method, seed, layer and epoch over {(method, seed): History}."""
     import ipywidgets as w
 
+    from .peers import short_name
+
     methods = list(dict.fromkeys(m for m, _ in histories))
     seeds = sorted({s for _, s in histories})
     layers = sorted({k for h in histories.values() for r in h.epochs for k in r["gates_eval"]}, key=str)
     last = max(len(h.epochs) for h in histories.values()) - 1
     controls = {
-        "method": w.Dropdown(options=methods, value=methods[0], description="method"),
+        "method": w.Dropdown(options=[(short_name(m), m) for m in methods], value=methods[0], description="method"),
         "seed": w.Dropdown(options=seeds, value=seeds[0], description="seed"),
         "layer": w.Dropdown(options=layers, value=layers[0], description="layer"),
         "epoch": w.IntSlider(value=last, min=0, max=last, description="epoch", continuous_update=False),

@@ -1,0 +1,38 @@
+"""The mask inspector's pure callback: what a student sees at every epoch."""
+import matplotlib
+import torch
+
+from snn_edu import widgets
+from snn_edu.peers import short_name
+from snn_edu.training import History
+
+matplotlib.use("Agg")
+
+
+def history():
+    gates = {"fc1": torch.rand(784) * 2 * (torch.rand(784) > 0.3), "fc2": torch.rand(300), "fc3": torch.rand(100)}
+    record = {"train_accuracy": 50.0, "train_loss": 1.0, "seconds": 1.0}
+    return History([{**record, "epoch": 0, "phase": "warmup", "test_accuracy": 61.5, "gates_eval": {}, "gates_train": {}},
+                    {**record, "epoch": 1, "phase": "tnn", "test_accuracy": 80.25, "gates_eval": gates,
+                     "gates_train": gates}])
+
+
+def test_a_warm_up_epoch_says_its_phase_and_accuracy_like_the_others():
+    h = history()
+    titles = [widgets.mask_figure(h, "fc1", e)._suptitle.get_text() for e in (0, 1)]
+    assert titles == ["epoch 0 [warm-up (no gates)], test accuracy 61.50 %", "epoch 1 [TNN phase], test accuracy 80.25 %"]
+
+
+def test_the_inspector_keeps_its_scales_and_shows_the_curves_without_images():
+    h = history()
+    fig = widgets.mask_figure(h, "fc2", 1)
+    assert fig.axes[1].get_ylim()[1] == 300 * 1.05 and fig.axes[1].get_ylabel() == "fc2 gates"
+    assert fig.axes[2].lines, "no switcher input kept: the learning curves take the third panel"
+    assert "the last 6 cells are empty" in fig.axes[0].get_xlabel()  # 300 gates on an 18 x 17 grid
+    square = widgets.mask_figure(h, "fc1", 1).axes[0]
+    assert square.get_aspect() == 1.0  # the 28 x 28 input map is drawn square
+
+
+def test_peer_methods_have_reader_names():
+    assert [short_name(m) for m in ("al", "direct", "l0-0.001", "bc")] == [
+        "switcher (SNN-AL)", "direct gate", "L0, lambda 0.001", "BC-GNJ"]
