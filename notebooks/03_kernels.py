@@ -173,6 +173,11 @@ print(attribution.rho_report(table))
 #   If they do not, it uses something about the weights other than their size.
 # * *undefined* means one ranking is constant: for instance, when a collapsed run has pruned
 #   every kernel of a later layer, nothing flows to the output and every conductance is 0.
+# * The "gate > 0 only" value is *undefined* when every surviving kernel has the same gate:
+#   the switcher then ranks nothing among them (the panel's title gives the shared value).
+#   In that case the fair question is answered by the other panels: does L1 or conductance
+#   separate the surviving kernels, and does the switcher's split into surviving and pruned
+#   kernels follow either of them?
 #   A smoke run can be that degenerate; it only checks that the code runs.
 
 # %% [markdown]

@@ -211,10 +211,13 @@ def plot_rank_scatter(ax, a: torch.Tensor, b: torch.Tensor, gate: torch.Tensor, 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     undefined = "undefined (a constant ranking)"
-    title = f"Spearman rho {format_rho(rho, undefined)}"
+    lines = [f"Spearman rho {format_rho(rho, undefined)}"]
     if rho_alive is not None:
-        title += f" (gate > 0 only: {format_rho(rho_alive, undefined)})"
-    ax.set_title(title, fontsize="small")
+        alive = gate.flatten()[gate.flatten() > 0]
+        if rho_alive != rho_alive and len(alive) and bool((alive == alive[0]).all()):
+            undefined = f"undefined, all {len(alive)} share g = {float(alive[0]):.2f}"
+        lines.append(f"gate > 0 only: {format_rho(rho_alive, undefined)}")
+    ax.set_title("\n".join(lines), fontsize="small")  # one line each, so neighbouring titles never meet
     return ax
 
 

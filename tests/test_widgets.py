@@ -36,3 +36,12 @@ def test_the_inspector_keeps_its_scales_and_shows_the_curves_without_images():
 def test_peer_methods_have_reader_names():
     assert [short_name(m) for m in ("al", "direct", "l0-0.001", "bc")] == [
         "switcher (SNN-AL)", "direct gate", "L0, lambda 0.001", "BC-GNJ"]
+
+
+def test_a_ranking_scatter_says_why_the_surviving_kernels_give_no_rho():
+    from snn_edu import plots
+
+    fig, ax = plots.new_figure(1, 1)
+    gate = torch.tensor([0.0, 0.0, 1.24, 1.24, 1.24])
+    plots.plot_rank_scatter(ax, torch.arange(5.0), torch.arange(5.0), gate, "a", "b", 0.9, float("nan"))
+    assert ax.get_title() == "Spearman rho +0.90\ngate > 0 only: undefined, all 3 share g = 1.24"
