@@ -139,8 +139,12 @@ def _show(fig):
     plt.close(fig)
 
 
-def _panel(controls, callback):
-    """Controls above a fixed-height output that `callback(**values)` redraws."""
+def _panel(controls, callback, rows: list[list[str]] | None = None):
+    """Controls above a fixed-height output that `callback(**values)` redraws.
+
+    The one layout rule of every panel: controls sit in `rows` (lists of control names; default
+    one row), and each row wraps onto further lines instead of growing wider than the notebook.
+    """
     import ipywidgets as w
 
     out = w.interactive_output(lambda **kw: _show(callback(**kw)), controls)
@@ -149,7 +153,10 @@ def _panel(controls, callback):
         control.layout.flex = "0 0 auto"  # a squeezed control wraps its own parts away from its label
         if isinstance(control, w.ToggleButtons):  # ipywidgets 8 stacks its label above the buttons
             control.layout.display, control.layout.align_items, control.layout.margin = "flex", "center", "0 0 0 12px"
-    return w.VBox([w.HBox(list(controls.values()), layout=w.Layout(flex_flow="row wrap")), out])
+    rows = rows or [list(controls)]
+    boxes = [w.HBox([controls[name] for name in row], layout=w.Layout(flex_flow="row wrap", width="100%"))
+             for row in rows]
+    return w.VBox([w.VBox(boxes, layout=w.Layout(width="100%")), out], layout=w.Layout(width="100%"))
 
 
 def mask_inspector(history, layers: list[str] | None = None):
@@ -221,10 +228,7 @@ def frontier_explorer(summary: list[dict]):
     def draw(model, finetune_epochs, curves, zoom):
         return frontier_figure(summary, model, finetune_epochs, list(curves), zoom or None)
 
-    panel = _panel(controls, draw)
-    rows = list(controls.values())
-    panel.children = (w.VBox([w.HBox(rows[:2] + rows[3:]), rows[2]]), panel.children[1])
-    return panel
+    return _panel(controls, draw, rows=[["model", "finetune_epochs", "zoom"], ["curves"]])
 
 
 def peer_masks(histories: dict):
@@ -267,10 +271,7 @@ def gradient_explorer(k_classes: int = 5, seed: int = 0):
     def draw(x, k, target, **ws):
         return gradient_figure(x, k, target, w_t, [ws[f"s{i}"] for i in range(k_classes)])
 
-    panel = _panel(controls, draw)
-    rows = list(controls.values())
-    panel.children = (w.VBox([w.HBox(rows[:3]), w.HBox(rows[3:])]), panel.children[1])
-    return panel
+    return _panel(controls, draw, rows=[["x", "k", "target"], [f"s{i}" for i in range(k_classes)]])
 
 
 # -- kernels and attributions (notebook 03) -----------------------------------------------------
@@ -303,7 +304,8 @@ def fig3_figure(model, images: torch.Tensor, strengthened, pruned, layer: str = 
     maps = attribution.feature_maps(model, layer, images, gated=gated)[:, kernels]
     weight = getattr(model, layer).weight.detach().cpu()
     n, k = len(images), len(kernels)
-    fig, axes = plots.new_figure(n + 1, k + 1, width=1.15 * (k + 1) + 0.4, height=1.0 * (n + 1) + 0.7,
+    size = 0.95 if k <= 6 else 0.75  # small enough that the panel's controls and rows share a screen
+    fig, axes = plots.new_figure(n + 1, k + 1, width=size * (k + 1) + 0.6, height=0.72 * size * (n + 1) + 0.8,
                                  squeeze=False)
     axes[0, 0].axis("off")
     for col, kernel in enumerate(kernels, start=1):
@@ -385,21 +387,49 @@ def kernel_explorer_figure(model, x, y, digits: str = "one of each class", seed:
     return fig3_figure(model, x[idx], strong, pruned, layer, labels=y[idx], gated=maps == "gated")
 
 
+KERNEL_COLUMNS = 6  # at most this many strengthened and this many pruned kernels in the explorer
+
+
 def kernel_explorer(model, x, y, layers=("conv1", "conv2")):
     """Digits, layer, how many strengthened / pruned kernels, stand-ins and raw/gated maps."""
     import ipywidgets as w
 
-    count = dict(min=0, max=6, continuous_update=False)
+    narrow = {"description_width": "initial"}
+    count = dict(min=0, max=KERNEL_COLUMNS, continuous_update=False, style=narrow, layout={"width": "230px"})
     controls = {
-        "digits": w.Dropdown(options=DIGIT_CHOICES, value=DIGIT_CHOICES[0], description="digits"),
-        "seed": w.IntSlider(value=0, min=0, max=20, description="seed", continuous_update=False),
-        "layer": w.Dropdown(options=list(layers), value=layers[0], description="layer"),
+        "digits": w.Dropdown(options=DIGIT_CHOICES, value=DIGIT_CHOICES[0], description="digits",
+                             layout={"width": "260px"}),
+        "seed": w.IntSlider(value=0, min=0, max=20, description="seed", continuous_update=False,
+                            layout={"width": "230px"}),
+        "layer": w.Dropdown(options=list(layers), value=layers[0], description="layer", layout={"width": "170px"}),
         "n_strengthened": w.IntSlider(value=3, description="strengthened", **count),
         "n_pruned": w.IntSlider(value=2, description="pruned", **count),
-        "fill": w.Checkbox(value=False, description="fill with closest stand-ins"),
-        "maps": w.ToggleButtons(options=list(MAP_KINDS), value="raw", description="maps"),
+        "fill": w.Checkbox(value=False, description="fill with stand-ins", indent=False, layout={"width": "160px"}),
+        "maps": w.ToggleButtons(options=list(MAP_KINDS), value="raw", description="maps",
+                                style={"description_width": "initial", "button_width": "64px"}),
     }
-    panel = _panel(controls, lambda **kw: kernel_explorer_figure(model, x, y, **kw))
-    rows = list(controls.values())
-    panel.children = (w.VBox([w.HBox(rows[:3]), w.HBox(rows[3:])]), panel.children[1])
-    return panel
+
+    def show_fill(_=None):  # a control that cannot act is not shown
+        can = fill_can_act(model, controls["layer"].value, controls["n_strengthened"].value,
+                           controls["n_pruned"].value)
+        controls["fill"].layout.display = None if can else "none"
+        if not can:
+            controls["fill"].value = False
+
+    for name in ("layer", "n_strengthened", "n_pruned"):
+        controls[name].observe(show_fill, names="value")
+    show_fill()
+    return _panel(controls, lambda **kw: kernel_explorer_figure(model, x, y, **kw),
+                  rows=[["digits", "seed", "layer"], ["n_strengthened", "n_pruned", "fill", "maps"]])
+
+
+def fill_can_act(model, layer: str, n_strengthened: int, n_pruned: int) -> bool:
+    """True when the layer has fewer strengthened or pruned kernels than asked for, so that
+    'fill with stand-ins' would add columns."""
+    from . import attribution
+
+    gate = _layer_gate(model, layer)
+    if gate is None:
+        return False
+    strong, pruned = attribution.pick_kernels(gate, n_strengthened, n_pruned)
+    return len(strong) < n_strengthened or len(pruned) < n_pruned

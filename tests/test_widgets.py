@@ -45,3 +45,14 @@ def test_a_ranking_scatter_says_why_the_surviving_kernels_give_no_rho():
     gate = torch.tensor([0.0, 0.0, 1.24, 1.24, 1.24])
     plots.plot_rank_scatter(ax, torch.arange(5.0), torch.arange(5.0), gate, "a", "b", 0.9, float("nan"))
     assert ax.get_title() == "Spearman rho +0.90\ngate > 0 only: undefined, all 3 share g = 1.24"
+
+
+def test_the_stand_ins_checkbox_is_offered_only_where_it_adds_columns():
+    from snn_edu.models import build_model
+
+    model = build_model("lenet5", "neuron", "lite")
+    model.conv1.set_fixed_gate(torch.cat([torch.full((8,), 1.5), torch.zeros(12)]))  # 8 strengthened, 12 pruned
+    model.conv2.set_fixed_gate(torch.cat([torch.full((2,), 1.5), torch.full((48,), 0.5)]))
+    assert not widgets.fill_can_act(model, "conv1", 6, 6)  # the sliders stop at 6: never short
+    assert widgets.fill_can_act(model, "conv2", 3, 0) and widgets.fill_can_act(model, "conv2", 0, 1)
+    assert not widgets.fill_can_act(model, "conv2", 2, 0)
