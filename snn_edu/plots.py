@@ -246,12 +246,41 @@ def plot_ablation_bars(ax, runs: dict[str, list[dict]], key: str, ylabel: str):
 
 
 # -- the accuracy-vs-sparsity frontier (notebook 04) ---------------------------------------------
+SCALES = ("removed", "compression")  # x axis: params removed (%), or the compression ratio on a log axis
+COMPRESSION_TICKS = (0, 50, 75, 90, 95, 99, 99.5, 99.9)  # params removed (%) marked on the compression axis
+
+
+def set_sparsity_axis(ax, scale: str = "removed"):
+    """The x axis of a frontier: params removed (%) on a linear axis, or on a log axis of the
+    compression ratio total / kept (ShrinkBench's view), which spreads out 90-100 % removed."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown x scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if scale == "removed":
+        ax.set_xlabel("params removed (%)")
+        ax.set_xlim(-2, 102)
+        return ax
+
+    def forward(removed):
+        return -np.log10(np.clip(1 - np.asarray(removed, dtype=float) / 100, 1e-4, None))
+
+    def inverse(value):
+        return 100 * (1 - 10 ** -np.asarray(value, dtype=float))
+
+    ax.set_xscale("function", functions=(forward, inverse))
+    ax.set_xlim(0, 99.95)
+    ax.set_xticks(COMPRESSION_TICKS)
+    ax.set_xticklabels([f"{r:g} %\n{100 / (100 - r):.3g}x" for r in COMPRESSION_TICKS], fontsize="x-small")
+    ax.set_xlabel("params removed (%) and compression ratio (total / kept), log scale")
+    return ax
+
+
+
 CRITERION_COLOURS = {"switcher": "#f08a24", "magnitude": "#2c7fb8", "random": "#8c8c8c", "conductance": "#31a354"}
 SOURCE_STYLES = {"switcher": ("-", "o"), "dense": ("--", "s")}
 
 
 def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, curves=None, paper=None,
-                  zoom: float | None = None):
+                  zoom: float | None = None, scale: str = "removed"):
     """Test accuracy against params removed, one line per (criterion, source) with a band of
     ± one standard deviation over seeds; the switcher model as trained (diamond) and, if given,
     the paper's (removed %, accuracy) point (star). `zoom`: show only the top `zoom` points of the
@@ -280,9 +309,8 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
         tops.append(natural["accuracy"])
     if paper:
         ax.plot(*paper, "*", ms=13, color="#444444", label="the paper (100 epochs on all of MNIST)", zorder=5)
-    ax.set_xlabel("params removed (%)")
+    set_sparsity_axis(ax, scale)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_xlim(-2, 102)
     if zoom and tops:  # frame the measured curves; the paper's star never moves the window
         top = max(tops)
         low, high = top - zoom, top + 1
@@ -299,7 +327,7 @@ PEER_STYLES = {"switcher": ("-", "o", CRITERION_COLOURS["switcher"]), "direct": 
                "l0": ("-", "s", "#1b9e77"), "magnitude": (":", "", "#2c7fb8"), "bc": ("", "D", "#e7298a")}
 
 
-def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1=None):
+def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1=None, scale: str = "removed"):
     """The switcher against its peers: switcher and direct models ranked by their own gates, the
     L0 curve (one point per lambda, labelled), each other method's natural point (diamond), the dense
     model by L1 norm for reference, and the papers' Table 1 points (stars, `table1`: {name: (removed, acc)})."""
@@ -317,9 +345,10 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
         std = np.array([p["accuracy_std"] or 0.0 for p in pts])
         ax.plot(x, y, line, marker=marker, ms=4, color=colour, label=label)
         ax.fill_between(x, y - std, y + std, color=colour, alpha=0.15, lw=0)
-    for p in curve(summary, model, "l0", finetune_epochs):
+    for i, p in enumerate(curve(summary, model, "l0", finetune_epochs)):  # labels alternate below and above
         ax.annotate(f"λ {l0_lambda(p['source']):g}", (p["removed"], p["accuracy"]), textcoords="offset points",
-                    xytext=(3, -10), fontsize="x-small", color=PEER_STYLES["l0"][2])
+                    xytext=(4, -12 if i % 2 == 0 else 6), fontsize="x-small", color=PEER_STYLES["l0"][2],
+                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=0.5))
     for source in ("switcher", "direct", "bc"):
         nat = natural_point(summary, model, source, finetune_epochs)
         if nat and nat["accuracy"] is not None:
@@ -329,8 +358,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     for i, (name, (removed, accuracy)) in enumerate((table1 or {}).items()):
         ax.plot(removed, accuracy, "*", ms=11, color=["#444444", "#888888", "#1b9e77", "#f08a24"][i % 4],
                 mec="black", label=f"paper: {name}", zorder=6)
-    ax.set_xlabel("params removed (%)")
+    set_sparsity_axis(ax, scale)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_xlim(-2, 102)
     ax.grid(alpha=0.3)
     return ax

@@ -91,13 +91,15 @@ def threshold_figure(gate: torch.Tensor, threshold: float):
     return fig
 
 
-def frontier_figure(summary: list[dict], model: str, finetune_epochs: int, curves=None, zoom: float | None = None):
-    """The accuracy-vs-sparsity frontier of one model, with or without fine-tuning."""
+def frontier_figure(summary: list[dict], model: str, finetune_epochs: int, curves=None, zoom: float | None = None,
+                    scale: str = "removed"):
+    """The accuracy-vs-sparsity frontier of one model, with or without fine-tuning, against params
+    removed or the compression ratio (`scale`, see plots.set_sparsity_axis)."""
     from .frontier import MODEL_NAMES, tuning_text
     from .paper import reported_point
 
     fig, ax = plots.new_figure(1, 1, width=9, height=4.6)
-    plots.plot_frontier(ax, summary, model, finetune_epochs, curves, reported_point(model), zoom)
+    plots.plot_frontier(ax, summary, model, finetune_epochs, curves, reported_point(model), zoom, scale)
     tuning = tuning_text(finetune_epochs)
     seeds = max((s["seeds"] for s in summary if s["model"] == model), default=0)
     ax.set_title(f"{MODEL_NAMES[model]}: lowest-ranked units of every layer removed, {tuning} "
@@ -106,13 +108,13 @@ def frontier_figure(summary: list[dict], model: str, finetune_epochs: int, curve
     return fig
 
 
-def peers_figure(summary: list[dict], model: str, finetune_epochs: int):
+def peers_figure(summary: list[dict], model: str, finetune_epochs: int, scale: str = "removed"):
     """The switcher against the direct gate and L0 on one model's frontier, with the papers' points."""
     from .frontier import MODEL_NAMES, tuning_text
     from .peers import table1_points
 
     fig, ax = plots.new_figure(1, 1, width=11.5, height=4.8)
-    plots.plot_peers(ax, summary, model, finetune_epochs, table1_points(model))
+    plots.plot_peers(ax, summary, model, finetune_epochs, table1_points(model), scale)
     seeds = max((s["seeds"] for s in summary if s["model"] == model), default=0)
     ax.set_title(f"{MODEL_NAMES[model]}: the switcher and its peers, {tuning_text(finetune_epochs)} "
                  f"(mean ± std over {seeds} seeds)", fontsize="small")
@@ -206,9 +208,11 @@ def _model_and_tuning(summary: list[dict]) -> dict:
 
     models = sorted({s["model"] for s in summary}, key=["mlp", "lenet5"].index)
     epochs = sorted({s["finetune_epochs"] for s in summary})
-    return {"model": w.Dropdown(options=models, value=models[0], description="model"),
+    return {"model": w.Dropdown(options=models, value=models[0], description="model", layout={"width": "170px"}),
             "finetune_epochs": w.ToggleButtons(options=[("no fine-tuning", 0)] + [(f"{e} epochs", e) for e in epochs if e],
-                                               value=0, description="fine-tune")}
+                                               value=0, description="fine-tune"),
+            "scale": w.ToggleButtons(options=[("removed %", "removed"), ("compression, log", "compression")],
+                                     value="removed", description="x axis")}
 
 
 def frontier_explorer(summary: list[dict]):
@@ -225,10 +229,10 @@ def frontier_explorer(summary: list[dict]):
                               continuous_update=False, style={"description_width": "initial"}),
     }
 
-    def draw(model, finetune_epochs, curves, zoom):
-        return frontier_figure(summary, model, finetune_epochs, list(curves), zoom or None)
+    def draw(model, finetune_epochs, scale, curves, zoom):
+        return frontier_figure(summary, model, finetune_epochs, list(curves), zoom or None, scale)
 
-    return _panel(controls, draw, rows=[["model", "finetune_epochs", "zoom"], ["curves"]])
+    return _panel(controls, draw, rows=[["model", "finetune_epochs", "scale"], ["zoom", "curves"]])
 
 
 def peer_masks(histories: dict):
@@ -252,7 +256,7 @@ def peer_masks(histories: dict):
 
 def peers_explorer(summary: list[dict]):
     """Model and fine-tuning over the peers' frontier."""
-    return _panel(_model_and_tuning(summary), lambda model, finetune_epochs: peers_figure(summary, model, finetune_epochs))
+    return _panel(_model_and_tuning(summary), lambda **kw: peers_figure(summary, **kw))
 
 
 def gradient_explorer(k_classes: int = 5, seed: int = 0):

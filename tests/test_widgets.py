@@ -56,3 +56,20 @@ def test_the_stand_ins_checkbox_is_offered_only_where_it_adds_columns():
     assert not widgets.fill_can_act(model, "conv1", 6, 6)  # the sliders stop at 6: never short
     assert widgets.fill_can_act(model, "conv2", 3, 0) and widgets.fill_can_act(model, "conv2", 0, 1)
     assert not widgets.fill_can_act(model, "conv2", 2, 0)
+
+
+def test_the_frontier_figures_offer_a_compression_axis():
+    from snn_edu import frontier
+    from snn_edu.peers import table1_points
+
+    rows = [{"model": "lenet5", "criterion": c, "source": s, "target_removed_pct": t, "finetune_epochs": 0, "seed": 0,
+             "test_accuracy": 95.0 - t / 10, "params_removed_pct": r}
+            for c, s in (("switcher", "switcher"), ("magnitude", "dense")) for t, r in ((0, 0.0), (50, 80.0), (90, 99.0))]
+    summary = frontier.summarise(rows)
+    fig = widgets.frontier_figure(summary, "lenet5", 0, scale="compression")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "function" and "compression" in ax.get_xlabel()
+    # on this axis the papers' Table 1 points (98.6 to 99.4 % removed) no longer fall on one spot
+    stars = sorted(ax.transData.transform((r, a))[0] for r, a in table1_points("lenet5").values())
+    assert min(b - a for a, b in zip(stars, stars[1:])) > 5  # pixels apart
+    assert widgets.peers_figure(summary, "lenet5", 0, scale="compression").axes[0].get_xscale() == "function"
