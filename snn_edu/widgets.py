@@ -267,7 +267,8 @@ def gradient_explorer(k_classes: int = 5, seed: int = 0):
     w_t = (torch.randn(k_classes, generator=gen) * 0.5).tolist()
     slider = dict(min=-2.0, max=2.0, step=0.05, continuous_update=False, readout_format=".2f")
     controls = {"x": w.FloatSlider(value=1.0, description="x", **slider),
-                "k": w.IntSlider(value=0, min=0, max=k_classes - 1, description="update w_T[k]"),
+                "k": w.IntSlider(value=0, min=0, max=k_classes - 1, description="update w_T[k]",
+                                 style={"description_width": "initial"}),
                 "target": w.IntSlider(value=1, min=0, max=k_classes - 1, description="target")}
     for i in range(k_classes):
         controls[f"s{i}"] = w.FloatSlider(value=0.5, description=f"w_S[{i}]", **slider)
@@ -301,7 +302,7 @@ def fig3_figure(model, images: torch.Tensor, strengthened, pruned, layer: str = 
         fig, ax = plots.new_figure(1, 1, width=7, height=1.6)
         ax.axis("off")
         ax.text(0.5, 0.5, f"{layer}: no strengthened or pruned kernels in this run to show\n"
-                "(try fill=True for the closest stand-ins, labelled by their real category)",
+                "(tick 'fill with stand-ins' to show the closest kernels, labelled by their real category)",
                 ha="center", va="center")
         return fig
     gate = _layer_gate(model, layer)

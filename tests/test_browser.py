@@ -1,11 +1,12 @@
-"""A real-browser check of notebook 02: JupyterLab + headless Chromium (through Playwright) run
-every cell in smoke mode, no cell may raise, and moving the mask inspector's epoch slider must
-redraw its figure.
+"""A real-browser check of every widget panel: JupyterLab + headless Chromium (through
+Playwright) run every cell of notebooks 01-05 in their default mode (the shipped results), no
+cell may raise, every visible control of every panel is moved once and must redraw its figure,
+and no panel is wider than the notebook (no horizontal scrollbar) at 1,000 px.
 
 Skips unless a Chromium executable (`chromium` or `chromium-browser` on PATH) and the
 `playwright` Python package are available; Playwright never downloads a browser here.
-The server serves a temporary copy of the committed `02_training.ipynb`, so neither the
-notebook nor its jupytext pair in the repository can be rewritten by an autosave.
+The server serves temporary copies of the committed notebooks, so neither a notebook nor its
+jupytext pair in the repository can be rewritten by an autosave; one server serves them all.
 """
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOK = "02_training.ipynb"
+PANELS = {"01_gradient_analysis.ipynb": 1, "02_training.ipynb": 2, "03_kernels.ipynb": 1,
+          "04_ablation.ipynb": 3, "05_peers.ipynb": 2}  # notebook: its widget panels
 
 SERVER_START_TIMEOUT = 120  # s, until /api/status answers
 PAGE_TIMEOUT = 120_000  # ms, for the page to load and the kernel to start
 RUN_ALL_TIMEOUT = 300  # s, for every cell to finish
-REDRAW_TIMEOUT = 90  # s, for the figure to change after the slider moved
+REDRAW_TIMEOUT = 90  # s, for the figure to change after a control moved
+VIEWPORT = {"width": 1000, "height": 1000}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -62,11 +65,12 @@ def _tail(path: Path, n: int = 60) -> str:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 serving a copy of the notebooks, with its own config,
-    data, runtime, settings and workspace folders and SNN_EDU_SMOKE=1 for its kernels."""
+    data, runtime, settings and workspace folders; its kernels run in the default mode."""
     base = tmp_path_factory.mktemp("lab")
     root = base / "notebooks"
     root.mkdir()
-    shutil.copy2(NOTEBOOKS / NOTEBOOK, root / NOTEBOOK)
+    for name in PANELS:
+        shutil.copy2(NOTEBOOKS / name, root / name)
     dirs = {name: base / name for name in ("config", "data", "runtime", "settings", "workspaces")}
     for d in dirs.values():
         d.mkdir()
@@ -76,8 +80,7 @@ def lab(tmp_path_factory):
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False,
                                         "doNotDisturbMode": True}))
     port, token = _free_port(), secrets.token_hex(24)
-    env = {**os.environ,
-           "SNN_EDU_SMOKE": "1",
+    env = {**{k: v for k, v in os.environ.items() if k != "SNN_EDU_SMOKE"},
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            "JUPYTER_CONFIG_DIR": str(dirs["config"]),
            "JUPYTER_DATA_DIR": str(dirs["data"]),
@@ -172,41 +175,49 @@ def _image_src(output):
     return img.get_attribute("src") if loaded else None
 
 
-def test_notebook_02_runs_and_mask_inspector_redraws(lab, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.mark.parametrize("notebook", list(PANELS))
+def test_every_control_of_every_panel_redraws_and_fits(notebook, lab, browser, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     print(f"\nbrowser screenshots: {shots}")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(PAGE_TIMEOUT)
-            console = []
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-            page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}?reset&token={lab['token']}")
-            try:
-                _run_and_check(page, shots)
-            except BaseException:
-                page.screenshot(path=str(shots / "failure.png"), full_page=True)
-                print("browser console errors:\n" + "\n".join(console[-30:]))
-                print("server log:\n" + _tail(lab["log"]))
-                raise
-        finally:
-            browser.close()
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(PAGE_TIMEOUT)
+    console = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    try:
+        page.goto(f"{lab['url']}/lab/tree/{notebook}?reset&token={lab['token']}")
+        _run_all(page, shots)
+        panels = _panels(page)
+        assert len(panels) == PANELS[notebook], f"expected {PANELS[notebook]} widget panels, found {len(panels)}"
+        for i, panel in enumerate(panels):
+            _check_panel(page, panel, shots / f"panel{i}")
+    except BaseException:
+        page.screenshot(path=str(shots / "failure.png"), full_page=True)
+        print("browser console errors:\n" + "\n".join(console[-30:]))
+        print("server log:\n" + _tail(lab["log"]))
+        raise
+    finally:
+        page.close()
 
 
-def _run_and_check(page, shots):
-    # 1. The notebook is open and its kernel has started.
+def _run_all(page, shots):
+    """Open the notebook, run every cell and check that none raised."""
     page.wait_for_function("() => window.jupyterapp !== undefined")
     page.wait_for_function("() => { const s = (" + NOTEBOOK_STATE_JS + ")(); "
                            "return s && s.ready && s.status === 'idle' && s.cells.length > 0; }")
     state = page.evaluate(NOTEBOOK_STATE_JS)
     assert all(c["count"] is None for c in state["cells"]), "the committed notebook carries outputs"
-    page.screenshot(path=str(shots / "0_opened.png"))
-
-    # 2. Run all cells; stop waiting early if a cell raises (Run All then skips the rest).
-    # (Not awaited in the page: the timeout below stays ours.)
-    started = time.monotonic()
+    # not awaited in the page: the timeout below stays ours
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
     def finished():
@@ -218,56 +229,85 @@ def _run_and_check(page, shots):
         return None
 
     state = _wait(finished, RUN_ALL_TIMEOUT, "all cells to run")
-    print(f"ran {len(state['cells'])} code cells in {time.monotonic() - started:.1f} s")
     errors = [f"cell {c['index']}: {ANSI.sub('', e)}" for c in state["cells"] for e in c["errors"]]
     assert not errors, "cells raised:\n" + "\n\n".join(errors)
-    # The page shows it too: a number in every prompt, no [*] left.
     prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
     assert prompts and not any("*" in t for t in prompts), prompts
-    page.screenshot(path=str(shots / "1_ran.png"))
+    page.screenshot(path=str(shots / "ran.png"))
 
-    # 3. The first mask inspector: a VBox with an IntSlider labelled "epoch" above its output.
-    slider = page.locator(".widget-hslider").filter(
-        has=page.locator(".widget-label", has_text=re.compile(r"^\s*epoch\s*$"))).first
-    slider.scroll_into_view_if_needed()
-    slider.wait_for(state="visible")
-    inspector = page.locator(".widget-vbox").filter(has=slider).first
-    # Its gate toggle keeps the buttons on the line of their label.
-    toggle = inspector.locator(".widget-toggle-buttons").first
-    # both boxes in one evaluation: the page may scroll between two separate measurements
-    label_mid, button_mid, button_height = toggle.evaluate(
+
+def _panels(page):
+    """Every widget panel: the box that holds a widget output and the controls above it."""
+    outputs = page.locator(".widget-output")
+    _wait(lambda: outputs.count() > 0, REDRAW_TIMEOUT, "a widget panel")
+    return [outputs.nth(i).locator("xpath=..") for i in range(outputs.count())]
+
+
+CONTROLS = ".widget-hslider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox, .widget-select-multiple"
+
+
+def _check_panel(page, panel, prefix):
+    panel.scroll_into_view_if_needed()
+    output = panel.locator(".widget-output").first
+    src = _wait(lambda: _image_src(output), REDRAW_TIMEOUT, "the panel's first figure")
+    _assert_fits(page, panel)
+    controls = panel.locator(CONTROLS)
+    moved = 0
+    for i in range(controls.count()):
+        control = controls.nth(i)
+        if not control.is_visible():
+            continue  # a control that cannot act is hidden, not shown idle
+        name = control.locator(".widget-label").first.inner_text().strip() if control.locator(
+            ".widget-label").count() else control.inner_text().strip()
+        control.scroll_into_view_if_needed()
+        _move(control)
+        src = _wait(lambda: (lambda s: s if s and s != src else None)(_image_src(output)),
+                    REDRAW_TIMEOUT, f"the figure to change after moving {name!r}")
+        _assert_fits(page, panel)
+        moved += 1
+    assert moved >= 2, f"only {moved} controls could be moved"
+    panel.screenshot(path=f"{prefix}_after.png")
+
+
+def _move(control):
+    """Move one control away from its value, as a student would."""
+    classes = control.get_attribute("class") or ""
+    if "widget-hslider" in classes:  # one step, down unless already at the minimum
+        readout = control.locator(".widget-readout")
+        before = readout.inner_text().strip()
+        handle = control.locator(".noUi-handle").first
+        handle.focus()
+        handle.press("ArrowLeft")
+        try:
+            _wait(lambda: readout.inner_text().strip() != before, 3, "the readout", interval=0.2)
+        except AssertionError:  # at the minimum already
+            handle.press("ArrowRight")
+    elif "widget-toggle-buttons" in classes:
+        _assert_one_line(control)
+        control.locator("button:not(.mod-active)").first.click()
+    elif "widget-checkbox" in classes:
+        control.locator("input[type=checkbox]").click()
+    else:  # a dropdown or a multiple selection: another option
+        select = control.locator("select")
+        options = select.locator("option")
+        chosen = select.evaluate("el => [...el.options].findIndex(o => o.selected)")
+        select.select_option(index=1 if chosen == 0 and options.count() > 1 else 0)
+
+
+def _assert_one_line(toggle):
+    """A toggle's buttons stay on the line of their label (ipywidgets 8 would stack them)."""
+    label_mid, button_mid, height = toggle.evaluate(
         "el => { const l = el.querySelector('.widget-label').getBoundingClientRect();"
         " const b = el.querySelector('button').getBoundingClientRect();"
         " return [l.y + l.height / 2, b.y + b.height / 2, b.height]; }")
-    assert abs(label_mid - button_mid) < button_height / 2, \
-        f"the gate buttons wrapped away from their label: label at y={label_mid}, buttons at y={button_mid}"
-    output = inspector.locator(".widget-output").first
-    output.scroll_into_view_if_needed()
-    src_before = _wait(lambda: _image_src(output), REDRAW_TIMEOUT, "the mask inspector's figure")
-    readout = slider.locator(".widget-readout")
-    value_before = readout.inner_text().strip()
-    assert int(value_before) >= 2, f"the slider starts at the last epoch, got {value_before}"
-    before = output.screenshot(path=str(shots / "2_inspector_before.png"))
-    slider.screenshot(path=str(shots / "2_slider_before.png"))
+    assert abs(label_mid - button_mid) < height / 2, "a toggle's buttons wrapped away from their label"
 
-    # 4. Move the slider to epoch 0 with the keyboard (noUiSlider: Home = minimum).
-    handle = slider.locator(".noUi-handle").first
-    handle.focus()
-    handle.press("Home")
-    _wait(lambda: readout.inner_text().strip() != value_before, 30, "the slider's readout to change")
-    value_after = readout.inner_text().strip()
-    assert value_after == "0", f"expected epoch 0 after Home, readout shows {value_after}"
 
-    # 5. The kernel redraws the figure: wait for a new, loaded image, then compare pixels.
-    def redrawn():
-        src = _image_src(output)
-        return src if src and src != src_before else None
-
-    _wait(redrawn, REDRAW_TIMEOUT, "the mask inspector's figure to change")
-    output.scroll_into_view_if_needed()
-    after = _wait(lambda: (lambda b: b if b != before else None)(output.screenshot()),
-                  REDRAW_TIMEOUT, "the screenshot of the figure to change")
-    (shots / "3_inspector_after.png").write_bytes(after)
-    slider.screenshot(path=str(shots / "3_slider_after.png"))
-    assert after != before
-    page.screenshot(path=str(shots / "4_final.png"))
+def _assert_fits(page, panel):
+    """No control box of the panel scrolls sideways or reaches past the notebook's right edge."""
+    overflow = panel.evaluate(
+        "el => { const right = el.closest('.jp-OutputArea-output').getBoundingClientRect().right;"
+        " return [...el.querySelectorAll('.widget-hbox, .widget-vbox')].filter(b => b.scrollWidth > b.clientWidth + 1"
+        " || b.getBoundingClientRect().right > right + 1).map(b => b.className + ' ' + b.scrollWidth"
+        " + '>' + b.clientWidth); }")
+    assert not overflow, f"a widget row is wider than the notebook: {overflow}"
