@@ -259,12 +259,18 @@ def peers_explorer(summary: list[dict]):
     return _panel(_model_and_tuning(summary), lambda **kw: peers_figure(summary, **kw))
 
 
+def explorer_weights(k_classes: int = 5, seed: int = 0) -> list[float]:
+    """The gradient explorer's TNN weights w_T: random, with the sign that makes equal w_S
+    sliders open the switcher (s > 0), so that every slider acts from the start."""
+    w_t = torch.randn(k_classes, generator=torch.Generator().manual_seed(seed)) * 0.5
+    return (w_t if float(w_t.sum()) > 0 else -w_t).tolist()
+
+
 def gradient_explorer(k_classes: int = 5, seed: int = 0):
     """Sliders for x, the updated weight, the target and the switcher's weights."""
     import ipywidgets as w
 
-    gen = torch.Generator().manual_seed(seed)
-    w_t = (torch.randn(k_classes, generator=gen) * 0.5).tolist()
+    w_t = explorer_weights(k_classes, seed)
     slider = dict(min=-2.0, max=2.0, step=0.05, continuous_update=False, readout_format=".2f")
     controls = {"x": w.FloatSlider(value=1.0, description="x", **slider),
                 "k": w.IntSlider(value=0, min=0, max=k_classes - 1, description="update w_T[k]",

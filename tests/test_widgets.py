@@ -73,3 +73,13 @@ def test_the_frontier_figures_offer_a_compression_axis():
     stars = sorted(ax.transData.transform((r, a))[0] for r, a in table1_points("lenet5").values())
     assert min(b - a for a, b in zip(stars, stars[1:])) > 5  # pixels apart
     assert widgets.peers_figure(summary, "lenet5", 0, scale="compression").axes[0].get_xscale() == "function"
+
+
+def test_the_gradient_explorer_opens_with_the_switcher_open():
+    """With every w_S slider at its default the switcher must pass something, or no w_S slider acts."""
+    from snn_edu import gradients
+
+    panel = widgets.gradient_explorer(k_classes=5)
+    w_s = [c.value for c in panel.children[0].children[1].children]
+    for seed in range(5):
+        assert float(gradients.switcher_scale(widgets.explorer_weights(5, seed), w_s)) > 0
