@@ -46,7 +46,7 @@ PEERS = {
                        f"L0 hard-concrete gates, lambda {lam:g}/N, trained jointly with the TNN (Adam)")
        for lam in L0_LAMBDAS},
     # L0 and BC-GNJ start gated from the first epoch, as their authors' code does (no warm-up, no KL annealing).
-# BC-GNJ, like L0, moved no unit past its threshold at Adam's lr 1e-3 in the cpu level's 8 epochs (measured)
+    # BC-GNJ, like L0, moved no unit past its threshold at Adam's lr 1e-3 in the cpu level's 8 epochs (measured)
     "bc": ({"gate": "bc", "schedule": "joint", "optimizer": "adam", "lr": 0.01, "warmup_epochs": 0},
            "BC-GNJ: Bayesian compression with group normal-Jeffreys priors, trained jointly with the TNN (Adam)"),
 }

@@ -41,15 +41,6 @@ def alive_units(gate: torch.Tensor) -> torch.Tensor:
     return gate != 0 if gate.dim() == 1 else (gate != 0).any(dim=1)
 
 
-def unit_alive(layer: GatedLayer, gate: torch.Tensor | None) -> torch.Tensor:
-    """alive_units, or every unit of `layer` when it has no gate (switcher off or absent).
-
-    This is one layer's own view; `alive_masks` adds what the neighbouring layers remove."""
-    if gate is not None:
-        return alive_units(gate)
-    return torch.ones(_n_units(layer), dtype=torch.bool)
-
-
 def architecture_of(gates: dict[str, torch.Tensor]) -> str:
     """The pruned architecture from gates alone: by `alive_masks`' rule when they are the gates of
     a package network (MLP or LeNet5, recognised by layer names and shapes), else layer by layer."""
