@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 LAB_ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers: auto is one per usable core (each gets its share of the threads)
+TEST_WORKERS ?= auto
 BOOK_OUT ?= build/book
 BOOK_ARGS ?=
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
@@ -41,7 +43,7 @@ lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)
 
 book: $(LAB_STAMP)
 	$(BIN)/python -m snn_edu book --out $(BOOK_OUT) $(BOOK_ARGS)

@@ -150,10 +150,16 @@ def _precisions(requested, dev: torch.device, log) -> list[str]:
 
 def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device: str = "auto",
               seed: int = 0, memory: bool = True, log=print, test_size: int | None = None,
-              precisions=("fp32", "bf16"), command: str | None = None, compiled: bool = False) -> dict:
+              precisions=("fp32", "bf16"), command: str | None = None, compiled: bool = False,
+              switchers=SWITCHERS) -> dict:
     """Measure every configuration in one run; returns rows, the ours/reference ratios and, per
     lower precision, how its gates agree with fp32's for the same weights. `compiled` adds ours
-    with torch.compile'd switchers in each precision; their first step (compiling) is reported."""
+    with torch.compile'd switchers in each precision; their first step (compiling) is reported.
+    `switchers` picks among dense, lite and paper (the dense TNN is always timed: the ratios use it)."""
+    unknown = [s for s in switchers if s not in SWITCHERS]
+    if unknown:
+        raise ConfigError(f"unknown switcher {unknown[0]!r} for bench; choose among {', '.join(SWITCHERS)}")
+    switchers = [s for s in SWITCHERS if s == "dense" or s in switchers]
     if steps < 1 or train_size <= 64:
         raise ConfigError(f"bench needs --steps >= 1 and --train-size above the batch size (64), "
                           f"got {steps} and {train_size}")
@@ -170,7 +176,7 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
     test = subset(test, test_size, seed) if test_size else test
     data = (subset(train, train_size, seed), test)
     rows, agreement = [], {}
-    for switcher in SWITCHERS:
+    for switcher in switchers:
         # (reference, precision, compiled) of each trainer, timed side by side
         modes = [(False, "fp32", False)] if switcher == "dense" else (
             [(False, p, False) for p in precisions] + [(False, p, True) for p in precisions if compiled]

@@ -30,6 +30,9 @@ NAV_STYLE = """<style>
 </style>"""
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 class BookError(SnnEduError):
     """A notebook failed while the book was built."""
 
@@ -86,13 +89,15 @@ def execute(nb, cwd: str | Path, timeout: int = 600, env: dict | None = None):
     return nb
 
 
-def run_notebook(source: Path, smoke: bool, timeout: int = 600):
-    """Execute one notebook source, with SNN_EDU_SMOKE=1 or without it; a failing cell becomes a
-    one-line BookError."""
+def run_notebook(source: Path, smoke: bool, timeout: int = 600, threads: int | None = None):
+    """Execute one notebook source, with SNN_EDU_SMOKE=1 or without it (and, given `threads`,
+    that many torch threads in its kernel); a failing cell becomes a one-line BookError."""
     import jupytext
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     env = {k: v for k, v in os.environ.items() if k != "SNN_EDU_SMOKE"} | ({"SNN_EDU_SMOKE": "1"} if smoke else {})
+    if threads is not None:
+        env |= {name: str(threads) for name in THREAD_VARIABLES}
     try:
         return execute(jupytext.read(source), cwd=source.parent, timeout=timeout, env=env)
     except CellTimeoutError as e:
@@ -160,9 +165,38 @@ def render(nb, nav: str) -> str:
     return _link_pages(body.replace("</head>", NAV_STYLE + "</head>", 1))
 
 
+def _run_all(sources: list[Path], smoke: bool, timeout: int, jobs: int, log) -> list[tuple[Path, object, float]]:
+    """Execute the notebooks, `jobs` kernels at a time (the cores split between them); returns
+    (source, executed notebook, seconds) in reading order. The first failure stops the build."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .machine import available_cpus
+
+    threads = max(1, available_cpus() // jobs) if jobs > 1 else None
+
+    def one(source: Path):
+        start = time.perf_counter()
+        nb = run_notebook(source, smoke=smoke, timeout=timeout, threads=threads)
+        seconds = time.perf_counter() - start
+        log(f"{source.name}: ran in {seconds:.1f} s")
+        return source, nb, seconds
+
+    if jobs == 1:
+        return [one(source) for source in sources]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(one, source) for source in sources]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
 def build_book(out: str | Path, level: str = "results", notebooks: str | Path | None = None,
-               timeout: int = 600, log=print) -> dict:
-    """Execute every notebook at `level` and write the site to `out`; returns what was built.
+               timeout: int = 600, log=print, jobs: int = 1) -> dict:
+    """Execute every notebook at `level` (`jobs` at a time) and write the site to `out`;
+    returns what was built.
 
     The site is assembled in a temporary folder and moved into place only when every notebook
     ran, so a failed build leaves the previous one as it was.
@@ -183,14 +217,8 @@ def build_book(out: str | Path, level: str = "results", notebooks: str | Path | 
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     stage.chmod(0o755)
     try:
-        pages, executed = [], []
-        for source in sources:
-            start = time.perf_counter()
-            nb = run_notebook(source, smoke=level == "smoke", timeout=timeout)
-            seconds = time.perf_counter() - start
-            log(f"{source.name}: ran in {seconds:.1f} s")
-            executed.append((source, nb, seconds))
-            pages.append((page_name(source), source.stem.replace("_", " ")))
+        executed = _run_all(sources, level == "smoke", timeout, jobs, log)
+        pages = [(page_name(source), source.stem.replace("_", " ")) for source, _, _ in executed]
         (stage / "notebooks").mkdir()
         built = []
         for source, nb, seconds in executed:
@@ -201,7 +229,7 @@ def build_book(out: str | Path, level: str = "results", notebooks: str | Path | 
                           "figures": figure_count(nb), "widgets": widgets})
         info = {"level": level, "command": "python -m snn_edu " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None,
                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit()[0],
-                "cpu": cpu_model(), "cpus": available_cpus(), "url": book_url(), "pages": built}
+                "cpu": cpu_model(), "cpus": available_cpus(), "jobs": jobs, "url": book_url(), "pages": built}
         (stage / BUILD_FILE).write_text(json.dumps(info, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)

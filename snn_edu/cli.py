@@ -13,7 +13,7 @@ from .ablation import RUNS, VARIANTS
 from .book import LEVELS as BOOK_LEVELS
 from .data import DATASETS, download_dataset
 from .gates import GATES
-from .errors import SnnEduError
+from .errors import ConfigError, SnnEduError
 from .models import MODELS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .precision import PRECISIONS
@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="auto")
     bench.add_argument("--precisions", nargs="+", choices=("fp32", "bf16", "fp16"), default=["fp32", "bf16"],
                        help="precisions of our switchers, each timed beside the fp32 reference (default fp32 bf16)")
+    bench.add_argument("--switchers", nargs="+", choices=("lite", "paper"), default=["lite", "paper"],
+                       help="switchers to time beside the dense TNN (default lite paper)")
     bench.add_argument("--compile", action="store_true",
                        help="also time ours with torch.compile'd switchers (compile time reported separately)")
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
@@ -159,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="results: the notebooks' default, on the shipped runs; smoke: SNN_EDU_SMOKE=1")
     book.add_argument("--timeout", type=_count, default=600, help="seconds one cell may take (default 600)")
     book.add_argument("--notebooks", type=Path, default=None, help="the notebook sources (default: notebooks/)")
+    book.add_argument("--jobs", type=_count, default=1,
+                      help="notebooks run at a time, the cores split between them (default 1)")
     book.add_argument("--record", type=Path, default=None,
                       help="also add this build's notebook times to a timings file (results/notebook_times.json)")
 
@@ -293,7 +297,8 @@ def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
     to_stdout = args.json == "-"
     log = (lambda line: print(line, file=sys.stderr)) if to_stdout else print
     result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log,
-                       precisions=args.precisions, command=_argv_line(argv), compiled=args.compile)
+                       precisions=args.precisions, command=_argv_line(argv), compiled=args.compile,
+                       switchers=args.switchers)
     if to_stdout:
         print(json.dumps(result, indent=2))
         return 0
@@ -308,7 +313,9 @@ def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
 def book(args: argparse.Namespace) -> int:
     from .book import build_book, record_times
 
-    info = build_book(args.out, args.level, args.notebooks, timeout=args.timeout)
+    if args.record is not None and args.jobs > 1:
+        raise ConfigError("--record times each notebook alone: drop --jobs (or set it to 1)")
+    info = build_book(args.out, args.level, args.notebooks, timeout=args.timeout, jobs=args.jobs)
     if args.record is not None:
         record_times(args.record, info)
         print(f"recorded the {args.level} times in {args.record}")

@@ -335,10 +335,12 @@ def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int
 
 def live_study(level: str, variants=None, measures=MEASURES, name: str = "study") -> Path:
     """A study trained here, as a notebook's TRAIN_LIVE runs it, into a fresh temporary folder:
-    the MLP with 2 seeds at the smoke level, both models with 3 seeds otherwise."""
+    the MLP with 2 seeds at the smoke level, both models with 3 seeds otherwise; it uses the
+    kernel's torch threads (OMP_NUM_THREADS when set)."""
     out = Path(tempfile.mkdtemp(prefix=f"snn_edu_{level}_{name}_"))
     models, seeds = (["mlp"], 2) if level == "smoke" else (list(MODELS), 3)
-    run_study(plan(models, variants, seeds, measures), level, out, log=lambda line: None)
+    run_study(plan(models, variants, seeds, measures), level, out, threads=torch.get_num_threads(),
+              log=lambda line: None)
     return out
 
 

@@ -1,9 +1,24 @@
+import os
+
 import pytest
 import torch
 
 from snn_edu.data import load_dataset, subset
+from snn_edu.machine import available_cpus
 
-torch.set_num_threads(2)
+# `make test` runs the suite on pytest-xdist's workers, one per usable core: each worker, and
+# every process it starts (CLI runs, notebook kernels), gets its share of the cores, so that no
+# two busy processes fight over one core. Run alone, a process uses up to 2 threads.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, min(2, available_cpus() // WORKERS))
+torch.set_num_threads(THREADS)
+if WORKERS > 1:
+    os.environ.update({name: str(THREADS) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per core this process may use (its affinity and CPU quota)."""
+    return available_cpus()
 
 
 @pytest.fixture(scope="session")
@@ -17,17 +32,3 @@ def tiny(mnist5k):
     """512 training and 200 test digits, for runs of a few steps."""
     train, test = mnist5k
     return subset(train, 512, seed=1), subset(test, 200, seed=1)
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    """The book built at smoke level through the CLI, as `make book` and CI build it."""
-    import json
-    import subprocess
-    import sys
-
-    out = tmp_path_factory.mktemp("book") / "site"
-    done = subprocess.run([sys.executable, "-m", "snn_edu", "book", "--level", "smoke", "--out", str(out),
-                           "--timeout", "300"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out, json.loads((out / "build.json").read_text())

@@ -1,5 +1,6 @@
 """The rendered book: every notebook becomes a page with its figures, widgets become notes under
 their static figures, links resolve, and a failing notebook leaves the previous build alone."""
+import json
 import re
 import subprocess
 import sys
@@ -7,11 +8,23 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from snn_edu.book import PANEL_CALL, WIDGET_MIME, notebook_sources, page_name
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = notebook_sources(ROOT / "notebooks")
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """The book built at smoke level through the CLI, as `make book` and CI build it (one
+    notebook per core this test process may use)."""
+    out = tmp_path_factory.mktemp("book") / "site"
+    done = subprocess.run([sys.executable, "-m", "snn_edu", "book", "--level", "smoke", "--out", str(out),
+                           "--timeout", "300", "--jobs", str(torch.get_num_threads())], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, json.loads((out / "build.json").read_text())
 
 
 def test_every_notebook_has_a_page(smoke_book):
@@ -70,31 +83,42 @@ def test_executed_notebooks_ship_with_the_site(smoke_book):
     assert "smoke mode: True" in printed, "the smoke build's kernels did not see SNN_EDU_SMOKE=1"
 
 
-def _book(notebooks: Path, out: Path):
-    return subprocess.run([sys.executable, "-m", "snn_edu", "book", "--level", "smoke", "--out", str(out),
-                           "--notebooks", str(notebooks), "--timeout", "60"], capture_output=True, text=True)
+def _book(notebooks: Path, out: Path, capsys) -> tuple[int, str]:
+    """`python -m snn_edu book` at smoke level, run in this process: its exit code and stderr."""
+    from snn_edu.cli import main
+
+    code = main(["book", "--level", "smoke", "--out", str(out), "--notebooks", str(notebooks), "--timeout", "60"])
+    return code, capsys.readouterr().err
 
 
-def test_a_failing_notebook_is_one_line_and_keeps_the_last_build(tmp_path):
+def test_a_failing_notebook_is_one_line_and_keeps_the_last_build(tmp_path, capsys):
     notebooks, out = tmp_path / "notebooks", tmp_path / "site"
     notebooks.mkdir()
     (notebooks / "01_fine.py").write_text("# %% [markdown]\n# # 01 · fine\n\n# %%\nprint('ok')\n")
-    assert _book(notebooks, out).returncode == 0
+    assert _book(notebooks, out, capsys)[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     (notebooks / "02_broken.py").write_text("# %% [markdown]\n# # 02 · broken\n\n# %%\n1 / 0\n")
-    done = _book(notebooks, out)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == "error: 02_broken.py: a cell raised ZeroDivisionError: division by zero"
+    code, err = _book(notebooks, out, capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == "error: 02_broken.py: a cell raised ZeroDivisionError: division by zero"
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notebooks", "site"], "a staging folder was left behind"
 
 
-def test_refuses_to_replace_a_folder_that_is_not_a_book(tmp_path):
+def test_refuses_to_replace_a_folder_that_is_not_a_book(tmp_path, capsys):
     notebooks, out = tmp_path / "notebooks", tmp_path / "mine"
     notebooks.mkdir()
     (notebooks / "01_fine.py").write_text("# %%\nprint('ok')\n")
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
-    done = _book(notebooks, out)
-    assert done.returncode == 2 and "is not a book build" in done.stderr
+    code, err = _book(notebooks, out, capsys)
+    assert code == 2 and "is not a book build" in err
     assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_record_refuses_notebooks_timed_side_by_side(tmp_path, capsys):
+    from snn_edu.cli import main
+
+    assert main(["book", "--jobs", "2", "--record", str(tmp_path / "times.json"), "--out", str(tmp_path / "site")]) == 2
+    assert "--record times each notebook alone" in capsys.readouterr().err
+    assert not (tmp_path / "site").exists() and not (tmp_path / "times.json").exists()

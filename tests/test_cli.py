@@ -9,7 +9,17 @@ from snn_edu.runs import load_run
 
 
 def run_cli(*args):
+    """The command as a user types it: a fresh `python -m snn_edu` process."""
     return subprocess.run([sys.executable, "-m", "snn_edu", *args], capture_output=True, text=True, timeout=600)
+
+
+def run_main(capsys, *args) -> tuple[int, str]:
+    """The same command in this process (no interpreter start): its exit code and stderr."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's refusals
+        code = exc.code
+    return code, capsys.readouterr().err
 
 
 SMOKE = ["--switcher", "lite", "--data", "mnist5k", "--epochs", "2", "--max-steps", "2", "--test-size", "100",
@@ -48,17 +58,17 @@ def test_dense_schedule_and_resume(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 3
 
 
-def test_unknown_model_is_rejected():
-    result = run_cli("train", "--model", "resnet", "--out", "x")
-    assert result.returncode == 2
-    assert "invalid choice: 'resnet'" in result.stderr
+def test_unknown_model_is_rejected(capsys):
+    code, err = run_main(capsys, "train", "--model", "resnet", "--out", "x")
+    assert code == 2
+    assert "invalid choice: 'resnet'" in err
 
 
-def test_missing_idx_folder_is_one_clear_line(tmp_path):
-    result = run_cli("train", "--data", f"idx:{tmp_path / 'nowhere'}", "--out", str(tmp_path / "out"))
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
-    assert "nowhere" in result.stderr and "Traceback" not in result.stderr
+def test_missing_idx_folder_is_one_clear_line(tmp_path, capsys):
+    code, err = run_main(capsys, "train", "--data", f"idx:{tmp_path / 'nowhere'}", "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "nowhere" in err and "Traceback" not in err
 
 
 def test_corrupted_checkpoint_on_resume(tmp_path):
@@ -70,11 +80,11 @@ def test_corrupted_checkpoint_on_resume(tmp_path):
     assert (tmp_path / "checkpoint.pt").read_bytes() == b"not a checkpoint"
 
 
-def test_mnist_without_network_says_how_to_get_it(tmp_path, monkeypatch):
+def test_mnist_without_network_says_how_to_get_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SNN_EDU_DATA", str(tmp_path))
-    result = run_cli("train", "--data", "mnist", "--out", str(tmp_path / "out"))
-    assert result.returncode == 2
-    assert "data download mnist" in result.stderr and result.stderr.count("\n") == 1
+    code, err = run_main(capsys, "train", "--data", "mnist", "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "data download mnist" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -133,7 +133,7 @@ def test_a_signal_during_a_save_waits_for_the_save(tiny, tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored
 
 
-EPOCHS = 12  # enough that the run is still going when the signal lands, right after epoch 1's line
+EPOCHS = 6  # enough that the run is still going when the signal lands, right after epoch 1's line
 TRAIN = [sys.executable, "-m", "snn_edu", "train", "--preset", "smoke", "--epochs", str(EPOCHS), "--max-steps", "1",
          "--no-progress"]
 
