@@ -1,11 +1,13 @@
 """Counting and compacting: gate categories, the pruned architecture, params removed, compact()."""
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
+from .errors import ConfigError
 from .layers import GatedConv2d, GatedLayer, GatedLinear
 from .models import MODELS, GatedNet, build_model
 
@@ -195,29 +197,36 @@ class SelectFeatures(nn.Module):
 
 
 class ZeroLogits(nn.Module):
-    """The compact form of a network with nothing left alive: every class score is 0."""
+    """The compact form of a network with nothing left alive: every class score is 0 (or the
+    last layer's bias, when it has one)."""
 
-    def __init__(self, n_classes: int):
+    def __init__(self, n_classes: int, bias: torch.Tensor | None = None):
         super().__init__()
         self.n_classes = n_classes
+        self.register_buffer("bias", None if bias is None else bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.new_zeros(x.shape[0], self.n_classes)
+        out = x.new_zeros(x.shape[0], self.n_classes)
+        return out if self.bias is None else out + self.bias
 
     def extra_repr(self):
         return f"{self.n_classes} classes"
 
 
 def compact(model: GatedNet) -> nn.Sequential:
-    """A plain dense nn.Sequential that keeps exactly the units `alive_masks` keeps, with the
-    evaluation gates folded into the weights. Its outputs equal the gated model's eval-mode outputs."""
+    """A plain dense nn.Sequential, in evaluation mode, that keeps exactly the units
+    `alive_masks` keeps, with the evaluation gates folded into the weights. Its outputs equal the
+    gated model's eval-mode outputs."""
     children = list(model.named_children())
     gated = model.gated_layers()
+    check_countable(model)
     gates = {name: m.gate_in_mode("eval") for name, m in gated.items() if m.active}
     masks = alive_masks(model, gates)
     if any(not bool(m.any()) for pair in masks.values() for m in pair):  # nothing reaches the classes
         last = list(gated.values())[-1]
-        return nn.Sequential(OrderedDict([("zero_logits", ZeroLogits(last.out_features))]))
+        return nn.Sequential(OrderedDict([("zero_logits", ZeroLogits(last.out_features, last.bias))])).eval()
+    if any("." in name for name in gated):  # gated layers inside a module (gate_classifier)
+        return _compact_nested(model, gates, masks)
     layers: list[tuple[str, nn.Module]] = []
     kept_channels = None  # the last conv's surviving filters, as a mask
     seen_linear = False
@@ -231,8 +240,11 @@ def compact(model: GatedNet) -> nn.Sequential:
             out_idx = keep_out.nonzero().flatten()
             if isinstance(m, GatedConv2d):
                 in_idx = torch.arange(m.in_channels) if kept_channels is None else kept_channels.nonzero().flatten()
-                conv = nn.Conv2d(len(in_idx), len(out_idx), m.kernel_size, bias=False)
+                bias = m.effective_bias(gates.get(name))
+                conv = nn.Conv2d(len(in_idx), len(out_idx), m.kernel_size, m.stride, m.padding, bias=bias is not None)
                 conv.weight.copy_(w[out_idx][:, in_idx])
+                if bias is not None:
+                    conv.bias.copy_(bias.detach().cpu()[out_idx])
                 layers.append((name, conv))
                 kept_channels = keep_out
                 continue
@@ -243,17 +255,57 @@ def compact(model: GatedNet) -> nn.Sequential:
                     position = torch.cumsum(arriving.long(), 0) - 1
                     layers.append((f"{name}_select", SelectFeatures(position[keep_in])))
             in_idx = keep_in.nonzero().flatten()
-            linear = nn.Linear(len(in_idx), len(out_idx), bias=False)
+            linear = nn.Linear(len(in_idx), len(out_idx), bias=m.bias is not None)
             linear.weight.copy_(w[in_idx][:, out_idx].t())
+            if m.bias is not None:
+                linear.bias.copy_(m.bias.detach().cpu()[out_idx])
             layers.append((name, linear))
             seen_linear = True
-    return nn.Sequential(OrderedDict(layers))
+    return nn.Sequential(OrderedDict(layers)).eval()
+
+
+def _compact_nested(model: nn.Module, gates: dict, masks: dict) -> nn.Sequential:
+    """compact() for gated Linear layers inside any module: a copy in which each becomes a plain
+    nn.Linear over its surviving inputs and outputs (the first one picks its inputs)."""
+    copied = copy.deepcopy(model).cpu().eval()
+    modules = dict(copied.named_modules())
+    with torch.no_grad():
+        for i, (name, m) in enumerate(copied.gated_layers().items()):
+            keep_in, keep_out = masks[name]
+            w = m.effective_weight(gates.get(name)).detach().cpu()
+            in_idx, out_idx = keep_in.nonzero().flatten(), keep_out.nonzero().flatten()
+            linear = nn.Linear(len(in_idx), len(out_idx), bias=m.bias is not None)
+            linear.weight.copy_(w[in_idx][:, out_idx].t())
+            if m.bias is not None:
+                linear.bias.copy_(m.bias.detach().cpu()[out_idx])
+            if i == 0 and not bool(keep_in.all()):
+                linear = nn.Sequential(OrderedDict([("select", SelectFeatures(in_idx)), ("linear", linear)]))
+            parent, _, child = name.rpartition(".")
+            setattr(modules[parent] if parent else copied, child, linear)
+    return nn.Sequential(OrderedDict(copied.named_children())).eval()
+
+
+def check_countable(model: nn.Module) -> None:
+    """Counting and compact() follow a chain of gated layers; a bias that no gate closes (on a
+    linear layer other than the last, or a conv gated connection by connection) would feed the
+    next layer even from a unit with no live input, so it is refused. A conv's bias under a
+    neuron gate is gated with its filter."""
+    layers = list(model.gated_layers().items())
+    for name, layer in layers[:-1]:
+        if layer.bias is not None and (isinstance(layer, GatedLinear) or layer.strategy != "neuron"):
+            raise ConfigError(f"{name} has a bias and is not the last gated layer: counting and compact() "
+                              "need bias-free gated layers before the classifier")
 
 
 def _rebuild(m: nn.Module) -> nn.Module:
-    """A fresh copy of a parameter-free module (ReLU, pools, Flatten)."""
+    """A copy of an ungated module: parameter-free ones (ReLU, pools, Flatten) fresh, others
+    (a backbone, BatchNorm, an input normaliser) copied to the CPU with their weights."""
+    if any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
+        return copy.deepcopy(m).cpu().eval()
     if isinstance(m, nn.MaxPool2d):
         return nn.MaxPool2d(m.kernel_size, m.stride)
     if isinstance(m, nn.Flatten):
         return nn.Flatten(m.start_dim, m.end_dim)
+    if isinstance(m, nn.Dropout):
+        return nn.Dropout(m.p)
     return type(m)()

@@ -15,6 +15,7 @@ from .data import DATASETS, download_dataset
 from .gates import GATES
 from .errors import ConfigError, SnnEduError
 from .models import MODELS
+from .nets import NETWORKS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .precision import PRECISIONS
 from .presets import LEVELS, preset
@@ -25,9 +26,10 @@ from .training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, load_data
 
 
 def _data_name(value: str) -> str:
-    if value in DATASETS or value.startswith("idx:"):
+    if value in DATASETS or value.startswith(("idx:", "imagefolder:")):
         return value
-    raise argparse.ArgumentTypeError(f"unknown data set {value!r}; choose {', '.join(DATASETS)} or idx:PATH")
+    raise argparse.ArgumentTypeError(f"unknown data set {value!r}; choose {', '.join(DATASETS)}, idx:PATH "
+                                     "or imagefolder:PATH")
 
 
 def _init(value: str):
@@ -66,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     train.add_argument("--preset", choices=LEVELS, default=None,
                        help="start from a named configuration (smoke, cpu, paper); flags override it")
-    train.add_argument("--model", choices=MODELS, help=f"default {d.model}")
+    train.add_argument("--model", choices=MODELS + NETWORKS,
+                       help=f"default {d.model}; the CIFAR networks need colour images (--data cifar10, ...)")
+    train.add_argument("--gate-convs", action="store_true",
+                       help="vgg-cov2: gate its convs too, as the first paper says (default: FC layers, as the release)")
     train.add_argument("--strategy", choices=STRATEGIES, help=f"default {d.strategy}")
     train.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
     train.add_argument("--switcher", choices=PRESETS, help=f"default {d.switcher}")
@@ -176,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
     download = data_sub.add_parser("download", help="download a data set (needs internet)")
-    download.add_argument("name", choices=("mnist", "fashion-mnist", "mnist5k"))
+    download.add_argument("name", choices=("mnist", "fashion-mnist", "mnist5k", "cifar10", "cifar100"))
     download.add_argument("--root", type=Path, default=None)
     return parser
 

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from . import images
 from .errors import ConfigError, DataError
 
-DATASETS = ("mnist", "mnist5k", "fashion-mnist")
+DATASETS = ("mnist", "mnist5k", "fashion-mnist", "cifar10", "cifar100")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "Fashion-MNIST")}
@@ -32,7 +33,7 @@ def default_data_dir() -> Path:
 
 
 def _unknown(name: str) -> ConfigError:
-    return ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)} or idx:PATH")
+    return ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}, idx:PATH or imagefolder:PATH")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -162,7 +163,10 @@ def _load_torchvision(name: str, root: Path, download: bool) -> tuple[TensorData
 
 
 def load_dataset(name: str, root=None, download: bool = False) -> tuple[TensorDataset, TensorDataset]:
-    """Return (train, test) TensorDatasets: x float32 (N,1,28,28) in [0,1], y int64."""
+    """Return (train, test) TensorDatasets: x float32 (N,1,28,28) in [0,1] for the digit sets,
+    uint8 (N,3,H,W) for the colour sets (snn_edu.images); y int64."""
+    if images.is_image_set(name):
+        return images.load(name, Path(root) if root else default_data_dir(), download)
     if name.startswith("idx:"):
         return _load_idx_folder(Path(name[4:]).expanduser())
     if name == "mnist5k":
@@ -175,7 +179,7 @@ def load_dataset(name: str, root=None, download: bool = False) -> tuple[TensorDa
 
 
 def download_dataset(name: str, root=None) -> Path:
-    """Download mnist or fashion-mnist and return the data folder.
+    """Download mnist, fashion-mnist, cifar10 or cifar100 and return the data folder.
 
     mnist5k ships inside this package and needs no download: its assets folder is returned
     (after checking that its files are there).
@@ -185,6 +189,11 @@ def download_dataset(name: str, root=None) -> Path:
         return ASSETS_DIR
     if name.startswith("idx:"):
         raise ConfigError("idx:PATH data sets are local folders; there is nothing to download")
+    if images.is_image_set(name):
+        root = Path(root) if root else default_data_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        images.load(name, root, download=True)
+        return root
     if name not in _TORCHVISION:
         raise _unknown(name)
     root = Path(root) if root else default_data_dir()

@@ -192,15 +192,18 @@ class GatedLinear(GatedLayer):
     """y = (x * g) @ W (neuron: one gate per input feature) or x @ (W * G) (connection).
 
     The weight is stored as (in, out), the image the switcher reads. `init_std=None` uses
-    PyTorch's default uniform(+-1/sqrt(in)); the release's MLP uses N(0, 0.01).
+    PyTorch's default uniform(+-1/sqrt(in)); the release's MLP uses N(0, 0.01). `bias=True`
+    adds an ungated bias per output (the heads of torchvision's classifiers have one).
     """
 
     def __init__(self, in_features: int, out_features: int, strategy: str = "neuron",
                  switcher: str | SwitcherSpec | None = "paper", init_std: float | None = 0.01,
-                 gate: str = "switcher", droprate_init: float = 0.5, clip_var: float | None = None):
+                 gate: str = "switcher", droprate_init: float = 0.5, clip_var: float | None = None,
+                 bias: bool = False):
         super().__init__(strategy)
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         if init_std is None:
             bound = 1 / math.sqrt(in_features)
             nn.init.uniform_(self.weight, -bound, bound)
@@ -220,16 +223,20 @@ class GatedLinear(GatedLayer):
         if x.shape[-1] != self.in_features:
             raise ConfigError(f"layer expects {self.in_features} input features, got {x.shape[-1]}")
         if gate is not None and self.strategy == "neuron":
-            return (x * gate) @ self.weight
-        return x @ self.effective_weight(gate)
+            out = (x * gate) @ self.weight
+        else:
+            out = x @ self.effective_weight(gate)
+        return out if self.bias is None else out + self.bias
 
     def sampled_output(self, x, z, weight_var):
         xz = x * z
         mean, var = xz @ self.weight, xz.pow(2) @ weight_var
-        return mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
+        out = mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
+        return out if self.bias is None else out + self.bias
 
     def extra_repr(self):
-        return f"{self.in_features}, {self.out_features}, strategy={self.strategy}"
+        return (f"{self.in_features}, {self.out_features}, strategy={self.strategy}"
+                + (", bias=True" if self.bias is not None else ""))
 
 
 class ConvSwitcher(nn.Module):
@@ -245,14 +252,18 @@ class ConvSwitcher(nn.Module):
 
 
 class GatedConv2d(GatedLayer):
-    """Bias-free conv whose output filters (neuron) or filter slices (connection) are gated."""
+    """Conv whose output filters (neuron) or filter slices (connection) are gated; bias-free
+    unless asked (the bias of a pruned filter is gated with it)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, strategy: str = "neuron",
-                 switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher", droprate_init: float = 0.5):
+                 switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher", droprate_init: float = 0.5,
+                 stride: int = 1, padding: int = 0, bias: bool = False):
         super().__init__(strategy)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.stride, self.padding = stride, padding
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # PyTorch's Conv2d default
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         head = "rows" if strategy == "neuron" else "map"
         self.switcher = make_gate(gate, switcher, (out_channels, in_channels), head, in_channels * kernel_size ** 2,
                                   droprate_init,
@@ -267,18 +278,28 @@ class GatedConv2d(GatedLayer):
             return self.weight
         return self.weight * (gate[:, None, None, None] if self.strategy == "neuron" else gate[:, :, None, None])
 
+    def effective_bias(self, gate):
+        """The bias with a neuron gate folded in (None without a bias)."""
+        if self.bias is None or gate is None or self.strategy != "neuron":
+            return self.bias
+        return self.bias * gate
+
     def apply_weight(self, x, gate):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ConfigError(f"conv layer expects (N, {self.in_channels}, H, W) input, got {tuple(x.shape)}")
-        return F.conv2d(x, self.effective_weight(gate))
+        return F.conv2d(x, self.effective_weight(gate), self.effective_bias(gate), self.stride, self.padding)
 
     def sampled_output(self, x, z, weight_var):
+        conv = lambda inp, w: F.conv2d(inp, w, None, self.stride, self.padding)  # noqa: E731
         z = z[:, :, None, None]
-        mean, var = F.conv2d(x, self.weight) * z, F.conv2d(x.pow(2), weight_var) * z.pow(2)
-        return mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
+        mean, var = conv(x, self.weight) * z, conv(x.pow(2), weight_var) * z.pow(2)
+        out = mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
+        return out if self.bias is None else out + self.bias[:, None, None] * z
 
     def extra_repr(self):
-        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, strategy={self.strategy}"
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, strategy={self.strategy}"
+                + (f", stride={self.stride}" if self.stride != 1 else "")
+                + (f", padding={self.padding}" if self.padding else "") + (", bias=True" if self.bias is not None else ""))
 
 
 @contextmanager

@@ -42,7 +42,10 @@ class GatedNet(nn.Sequential):
             layer.precision = precision
 
     def tnn_parameters(self) -> list[nn.Parameter]:
-        return [layer.weight for layer in self.gated_layers().values()]
+        """Every parameter that is not a gate's: the gated layers' weights and biases, and any
+        ungated part (a backbone, BatchNorm)."""
+        gate_params = {id(p) for p in self.switcher_parameters()}
+        return [p for p in self.parameters() if id(p) not in gate_params]
 
     def switcher_parameters(self) -> list[nn.Parameter]:
         return [p for layer in self.gated_layers().values() if layer.switcher is not None

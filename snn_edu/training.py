@@ -20,6 +20,7 @@ from .layers import cached_gates
 from .metrics import epoch_line, run_metrics
 from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .models import GatedNet, build_model
+from .nets import NETWORKS, build_network
 from .switcher import use_fast_kernels
 
 SCHEDULES = ("alternate", "separate", "joint", "dense")
@@ -61,6 +62,7 @@ class TrainConfig:
     optimizer: str = "sgd"                # sgd (the release's) or adam (the L0 authors')
     gate: str = "switcher"                # what gates the units: switcher, direct, l0 or bc (see snn_edu.gates)
     l0_lambda: tuple[float, ...] = (0.1,)  # L0 penalty lambda (times 1/N): one value, or one per gated layer
+    gate_convs: bool = False              # vgg-cov2: gate its convs too (the first paper), not only its FC layers
 
     def __post_init__(self):
         self.milestones = tuple(self.milestones)
@@ -148,12 +150,19 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def make_model(config: TrainConfig) -> GatedNet:
-    """The model a config describes, initialised from its seed."""
+def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, classes: int = 10) -> GatedNet:
+    """The model a config describes, initialised from its seed; the papers' CIFAR networks take
+    the images' (channels, height, width) and the number of classes from the data."""
     torch.manual_seed(config.seed)
-    kwargs = {} if config.init_std == -1.0 else {"init_std": config.init_std}
     switcher = None if config.schedule == "dense" else config.switcher
-    model = build_model(config.model, config.strategy, switcher, gate=config.gate, **kwargs)
+    if config.model in NETWORKS:
+        model = build_network(config.model, config.strategy, switcher, config.gate, in_shape or (3, 32, 32), classes,
+                              config.gate_convs)
+    elif config.gate_convs:
+        raise ConfigError(f"--gate-convs applies to vgg-cov2, not {config.model}")
+    else:
+        kwargs = {} if config.init_std == -1.0 else {"init_std": config.init_std}
+        model = build_model(config.model, config.strategy, switcher, gate=config.gate, **kwargs)
     model.set_gate_stats(config.gate_stats)
     if config.switcher_input != "weights":
         for i, layer in enumerate(model.gated_layers().values()):
@@ -201,7 +210,10 @@ class Trainer:
                  reference: bool = False):
         self.config = config
         self.device = resolve_device(config.device)
-        self.model = (model or make_model(config)).to(self.device)
+        if model is None:
+            images, labels = train_set.tensors[0], torch.cat([train_set.tensors[1], test_set.tensors[1]])
+            model = make_model(config, tuple(images.shape[1:]), int(labels.max()) + 1)
+        self.model = model.to(self.device)
         self.precision = numeric.resolve(config.precision, self.device)  # what the switchers compute in
         self.model.set_precision(self.precision)
         self.scaler = numeric.grad_scaler(self.precision, self.device)

@@ -201,11 +201,11 @@ def test_failed_download_is_one_line(tmp_path, monkeypatch):
 
 def test_unknown_name():
     with pytest.raises(ConfigError) as e:
-        data.load_dataset("cifar10")
+        data.load_dataset("svhn")
     for name in data.DATASETS:
         assert name in str(e.value)
     with pytest.raises(ConfigError):
-        data.download_dataset("cifar10")
+        data.download_dataset("svhn")
 
 
 def test_download_mnist5k_needs_nothing():

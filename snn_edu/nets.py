@@ -1,0 +1,279 @@
+"""The papers' other task networks (CIFAR-10/100, Mini-ImageNet) and switchers on any classifier.
+
+`vgg-cov2` is a chain (two 3x3 convs of 64, a max-pool, FC 256-256-classes), gated in its FC
+layers as the release does, or in every layer as the first paper says (`gate_convs=True`).
+`vgg16`, `resnet18`, `resnet34` and `mobilenet-v1` are the common CIFAR versions (3x3 stems of
+stride 1, no max-pool before the blocks) with the FC heads the papers report, gated there only:
+VGG16 512-4096-4096-classes, ResNet 512-classes, MobileNetV1 1024-classes. Choices the papers
+leave open, taken from the common CIFAR code: VGG16 with BatchNorm and dropout 0.5 in its head,
+MobileNetV1's 13 depthwise-separable blocks with strides 1,2,1,2,1,2,1,1,1,1,1,2,1.
+
+`gate_classifier(model, ...)` puts gates on the nn.Linear (and, in a plain nn.Sequential, the
+nn.Conv2d) layers of any PyTorch classifier, keeping their trained weights.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+from .layers import GatedConv2d, GatedLayer, GatedLinear
+from .models import GatedNet
+from .switcher import SwitcherSpec
+
+NETWORKS = ("vgg-cov2", "vgg16", "resnet18", "resnet34", "mobilenet-v1")
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+MOBILENET_BLOCKS = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512, (1024, 2), 1024)
+
+
+class ImageInput(nn.Module):
+    """Images (uint8 0-255, or float 0-1) -> float, normalised per channel; in training, with
+    `augment`, a random crop after zero padding of 4 pixels and a random horizontal flip, drawn
+    per image from torch's generator (so the run's seed fixes them)."""
+
+    def __init__(self, channels: int, mean=None, std=None, augment: bool = True, pad: int = 4):
+        super().__init__()
+        mean = mean if mean is not None else (CIFAR_MEAN if channels == 3 else (0.0,))
+        std = std if std is not None else (CIFAR_STD if channels == 3 else (1.0,))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        self.augment, self.pad = augment, pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        if self.training and self.augment:
+            x = self._crop_and_flip(x)
+        return (x - self.mean) / self.std
+
+    def _crop_and_flip(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        p = self.pad
+        padded = nn.functional.pad(x, (p, p, p, p))
+        top = torch.randint(0, 2 * p + 1, (n,), device=x.device)
+        left = torch.randint(0, 2 * p + 1, (n,), device=x.device)
+        rows = (top[:, None] + torch.arange(h, device=x.device))[:, :, None]
+        cols = (left[:, None] + torch.arange(w, device=x.device))[:, None, :]
+        flip = torch.rand(n, device=x.device) < 0.5
+        cols = torch.where(flip[:, None, None], cols.flip(-1), cols)
+        batch = torch.arange(n, device=x.device)[:, None, None]
+        return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+    def extra_repr(self):
+        return f"channels={self.mean.shape[1]}, augment={self.augment}"
+
+
+def _init_paper(model: nn.Module) -> None:
+    """The release's initialisation: Kaiming normal convs, FC weights N(0, 0.01), zero biases."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, GatedConv2d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.Linear, GatedLinear)):
+            nn.init.normal_(m.weight, 0.0, 0.01)
+        if isinstance(m, (nn.Conv2d, nn.Linear, GatedLayer)) and getattr(m, "bias", None) is not None:
+            nn.init.zeros_(m.bias)
+
+
+def vgg_cov2(in_shape=(3, 32, 32), classes: int = 10, strategy: str = "neuron",
+             switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher",
+             gate_convs: bool = False) -> GatedNet:
+    """conv3x3 64, conv3x3 64, max-pool 2, FC 256, 256, classes; FC input 64 x H/2 x W/2
+    (16,384 on CIFAR, 12,544 on 28x28 digits)."""
+    channels, height, width = in_shape
+
+    def conv(n_in):
+        if gate_convs:
+            return GatedConv2d(n_in, 64, 3, strategy, switcher, gate, padding=1)
+        return nn.Conv2d(n_in, 64, 3, padding=1, bias=False)
+
+    fc_in = 64 * (height // 2) * (width // 2)
+    net = GatedNet(OrderedDict([
+        ("input", ImageInput(channels, augment=channels == 3)),
+        ("conv1", conv(channels)), ("relu1", nn.ReLU()),
+        ("conv2", conv(64)), ("relu2", nn.ReLU()),
+        ("pool", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),
+        ("fc1", GatedLinear(fc_in, 256, strategy, switcher, 0.01, gate)), ("relu3", nn.ReLU()),
+        ("fc2", GatedLinear(256, 256, strategy, switcher, 0.01, gate)), ("relu4", nn.ReLU()),
+        ("fc3", GatedLinear(256, classes, strategy, switcher, 0.01, gate)),
+    ]))
+    _init_paper(net)
+    return net
+
+
+def _cifar_resnet(depth: int, channels: int) -> nn.Module:
+    """torchvision's ResNet18/34 with the CIFAR stem (3x3 conv of stride 1, no max-pool) and no
+    FC layer: (N, C, H, W) -> (N, 512)."""
+    import torchvision.models as tvm
+
+    net = {18: tvm.resnet18, 34: tvm.resnet34}[depth](weights=None)
+    net.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+    net.maxpool, net.fc = nn.Identity(), nn.Identity()
+    return net
+
+
+def _cifar_vgg16(channels: int) -> nn.Module:
+    """torchvision's VGG16 with BatchNorm, its 13 convs and 5 pools, averaged to (N, 512)."""
+    import torchvision.models as tvm
+
+    features = tvm.vgg16_bn(weights=None).features
+    if channels != 3:
+        features[0] = nn.Conv2d(channels, 64, 3, padding=1)
+    return nn.Sequential(OrderedDict([("convs", features), ("avgpool", nn.AdaptiveAvgPool2d(1)),
+                                      ("flatten", nn.Flatten())]))
+
+
+class DepthwiseSeparable(nn.Module):
+    """MobileNetV1's block: depthwise 3x3 conv, BN, ReLU, pointwise 1x1 conv, BN, ReLU."""
+
+    def __init__(self, n_in: int, n_out: int, stride: int):
+        super().__init__()
+        self.depthwise = nn.Conv2d(n_in, n_in, 3, stride, 1, groups=n_in, bias=False)
+        self.bn1, self.relu1 = nn.BatchNorm2d(n_in), nn.ReLU()
+        self.pointwise = nn.Conv2d(n_in, n_out, 1, bias=False)
+        self.bn2, self.relu2 = nn.BatchNorm2d(n_out), nn.ReLU()
+
+    def forward(self, x):
+        return self.relu2(self.bn2(self.pointwise(self.relu1(self.bn1(self.depthwise(x))))))
+
+
+def _cifar_mobilenet_v1(channels: int) -> nn.Module:
+    """MobileNetV1 for 32x32 images: a 3x3 stem of 32 and stride 1, 13 blocks, average pool:
+    (N, C, H, W) -> (N, 1024)."""
+    layers: list[tuple[str, nn.Module]] = [("stem", nn.Conv2d(channels, 32, 3, 1, 1, bias=False)),
+                                           ("stem_bn", nn.BatchNorm2d(32)), ("stem_relu", nn.ReLU())]
+    n_in = 32
+    for i, spec in enumerate(MOBILENET_BLOCKS, start=1):
+        n_out, stride = spec if isinstance(spec, tuple) else (spec, 1)
+        layers.append((f"block{i}", DepthwiseSeparable(n_in, n_out, stride)))
+        n_in = n_out
+    layers += [("avgpool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten())]
+    return nn.Sequential(OrderedDict(layers))
+
+
+BACKBONES = {"vgg16": (_cifar_vgg16, (512, 4096, 4096)), "resnet18": (lambda c: _cifar_resnet(18, c), (512,)),
+             "resnet34": (lambda c: _cifar_resnet(34, c), (512,)), "mobilenet-v1": (_cifar_mobilenet_v1, (1024,))}
+
+
+def backbone_net(name: str, in_shape=(3, 32, 32), classes: int = 10, strategy: str = "neuron",
+                 switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher") -> GatedNet:
+    """A CIFAR backbone (ungated) followed by its gated FC head; the classifier keeps a bias."""
+    build, sizes = BACKBONES[name]
+    layers: list[tuple[str, nn.Module]] = [("input", ImageInput(in_shape[0], augment=in_shape[0] == 3)),
+                                           ("features", build(in_shape[0]))]
+    sizes = (*sizes, classes)
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        if i > 1:
+            layers += [(f"relu{i - 1}", nn.ReLU()), (f"drop{i - 1}", nn.Dropout(0.5))]
+        last = i == len(sizes) - 1
+        layers.append((f"fc{i}", GatedLinear(n_in, n_out, strategy, switcher, 0.01, gate, bias=last)))
+    net = GatedNet(OrderedDict(layers))
+    _init_paper(net)
+    return net
+
+
+def build_network(name: str, strategy: str = "neuron", switcher: str | SwitcherSpec | None = "paper",
+                  gate: str = "switcher", in_shape=(3, 32, 32), classes: int = 10, gate_convs: bool = False) -> GatedNet:
+    """One of NETWORKS by name, for images of `in_shape` (channels, height, width)."""
+    if name == "vgg-cov2":
+        return vgg_cov2(in_shape, classes, strategy, switcher, gate, gate_convs)
+    if gate_convs:
+        raise ConfigError(f"--gate-convs applies to vgg-cov2; {name} is gated in its FC layers, as in the papers")
+    if name in BACKBONES:
+        return backbone_net(name, in_shape, classes, strategy, switcher, gate)
+    raise ConfigError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
+
+
+# -- switchers on any classifier --------------------------------------------------------------------
+def _matches(name: str, wanted) -> bool:
+    import fnmatch
+
+    return wanted is True or any(name == w or fnmatch.fnmatch(name, w) for w in wanted)
+
+
+def gated_linear_from(linear: nn.Linear, strategy: str, switcher, gate: str) -> GatedLinear:
+    """A GatedLinear carrying `linear`'s trained weight (stored transposed, (in, out)) and bias."""
+    layer = GatedLinear(linear.in_features, linear.out_features, strategy, switcher, None, gate,
+                        bias=linear.bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(linear.weight.t())
+        if linear.bias is not None:
+            layer.bias.copy_(linear.bias)
+    return layer.to(linear.weight.device)
+
+
+def gated_conv_from(conv: nn.Conv2d, strategy: str, switcher, gate: str, name: str) -> GatedConv2d:
+    """A GatedConv2d carrying `conv`'s trained weight and bias (square kernels, no groups)."""
+    k, s, p = conv.kernel_size, conv.stride, conv.padding
+    if conv.groups != 1 or k[0] != k[1] or s[0] != s[1] or not isinstance(p, tuple) or p[0] != p[1] \
+            or conv.dilation != (1, 1):
+        raise ConfigError(f"{name}: only square, ungrouped, undilated convs can be gated (got {conv})")
+    layer = GatedConv2d(conv.in_channels, conv.out_channels, k[0], strategy, switcher, gate,
+                        stride=s[0], padding=p[0], bias=conv.bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(conv.weight)
+        if conv.bias is not None:
+            layer.bias.copy_(conv.bias)
+    return layer.to(conv.weight.device)
+
+
+def gate_classifier(model: nn.Module, linear=True, conv=(), strategy: str = "neuron",
+                    switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher") -> GatedNet:
+    """`model` with gates on its nn.Linear layers (`linear`: True for all, or names / glob
+    patterns such as "fc" or "classifier.*") and on the nn.Conv2d layers named in `conv`,
+    keeping their trained weights. Returns a GatedNet: training phases, gate history, counting
+    and compact() then work on it.
+
+    Counting follows the chain of gated layers, so gated convs are accepted only as direct
+    children of an nn.Sequential model; a conv elsewhere (inside a residual block, say) is
+    refused in one line."""
+    modules = dict(model.named_modules())
+    chosen_conv = [n for n, m in modules.items() if isinstance(m, nn.Conv2d) and conv and _matches(n, conv)]
+    if chosen_conv and not isinstance(model, nn.Sequential):
+        raise ConfigError(f"{chosen_conv[0]} cannot be gated: gated convs are counted and compacted only as "
+                          f"direct layers of an nn.Sequential chain, and {type(model).__name__} is not one; "
+                          "gate its Linear layers (the papers' choice for ResNet and MobileNet)")
+    for name in chosen_conv:
+        if "." in name:
+            parent = modules[name.rsplit(".", 1)[0]]
+            raise ConfigError(f"{name} cannot be gated: it sits inside {type(parent).__name__}, not directly in "
+                              "the chain, so its filters cannot be counted or removed on their own")
+    chosen_linear = [n for n, m in modules.items() if isinstance(m, nn.Linear) and _matches(n, linear)]
+    if not chosen_linear and not chosen_conv:
+        raise ConfigError(f"no layer of {type(model).__name__} matches linear={linear!r}, conv={conv!r}")
+    for name in chosen_linear + chosen_conv:
+        parent_name, _, child = name.rpartition(".")
+        parent = modules[parent_name] if parent_name else model
+        old = modules[name]
+        new = (gated_linear_from(old, strategy, switcher, gate) if isinstance(old, nn.Linear)
+               else gated_conv_from(old, strategy, switcher, gate, name))
+        setattr(parent, child, new)
+    if isinstance(model, nn.Sequential):
+        return GatedNet(OrderedDict(model.named_children()))
+    return GatedModule(model)
+
+
+class GatedModule(GatedNet):
+    """Any classifier with gated Linear layers, as one GatedNet of a single child, `net`.
+
+    Counting and compact() treat its gated layers as one chain, in the order the module
+    registers them; that holds for a single gated head (ResNet, MobileNet) and for a head of
+    several Linear layers in one nn.Sequential (VGG)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__(OrderedDict([("net", net)]))
+
+    def gated_layers(self) -> dict[str, GatedLayer]:
+        return {name: m for name, m in self.named_modules() if isinstance(m, GatedLayer)}
+
+
+def count_parameters(model: nn.Module) -> int:
+    """All parameters of a network (TNN, switchers and gates together)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def in_shape_of(x: torch.Tensor) -> tuple[int, int, int]:
+    """(channels, height, width) of a batch of images (N, C, H, W)."""
+    if x.dim() != 4:
+        raise ConfigError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
+    return tuple(int(v) for v in x.shape[1:])

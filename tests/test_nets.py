@@ -1,0 +1,175 @@
+"""The papers' CIFAR and Mini-ImageNet networks and switchers on any classifier: each builds,
+runs on its data's shape, trains a smoke epoch on generated images, and compact() computes
+what the gated network computes, with exactly the weights param_counts keeps."""
+from collections import OrderedDict
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from snn_edu.analysis import compact, param_counts, pruned_architecture
+from snn_edu.cli import main
+from snn_edu.errors import ConfigError
+from snn_edu.layers import GatedLinear
+from snn_edu.nets import NETWORKS, ImageInput, build_network, gate_classifier
+from snn_edu.training import Trainer, TrainConfig
+
+# (network, image shape, gate_convs, gate): the papers' networks on CIFAR-shaped images, and
+# vgg-cov2 on 28x28 digits; VGG16's 4096 x 4096 FC image trains with direct gates here (a lite
+# switcher takes about 20 s a step on it on 2 cores)
+CASES = [("vgg-cov2", (3, 32, 32), False, "switcher"), ("vgg-cov2", (3, 32, 32), True, "switcher"),
+         ("vgg-cov2", (1, 28, 28), True, "switcher"), ("resnet18", (3, 32, 32), False, "switcher"),
+         ("resnet34", (3, 32, 32), False, "switcher"), ("mobilenet-v1", (3, 32, 32), False, "switcher"),
+         ("vgg16", (3, 32, 32), False, "direct")]
+HEADS = {"vgg-cov2": [(16384, 256), (256, 256), (256, 10)], "vgg16": [(512, 4096), (4096, 4096), (4096, 10)],
+         "resnet18": [(512, 10)], "resnet34": [(512, 10)], "mobilenet-v1": [(1024, 10)]}
+
+
+def images(shape, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.randint(0, 256, (n, *shape), generator=g, dtype=torch.uint8),
+                         torch.randint(0, 10, (n,), generator=g))
+
+
+def random_gates(model, seed=0):
+    """Fixed gates with about a third of the units pruned, the rest between 0.5 and 2."""
+    g = torch.Generator().manual_seed(seed)
+    for layer in model.gated_layers().values():
+        n = layer.out_channels if hasattr(layer, "out_channels") else layer.in_features
+        gate = torch.rand(n, generator=g) * 1.5 + 0.5
+        gate[torch.rand(n, generator=g) < 0.33] = 0
+        layer.set_fixed_gate(gate)
+
+
+@pytest.mark.parametrize("name, shape, gate_convs, gate", CASES,
+                         ids=[f"{c[0]}-{c[1][0]}x{c[1][1]}{'-convs' if c[2] else ''}" for c in CASES])
+def test_network_builds_trains_and_compacts(name, shape, gate_convs, gate):
+    config = TrainConfig(model=name, switcher="lite", gate=gate, gate_convs=gate_convs, epochs=1, max_steps=2,
+                         batch_size=8, device="cpu")
+    trainer = Trainer(config, images(shape, 16, 0), images(shape, 8, 1), progress=False)
+    model = trainer.model
+    heads = [tuple(m.weight.shape) for n, m in model.gated_layers().items() if isinstance(m, GatedLinear)]
+    expected = HEADS[name] if shape[0] == 3 else [(12544, 256), (256, 256), (256, 10)]
+    assert heads == expected
+    if gate_convs:
+        assert list(model.gated_layers())[:2] == ["conv1", "conv2"]
+    history = trainer.fit()
+    assert len(history.epochs) == 1 and 0 <= history.epochs[0]["test_accuracy"] <= 100
+    random_gates(model)
+    model.eval()
+    x = images(shape, 4, 2).tensors[0]
+    with torch.no_grad():
+        small = compact(model)
+        torch.testing.assert_close(small(x), model(x), rtol=1e-4, atol=1e-4)
+    kept, total = param_counts(model)
+    assert 0 < kept < total
+    # neuron gates: compact() keeps whole rows and filters, so its gated layers' sizes are the count
+    counted = sum(m.weight.numel() for n, m in small.named_modules()
+                  if n.split(".")[0] in model.gated_layers() and isinstance(m, (nn.Linear, nn.Conv2d)))
+    assert counted == kept
+
+
+def test_the_snn_phase_freezes_the_backbone_and_trains_the_gates():
+    trainer = Trainer(TrainConfig(model="resnet18", switcher="lite", max_steps=1, batch_size=8, device="cpu"),
+                      images((3, 32, 32), 16, 0), images((3, 32, 32), 8, 1), progress=False)
+    trainer.enter_phase("snn")
+    backbone = list(trainer.model.features.parameters())
+    assert backbone and not any(p.requires_grad for p in backbone)
+    assert all(p.requires_grad for p in trainer.model.switcher_parameters())
+    trainer.enter_phase("tnn")
+    assert all(p.requires_grad for p in backbone) and trainer.model.fc1.bias.requires_grad
+
+
+def cifar_resnet18(classes=10):
+    import torchvision.models as tvm
+
+    net = tvm.resnet18(weights=None, num_classes=classes)
+    net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    net.maxpool = nn.Identity()
+    return net
+
+
+def test_gating_torchvisions_resnet18_matches_the_named_network():
+    torch.manual_seed(0)
+    named = build_network("resnet18", switcher="lite")
+    plain = cifar_resnet18()
+    plain.load_state_dict({k: v for k, v in named.features.state_dict().items()}, strict=False)
+    with torch.no_grad():
+        plain.fc.weight.copy_(named.fc1.weight.t())
+        plain.fc.bias.copy_(named.fc1.bias)
+    gated = gate_classifier(plain, linear=["fc"], switcher="lite")
+    gated.net.fc.switcher.load_state_dict(named.fc1.switcher.state_dict())
+    for m in (named, gated):
+        m.eval()
+    x = images((3, 32, 32), 4, 3).tensors[0]
+    with torch.no_grad():
+        normalised = named.input(x)
+        torch.testing.assert_close(gated(normalised), named(x), rtol=1e-5, atol=1e-5)
+    assert torch.equal(gated.gates()["net.fc"], named.gates()["fc1"])
+    assert param_counts(gated) == param_counts(named) and pruned_architecture(gated) == pruned_architecture(named)
+    random_gates(gated, seed=4)
+    with torch.no_grad():
+        torch.testing.assert_close(compact(gated)(normalised), gated(normalised), rtol=1e-5, atol=1e-5)
+    assert param_counts(gated)[0] == int((compact(gated).net.fc.linear.weight != 0).sum())
+
+
+def test_a_gated_conv_inside_a_residual_block_is_refused_in_one_line():
+    with pytest.raises(ConfigError) as info:
+        gate_classifier(cifar_resnet18(), linear=["fc"], conv=["layer1.0.conv1"])
+    message = str(info.value)
+    assert "\n" not in message and "layer1.0.conv1 cannot be gated" in message
+
+
+def test_a_sequential_classifier_is_gated_in_its_convs_and_linears():
+    torch.manual_seed(0)
+    plain = nn.Sequential(OrderedDict([("conv", nn.Conv2d(1, 6, 3, padding=1)), ("relu", nn.ReLU()),
+                                       ("pool", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),
+                                       ("fc1", nn.Linear(6 * 14 * 14, 32, bias=False)), ("relu2", nn.ReLU()),
+                                       ("fc2", nn.Linear(32, 10))]))
+    x = torch.rand(4, 1, 28, 28)
+    expected = plain(x)
+    gated = gate_classifier(plain, conv=["conv"], switcher="lite")
+    assert list(gated.gated_layers()) == ["conv", "fc1", "fc2"]
+    gated.set_gated(False)  # switched off, it is the trained network
+    torch.testing.assert_close(gated(x), expected)
+    gated.set_gated(True)
+    random_gates(gated, seed=1)
+    gated.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(compact(gated)(x), gated(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_biased_linear_before_the_last_cannot_be_counted():
+    plain = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+    gated = gate_classifier(plain, switcher="lite")
+    with pytest.raises(ConfigError, match="has a bias and is not the last gated layer"):
+        compact(gated)
+
+
+def test_image_input_augments_only_in_training():
+    layer = ImageInput(3)
+    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    layer.eval()
+    plain = layer(x)
+    torch.testing.assert_close(plain, (x.float() / 255 - layer.mean) / layer.std)
+    layer.train()
+    torch.manual_seed(0)
+    a = layer(x)
+    torch.manual_seed(0)
+    assert torch.equal(a, layer(x)) and not torch.equal(a, plain)  # the seed fixes the crops and flips
+
+
+def test_unknown_network_and_misplaced_flag_are_one_line():
+    with pytest.raises(ConfigError, match="unknown network 'vgg19'"):
+        build_network("vgg19")
+    with pytest.raises(ConfigError, match="--gate-convs applies to vgg-cov2"):
+        build_network("resnet18", gate_convs=True)
+    assert set(NETWORKS) == {"vgg-cov2", "vgg16", "resnet18", "resnet34", "mobilenet-v1"}
+
+
+def test_cli_trains_vgg_cov2_on_digits(tmp_path):
+    assert main(["train", "--model", "vgg-cov2", "--gate-convs", "--data", "mnist5k", "--switcher", "lite",
+                 "--epochs", "1", "--max-steps", "2", "--test-size", "64", "--no-progress",
+                 "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "metrics.json").exists()
