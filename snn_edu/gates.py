@@ -1,4 +1,10 @@
-"""The switcher's peers: gates learned without a U-Net, used by the same gated layers.
+"""The one gate interface, and the switcher's peers: gates learned without a U-Net.
+
+Every gate (the switcher's U-Net, `direct`, `l0`, `bc`) is a `Gate`: it reads the layer's
+weights or not (`reads_weights`), gives its gate (a sample in training where it is stochastic,
+its deterministic gate in evaluation), adds a `penalty` to the cross-entropy or not, may draw
+the layer's output itself in training (`samples_output`, BC-GNJ's local reparameterisation),
+and may tidy its parameters `after_step`. Layers and models ask these, never the gate's class.
 
 `direct`: one non-negative gate per unit, ReLU of a parameter that starts at 1; trained exactly
 as the switcher is (same phases, cross-entropy only). It is the switcher with the U-Net removed.
@@ -38,7 +44,24 @@ EPSILON = 1e-6
 LOG_ALPHA_RANGE = (math.log(1e-2), math.log(1e2))
 
 
-class DirectGate(nn.Module):
+class Gate(nn.Module):
+    """What every gate answers; the defaults are the switcher's (reads the weights, trained on
+    the cross-entropy alone, nothing to do after a step)."""
+
+    reads_weights = True
+    samples_output = False  # True: in training the layer asks `sample(batch)` for per-example unit scales
+    uses_lambda = False     # True: `penalty` is scaled by the layer's --l0-lambda
+
+    def penalty(self, weight: torch.Tensor, lam: float) -> torch.Tensor | None:
+        """What the gate adds to the summed loss of the training set (divided by N by the
+        model), or None."""
+        return None
+
+    def after_step(self) -> None:
+        """Called after each optimiser step."""
+
+
+class DirectGate(Gate):
     """relu(value), one value per unit (or per connection), initialised at 1."""
 
     reads_weights = False
@@ -51,11 +74,12 @@ class DirectGate(nn.Module):
         return F.relu(self.value)
 
 
-class HardConcreteGate(nn.Module):
+class HardConcreteGate(Gate):
     """Hard-concrete gates z in [0, 1]: a sample per step in training, the deterministic gate in
     evaluation; `expected_l0()` is the expected number of non-zero weights they gate."""
 
     reads_weights = False
+    uses_lambda = True
 
     def __init__(self, shape: tuple[int, ...], group_size: int = 1, droprate_init: float = 0.5):
         super().__init__()
@@ -85,6 +109,10 @@ class HardConcreteGate(nn.Module):
     def expected_l0(self) -> torch.Tensor:
         return self.nonzero_probability().sum() * self.group_size
 
+    def penalty(self, weight: torch.Tensor, lam: float) -> torch.Tensor:
+        """lambda times the expected number of non-zero weights."""
+        return lam * self.expected_l0()
+
     @torch.no_grad()
     def after_step(self) -> None:
         self.log_alpha.clamp_(*LOG_ALPHA_RANGE)
@@ -94,11 +122,12 @@ KL_K1, KL_K2, KL_K3 = 0.63576, 1.87320, 1.48695  # Molchanov et al. (2017), eq. 
 BC_THRESHOLD = -3.0  # prune a unit when log alpha >= this (dropout rate alpha / (1 + alpha) above 4.7 %)
 
 
-class GroupNJGate(nn.Module):
+class GroupNJGate(Gate):
     """BC-GNJ: a Gaussian scale per unit and a Gaussian posterior over the gated layer's weights
     (mean: the layer's weight; log variance: `weight_logvar`, here)."""
 
     reads_weights = False
+    samples_output = True
 
     def __init__(self, units: tuple[int, ...], weight_shape: tuple[int, ...], clip_var: float | None = None,
                  threshold: float = BC_THRESHOLD):
@@ -129,6 +158,10 @@ class GroupNJGate(nn.Module):
         lv = self.weight_logvar
         kl_w = (0.5 * (lv.exp() + weight.pow(2) - lv) - 0.5).sum()
         return kl_z + kl_w
+
+    def penalty(self, weight: torch.Tensor, lam: float) -> torch.Tensor:
+        """The KL divergence (lambda plays no part)."""
+        return self.kl(weight)
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -10,7 +10,7 @@ from torch import nn
 
 from . import precision as numeric
 from .errors import ConfigError
-from .gates import GATES, DirectGate, GroupNJGate, HardConcreteGate
+from .gates import GATES, DirectGate, Gate, GroupNJGate, HardConcreteGate
 from .switcher import Switcher, SwitcherSpec, conv_bn_relu
 
 STRATEGIES = ("neuron", "connection")
@@ -108,7 +108,7 @@ class GatedLayer(nn.Module):
     @property
     def reads_weights(self) -> bool:
         """True for the switcher (a U-Net reading the weights); False for the peers (direct, L0, BC-GNJ)."""
-        return getattr(self.switcher, "reads_weights", True)
+        return self.switcher.reads_weights
 
     def switch(self) -> torch.Tensor:
         """The switcher's output for the current weights, in the layer's precision; the gate's
@@ -150,7 +150,7 @@ class GatedLayer(nn.Module):
         return self._cached_gate if self._cached_gate is not None else self.compute_gate()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.gated and self.fixed_gate is None and isinstance(self.switcher, GroupNJGate):
+        if self.training and self.gated and self.fixed_gate is None and self.switcher.samples_output:
             return self.sampled_output(x, self.switcher.sample(x.shape[0]), self.switcher.weight_logvar.exp())
         return self.apply_weight(x, self.gate() if self.active else None)
 
@@ -239,7 +239,7 @@ class GatedLinear(GatedLayer):
                 + (", bias=True" if self.bias is not None else ""))
 
 
-class ConvSwitcher(nn.Module):
+class ConvSwitcher(Gate):
     """Kernel reducer followed by the U-Net: conv weight -> (out,) or (out, in) gates."""
 
     def __init__(self, out_channels, in_channels, kernel_size, head, spec):

@@ -8,7 +8,6 @@ from torch import nn
 
 from .errors import ConfigError
 from .precision import DTYPES
-from .gates import GroupNJGate, HardConcreteGate
 from .layers import GATE_STATS, GatedLayer, GatedConv2d, GatedLinear
 from .switcher import SwitcherSpec
 
@@ -62,34 +61,28 @@ class GatedNet(nn.Sequential):
             return {name: layer.switcher_image().detach().cpu()
                     for name, layer in self.gated_layers().items() if layer.switcher is not None and layer.reads_weights}
 
-    def l0_penalty(self, lambdas: tuple[float, ...], n_train: int) -> torch.Tensor | None:
-        """sum over L0-gated layers of lambda / N * expected non-zero weights (None without L0
-        gates); one lambda for every layer, or one per gated layer."""
-        layers = [m.switcher for m in self.gated_layers().values()]
-        if not any(isinstance(g, HardConcreteGate) for g in layers):
-            return None
-        if len(lambdas) not in (1, len(layers)):
+    def lambdas_per_layer(self, lambdas: tuple[float, ...]) -> list[float]:
+        layers = self.gated_layers()
+        if len(lambdas) not in (1, len(layers)) and any(getattr(m.switcher, "uses_lambda", False)
+                                                        for m in layers.values()):
             raise ConfigError(f"--l0-lambda takes one value or one per gated layer ({len(layers)}), got {len(lambdas)}")
-        lambdas = lambdas * len(layers) if len(lambdas) == 1 else lambdas
-        return sum(lam / n_train * g.expected_l0() for lam, g in zip(lambdas, layers) if isinstance(g, HardConcreteGate))
-
-    def bc_kl(self) -> torch.Tensor | None:
-        """The BC-GNJ layers' KL divergence, summed (None without BC gates)."""
-        terms = [m.switcher.kl(m.weight) for m in self.gated_layers().values() if isinstance(m.switcher, GroupNJGate)]
-        return sum(terms) if terms else None
+        return list(lambdas) * len(layers) if len(lambdas) == 1 else list(lambdas)
 
     def gate_penalty(self, l0_lambdas: tuple[float, ...], n_train: int) -> torch.Tensor | None:
-        """What the gates add to the cross-entropy: L0's expected-L0 term and BC's KL / N (None
-        for the switcher and direct gates, which train on cross-entropy alone)."""
-        kl = self.bc_kl()
-        terms = [t for t in (self.l0_penalty(l0_lambdas, n_train), None if kl is None else kl / n_train)
-                 if t is not None]
-        return sum(terms) if terms else None
+        """What the gates add to the cross-entropy, divided by the training set's size N (L0:
+        lambda / N times its expected non-zero weights; BC-GNJ: KL / N); None for gates that
+        train on the cross-entropy alone (the switcher, direct gates). `l0_lambdas`: one value
+        for every layer, or one per gated layer."""
+        terms = [layer.switcher.penalty(layer.weight, lam)
+                 for lam, layer in zip(self.lambdas_per_layer(l0_lambdas), self.gated_layers().values())
+                 if layer.switcher is not None]
+        terms = [t for t in terms if t is not None]
+        return sum(terms) / n_train if terms else None
 
     def after_step(self) -> None:
-        """What a gate does after each optimiser step (L0: clamp log alpha; BC: clip variances)."""
+        """What each gate does after an optimiser step (L0: clamp log alpha; BC: clip variances)."""
         for layer in self.gated_layers().values():
-            if hasattr(layer.switcher, "after_step"):
+            if layer.switcher is not None:
                 layer.switcher.after_step()
 
 

@@ -9,6 +9,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from .errors import ConfigError
+from .gates import Gate
 
 HEADS = ("rows", "map")
 PRESETS = ("paper", "lite")
@@ -167,7 +168,7 @@ class Up(nn.Module):
         self.fuse = conv_bn_relu(2 * c_out, c_out)
 
 
-class Switcher(nn.Module):
+class Switcher(Gate):
     """U-Net over a (H, W) weight image; non-negative gates of shape (H,) ('rows') or (H, W) ('map').
 
     Any H and W work: the image is zero-padded to a multiple of 2**depth and the output

@@ -231,7 +231,7 @@ class Trainer:
         self.history = History()
         self.out = Path(out) if out is not None else None
         self.folder = RunFolder(self.out) if out is not None else None
-        self.model.l0_penalty(config.l0_lambda, 1)  # a wrong number of --l0-lambda values stops here, before any work
+        self.model.lambdas_per_layer(config.l0_lambda)  # a wrong number of --l0-lambda values stops here, before any work
         self.progress = progress
         self.verbose = verbose
         self.reference = reference  # benchmark baseline: the release's redundant work (see bench.py)

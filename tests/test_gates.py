@@ -38,8 +38,8 @@ def test_the_penalty_is_lambda_over_n_per_expected_weight():
     layers = [layer.switcher for layer in model.gated_layers().values()]
     assert [g.group_size for g in layers] == [300, 100, 10]
     expected = sum(lam / 4000 * g.expected_l0() for lam, g in zip((0.1, 0.5, 2.0), layers))
-    torch.testing.assert_close(model.l0_penalty((0.1, 0.5, 2.0), 4000), expected)
-    torch.testing.assert_close(model.l0_penalty((0.1,), 4000), sum(0.1 / 4000 * g.expected_l0() for g in layers))
+    torch.testing.assert_close(model.gate_penalty((0.1, 0.5, 2.0), 4000), expected)
+    torch.testing.assert_close(model.gate_penalty((0.1,), 4000), sum(0.1 / 4000 * g.expected_l0() for g in layers))
     lenet = build_model("lenet5", "neuron", "lite", gate="l0")
     assert [layer.switcher.group_size for layer in lenet.gated_layers().values()] == [25, 500, 500, 10]
 
@@ -182,6 +182,27 @@ def test_bc_kl_matches_the_closed_forms():
     torch.testing.assert_close(gate.log_alpha(), log_alpha)
     assert gate.deterministic().tolist() == [1.0, 0.5, 0.0, 0.0]  # log alpha: -9, -4.6, 0.61, 4.6 against -3
     assert BC_THRESHOLD == -3.0
+    torch.testing.assert_close(gate.penalty(weight, 123.0), gate.kl(weight))  # lambda plays no part
+
+
+@pytest.mark.parametrize("kind", ["switcher", "direct", "l0", "bc"])
+def test_every_gate_answers_the_one_interface(kind):
+    """Layers and models ask a gate what it reads, whether it samples the output, its penalty
+    and its step hook; none of them asks for the gate's class."""
+    from snn_edu.gates import Gate
+
+    model = build_model("mlp", "neuron", "lite", gate=kind)
+    for layer in model.gated_layers().values():
+        gate = layer.switcher
+        assert isinstance(gate, Gate)
+        assert gate.reads_weights == (kind == "switcher") and gate.samples_output == (kind == "bc")
+        term = gate.penalty(layer.weight, 0.1)
+        assert (term is None) == (kind in ("switcher", "direct"))
+        gate.after_step()
+    penalty = model.gate_penalty((0.1,), 4000)
+    assert (penalty is None) == (kind in ("switcher", "direct"))
+    if penalty is not None:
+        assert penalty.dim() == 0 and float(penalty) > 0
 
 
 @pytest.mark.parametrize("layer", ["linear", "conv"])
