@@ -202,7 +202,7 @@ def test_every_gate_answers_the_one_interface(kind):
     penalty = model.gate_penalty((0.1,), 4000)
     assert (penalty is None) == (kind in ("switcher", "direct"))
     if penalty is not None:
-        assert penalty.dim() == 0 and float(penalty) > 0
+        assert penalty.dim() == 0 and float(penalty.detach()) > 0
 
 
 @pytest.mark.parametrize("layer", ["linear", "conv"])
