@@ -22,7 +22,7 @@ from .presets import LEVELS, preset
 from .runfolder import RunStopped, folder_lock
 from .study import STAGES
 from .switcher import PRESETS
-from .training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, load_data
+from .training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, load_data, resolve_device
 
 
 def _data_name(value: str) -> str:
@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=None, help="results folder (default results/LEVEL)")
     rep.add_argument("--jobs", type=_count, default=1, help="worker processes; the usable cores are split between them")
     rep.add_argument("--threads", type=_count, default=None, help="threads per job (default: usable cores / --jobs)")
-    rep.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    rep.add_argument("--models", nargs="+", choices=MODELS + NETWORKS, default=list(MODELS),
+                     help="default mlp lenet5; the papers' CIFAR networks too (vgg-cov2, vgg16, resnet18, resnet34, "
+                     "mobilenet-v1: meant for a GPU at --level paper)")
     rep.add_argument("--variants", nargs="+", choices=list(RUNS), default=None,
                      help="training runs (default: the ablation's); the frontier and magnitude jobs need al and dense; "
                      "the switcher's peers: direct, " + ", ".join(k for k in RUNS if k.startswith("l0")))
@@ -177,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     links = sub.add_parser("links", help="rewrite the launch badges and Colab cells from snn_edu.links.REPOSITORY")
     links.add_argument("--check", action="store_true", help="only say whether any file is out of date")
+
+    mem = sub.add_parser("memory", help="memory of one training step of the papers' CIFAR networks, estimated "
+                         "before any work and measured where the estimate allows")
+    mem.add_argument("--models", nargs="+", choices=NETWORKS, default=list(NETWORKS))
+    mem.add_argument("--switchers", nargs="+", choices=("lite", "paper"), default=["lite", "paper"])
+    mem.add_argument("--device", default="auto")
+    mem.add_argument("--measure-below", type=float, default=12.0, metavar="GB",
+                     help="measure only configurations estimated below this (default 12 GB)")
+    mem.add_argument("--json", type=Path, default=None, help="also write the rows, command and machine to this file")
 
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
@@ -328,6 +339,21 @@ def book(args: argparse.Namespace) -> int:
     return 0
 
 
+def memory(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from . import machine
+    from .memory import memory_table
+
+    device = resolve_device(args.device).type
+    print("| network | switcher | estimate | measured step | fits |\n|---|---|---|---|---|")
+    rows = memory_table(args.models, args.switchers, device, args.measure_below)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"command": _argv_line(argv), "device": device, "batch_size": 64,
+                                         "provenance": machine.provenance(), "rows": rows}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def perf_doc(args: argparse.Namespace) -> int:
     from . import perfdoc
 
@@ -363,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             return train(args, argv)
         if args.command == "bench":
             return bench(args, argv)
+        if args.command == "memory":
+            return memory(args, argv)
         if args.command == "ablation":
             return ablation(args, argv)
         if args.command == "reproduce":

@@ -108,7 +108,7 @@ class GatedLayer(nn.Module):
     @property
     def reads_weights(self) -> bool:
         """True for the switcher (a U-Net reading the weights); False for the peers (direct, L0, BC-GNJ)."""
-        return self.switcher.reads_weights
+        return self.switcher is None or self.switcher.reads_weights
 
     def switch(self) -> torch.Tensor:
         """The switcher's output for the current weights, in the layer's precision; the gate's
@@ -150,7 +150,8 @@ class GatedLayer(nn.Module):
         return self._cached_gate if self._cached_gate is not None else self.compute_gate()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.gated and self.fixed_gate is None and self.switcher.samples_output:
+        if self.training and self.gated and self.fixed_gate is None and self.switcher is not None \
+                and self.switcher.samples_output:
             return self.sampled_output(x, self.switcher.sample(x.shape[0]), self.switcher.weight_logvar.exp())
         return self.apply_weight(x, self.gate() if self.active else None)
 

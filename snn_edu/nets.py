@@ -24,7 +24,9 @@ from .models import GatedNet
 from .switcher import SwitcherSpec
 
 NETWORKS = ("vgg-cov2", "vgg16", "resnet18", "resnet34", "mobilenet-v1")
-CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+# the release's per-channel normalisation of CIFAR (values over 255)
+CIFAR_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
+CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 MOBILENET_BLOCKS = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512, (1024, 2), 1024)
 
 

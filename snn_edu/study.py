@@ -32,12 +32,15 @@ from . import precision as numeric
 from .ablation import PEERS, RUNS, VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError
 from .models import MODELS
+from .nets import NETWORKS
 from .presets import preset
 from .runfolder import (CHECKPOINT, METRICS, RunStopped, folder_lock, read_file, read_metrics, stopping_on_signals,
                         write_metrics)
 from .runs import MANIFEST, WEIGHTS, load_model, write_run_files
 from .metrics import result_line
 from .training import TrainConfig, Trainer, load_data
+
+ALL_MODELS = MODELS + NETWORKS  # the MNIST networks, then the papers' CIFAR ones
 
 MEASURES = ("magnitude", "frontier", "peers")  # jobs that measure trained runs instead of training
 NEEDS = {"magnitude": ("al", "dense"), "frontier": ("al", "dense"), "peers": tuple(PEERS)}
@@ -77,9 +80,9 @@ class Job:
 
     @classmethod
     def parse(cls, text: str) -> "Job":
-        m = re.fullmatch(r"([a-z0-9]+)/([a-z0-9_.-]+)/seed(\d+)", text)
-        if not m or m[1] not in MODELS or m[2] not in (*RUNS, *MEASURES):
-            raise ConfigError(f"unknown run {text!r}: expected MODEL/KIND/seedN with MODEL in {', '.join(MODELS)} "
+        m = re.fullmatch(r"([a-z0-9-]+)/([a-z0-9_.-]+)/seed(\d+)", text)
+        if not m or m[1] not in ALL_MODELS or m[2] not in (*RUNS, *MEASURES):
+            raise ConfigError(f"unknown run {text!r}: expected MODEL/KIND/seedN with MODEL in {', '.join(ALL_MODELS)} "
                               f"and KIND in {', '.join((*RUNS, *MEASURES))}, e.g. mlp/al/seed0")
         return cls(m[1], m[2], int(m[3]))
 
@@ -355,10 +358,10 @@ def finished_jobs(out: str | Path) -> list[Job]:
     for path in Path(out).glob(f"*/*/seed*/{METRICS}"):
         model, kind, seed = path.parent.parent.parent.name, path.parent.parent.name, path.parent.name
         kind = "magnitude" if kind == "magnitude_ft" else kind
-        if model in MODELS and kind in (*RUNS, *MEASURES):
+        if model in ALL_MODELS and kind in (*RUNS, *MEASURES):
             found.add(Job(model, kind, int(seed[4:])))
     order = (*RUNS, *MEASURES)
-    return sorted(found, key=lambda j: (MODELS.index(j.model), j.seed, order.index(j.kind)))
+    return sorted(found, key=lambda j: (ALL_MODELS.index(j.model), j.seed, order.index(j.kind)))
 
 
 def collect(out: str | Path, jobs_planned: list[Job], level: str, session: dict | None = None) -> None:

@@ -20,6 +20,7 @@ from .layers import cached_gates
 from .metrics import epoch_line, run_metrics
 from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .models import GatedNet, build_model
+from .memory import check_fits
 from .nets import NETWORKS, build_network
 from .switcher import use_fast_kernels
 
@@ -212,7 +213,10 @@ class Trainer:
         self.device = resolve_device(config.device)
         if model is None:
             images, labels = train_set.tensors[0], torch.cat([train_set.tensors[1], test_set.tensors[1]])
-            model = make_model(config, tuple(images.shape[1:]), int(labels.max()) + 1)
+            in_shape, classes = tuple(images.shape[1:]), int(labels.max()) + 1
+            if config.model in NETWORKS and config.gate == "switcher" and config.schedule != "dense":
+                check_fits(config.model, config.switcher, self.device.type, in_shape, classes)  # before any work
+            model = make_model(config, in_shape, classes)
         self.model = model.to(self.device)
         self.precision = numeric.resolve(config.precision, self.device)  # what the switchers compute in
         self.model.set_precision(self.precision)
