@@ -163,13 +163,29 @@ def precision_table(root: str | Path, model: str = "mlp", variant: str = "al") -
         f"{' with uncommitted changes' if any(m['git_dirty'] for m, _ in runs.values()) else ''}.")
 
 
+def memory_table(path: Path) -> str:
+    """The memory of one training step per CIFAR network and switcher (snn_edu.memory)."""
+    from .memory import format_row
+
+    data = json.loads(path.read_text())
+    p = data["provenance"]
+    lines = ["| network | switcher | estimate | measured step | fits |", "|---|---|---|---|---|"]
+    lines += [format_row(r) for r in data["rows"]]
+    return "\n".join(lines) + (
+        f"\n\nOne TNN step and one switcher step, batch {data['batch_size']} of 32x32 colour images, 10 classes, "
+        f"on {data['device']}; measured: the resident set's growth in a fresh process (CPU) over the model and data "
+        f"already loaded. Run by `{data['command']}`; {p['cpu']}, torch {p['torch']}, commit "
+        f"`{str(p['git_commit'])[:7]}`{' with uncommitted changes' if p.get('git_dirty') else ''}.")
+
+
 def blocks(root: str | Path) -> dict[str, str]:
     """Every generated table of the page, by name, from the results under `root`."""
     root = Path(root)
     runs = read_bench_runs(root / "bench")
     plain = [r for r in runs if not r.get("compile_cache")]
     return {"bench-rows": bench_table(plain[0]), "bench-ratios": ratio_table(plain), "bench-compile": compile_table(runs),
-            "bench-gates": agreement_table(plain[0]), "precision-parity": precision_table(root / "precision")}
+            "bench-gates": agreement_table(plain[0]), "precision-parity": precision_table(root / "precision"),
+            "memory-networks": memory_table(root / "memory" / "cpu.json")}
 
 
 def render(page_text: str, tables: dict[str, str]) -> str:

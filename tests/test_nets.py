@@ -173,3 +173,42 @@ def test_cli_trains_vgg_cov2_on_digits(tmp_path):
                  "--epochs", "1", "--max-steps", "2", "--test-size", "64", "--no-progress",
                  "--out", str(tmp_path)]) == 0
     assert (tmp_path / "metrics.json").exists()
+
+
+def test_a_switcher_that_cannot_fit_is_refused_before_any_work(monkeypatch):
+    from snn_edu import memory
+
+    monkeypatch.setitem(memory.LIMITS_GB, "cpu", 2.0)  # VGG16's paper switcher: ~18 GB estimated here
+    with pytest.raises(ConfigError) as info:
+        Trainer(TrainConfig(model="vgg16", switcher="paper", device="cpu"), images((3, 32, 32), 8, 0),
+                images((3, 32, 32), 8, 1), progress=False)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("vgg16 with the paper switcher needs about")
+    assert "more than 2 GB" in message
+
+
+def test_the_estimate_grows_with_the_switcher():
+    from snn_edu.memory import estimate_step_mb
+
+    dense, lite, paper = (estimate_step_mb("vgg-cov2", s, (1, 28, 28)) for s in (None, "lite", "paper"))
+    assert 0 < dense < lite < paper
+
+
+def test_reproduce_prints_one_command_per_job_of_the_cifar_networks(tmp_path, capsys):
+    assert main(["reproduce", "--level", "paper", "--models", "vgg-cov2", "resnet34", "--variants", "al", "dense",
+                 "--no-frontier", "--out", str(tmp_path), "--print-commands"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    jobs = [line.split("--run ")[1].split()[0] for line in lines]
+    assert len(lines) == 12 and len(set(jobs)) == 12  # 2 networks x 2 runs x 3 seeds
+    assert all(line.startswith(f"python -m snn_edu reproduce --level paper --out {tmp_path} --run ") for line in lines)
+    assert {j.split("/")[0] for j in jobs} == {"vgg-cov2", "resnet34"} and "resnet34/dense/seed2" in jobs
+
+
+def test_paper_presets_follow_the_release_recipe():
+    from snn_edu.presets import preset
+
+    for name in NETWORKS:
+        config = preset(name, "paper")
+        assert (config.switcher, config.data, config.lr, config.batch_size, config.momentum) == \
+            ("paper", "cifar10", 0.1, 64, 0.0)
+    assert preset("vgg-cov2", "smoke").data == "mnist5k"  # runs offline
