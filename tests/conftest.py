@@ -12,8 +12,19 @@ from snn_edu.machine import available_cpus
 WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 THREADS = max(1, min(2, available_cpus() // WORKERS))
 torch.set_num_threads(THREADS)
-if WORKERS > 1:
-    os.environ.update({name: str(THREADS) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+if WORKERS > 1:  # inductor, too, compiles in this worker's share (no pool of compile processes)
+    os.environ.update({name: str(THREADS) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                       "TORCHINDUCTOR_COMPILE_THREADS")})
+
+
+# The longest files first, so that no worker starts one of them when the others are nearly done.
+LONGEST_FIRST = ("test_compiled.py", "test_browser.py", "test_book.py", "test_study.py", "test_saving.py",
+                 "test_nets.py", "test_peers.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def pytest_xdist_auto_num_workers(config):
