@@ -13,7 +13,6 @@ ours is timed in each precision asked for (fp32 and bf16 by default), all interl
 from __future__ import annotations
 
 import multiprocessing as mp
-import resource
 import statistics
 import time
 
@@ -84,14 +83,6 @@ def epoch_s(trainer: Trainer) -> float:
     return _timed(lambda: (trainer.train_epoch(0), trainer.evaluate()), trainer.device)
 
 
-def _peak_rss_mb() -> float:
-    """The process's peak resident set (VmHWM), in MB."""
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _exercise(model, switcher, reference, train_size, device, precision, compiled, before=lambda: None) -> None:
     """A few steps in each phase and one evaluation; `before` runs once everything is loaded."""
     train, test = load_dataset("mnist5k")
@@ -103,21 +94,11 @@ def _exercise(model, switcher, reference, train_size, device, precision, compile
     trainer.evaluate()
 
 
-def _reset_peak_rss() -> float:
-    """Start the peak from here (loading the data set has its own, larger, peak); returns it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-    return _peak_rss_mb()
-
-
 def _peak_child(model, switcher, reference, train_size, precision, compiled, queue):
     baseline = []
     _exercise(model, switcher, reference, train_size, "cpu", precision, compiled,
-              lambda: baseline.append(_reset_peak_rss()))
-    queue.put((_peak_rss_mb(), baseline[0]))
+              lambda: baseline.append(machine.reset_peak_rss()))
+    queue.put((machine.peak_rss_mb(), baseline[0]))
 
 
 def peak_memory_mb(model, switcher, reference, train_size, device, precision="fp32",

@@ -82,3 +82,26 @@ def provenance() -> dict:
             "torch": torch.__version__, "python": platform.python_version(), "snn_edu": __version__,
             "git_commit": commit, "git_dirty": dirty,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB."""
+    import resource
+
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> float:
+    """Start the peak resident set from here (where Linux allows it); returns it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return peak_rss_mb()

@@ -14,28 +14,13 @@ import multiprocessing as mp
 import torch
 import torch.nn.functional as F
 
+from . import machine
 from .errors import ConfigError
 from .layers import GatedLayer
 from .nets import build_network
 
 LIMITS_GB = {"cpu": 24.0, "cuda": 16.0}  # a 24 GB machine, a 16 GB GPU
 PROBE_SIDE = 256  # the probe image is PROBE_SIDE x PROBE_SIDE
-
-
-def _peak_rss_mb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise OSError("no VmHWM in /proc/self/status")
-
-
-def _reset_peak() -> float:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-    return _peak_rss_mb()
 
 
 def _step(model, x, y, phase: str) -> None:
@@ -61,10 +46,10 @@ def _child(network, switcher, in_shape, classes, batch, phases, device, queue) -
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated() / 2**20
         else:
-            base = _reset_peak()
+            base = machine.reset_peak_rss()
         for phase in phases:
             _step(model, x, y, phase)
-        peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _peak_rss_mb()
+        peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else machine.peak_rss_mb()
         queue.put((peak, base))
     except BaseException as e:  # noqa: BLE001 - reported to the parent in one line
         queue.put(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")

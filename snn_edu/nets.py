@@ -267,15 +267,3 @@ class GatedModule(GatedNet):
 
     def gated_layers(self) -> dict[str, GatedLayer]:
         return {name: m for name, m in self.named_modules() if isinstance(m, GatedLayer)}
-
-
-def count_parameters(model: nn.Module) -> int:
-    """All parameters of a network (TNN, switchers and gates together)."""
-    return sum(p.numel() for p in model.parameters())
-
-
-def in_shape_of(x: torch.Tensor) -> tuple[int, int, int]:
-    """(channels, height, width) of a batch of images (N, C, H, W)."""
-    if x.dim() != 4:
-        raise ConfigError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
-    return tuple(int(v) for v in x.shape[1:])
