@@ -178,6 +178,20 @@ def load_dataset(name: str, root=None, download: bool = False) -> tuple[TensorDa
     raise _unknown(name)
 
 
+def shape_and_classes(name: str) -> tuple[tuple[int, int, int], int]:
+    """The (channels, height, width) of a data set's images and its number of classes, without
+    loading it (an image folder's classes are its subfolders)."""
+    if name in images.CIFAR:
+        return (3, 32, 32), 100 if name == "cifar100" else 10
+    if name.startswith(images.IMAGEFOLDER):
+        folder = Path(name[len(images.IMAGEFOLDER):]).expanduser()
+        classes = sum(1 for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else 0
+        if not classes:
+            raise DataError(f"image folder {folder} has no class subfolders")
+        return (3, images.FOLDER_SIZE, images.FOLDER_SIZE), classes
+    return (1, 28, 28), 10
+
+
 def download_dataset(name: str, root=None) -> Path:
     """Download mnist, fashion-mnist, cifar10 or cifar100 and return the data folder.
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import precision as numeric
-from .data import load_dataset, subset
+from .data import load_dataset, shape_and_classes, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .gates import GATES
 from .compiled import compile_switchers
@@ -151,14 +151,16 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, classes: int = 10) -> GatedNet:
+def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, classes: int | None = None) -> GatedNet:
     """The model a config describes, initialised from its seed; the papers' CIFAR networks take
-    the images' (channels, height, width) and the number of classes from the data."""
+    the images' (channels, height, width) and the number of classes from the data (by default,
+    from what the config's data set holds)."""
     torch.manual_seed(config.seed)
     switcher = None if config.schedule == "dense" else config.switcher
     if config.model in NETWORKS:
-        model = build_network(config.model, config.strategy, switcher, config.gate, in_shape or (3, 32, 32), classes,
-                              config.gate_convs)
+        shape, n_classes = shape_and_classes(config.data) if in_shape is None or classes is None else (None, None)
+        model = build_network(config.model, config.strategy, switcher, config.gate, in_shape or shape,
+                              classes or n_classes, config.gate_convs)
     elif config.gate_convs:
         raise ConfigError(f"--gate-convs applies to vgg-cov2, not {config.model}")
     else:
@@ -213,7 +215,8 @@ class Trainer:
         self.device = resolve_device(config.device)
         if model is None:
             images, labels = train_set.tensors[0], torch.cat([train_set.tensors[1], test_set.tensors[1]])
-            in_shape, classes = tuple(images.shape[1:]), int(labels.max()) + 1
+            # the data set's classes, even when a subset lacks some (so that the run folder reloads)
+            in_shape, classes = tuple(images.shape[1:]), max(int(labels.max()) + 1, shape_and_classes(config.data)[1])
             if config.model in NETWORKS and config.gate == "switcher" and config.schedule != "dense":
                 check_fits(config.model, config.switcher, self.device.type, in_shape, classes)  # before any work
             model = make_model(config, in_shape, classes)

@@ -13,6 +13,7 @@ from snn_edu.cli import main
 from snn_edu.errors import ConfigError
 from snn_edu.layers import GatedLinear
 from snn_edu.nets import NETWORKS, ImageInput, build_network, gate_classifier
+from snn_edu.runs import load_run
 from snn_edu.training import Trainer, TrainConfig
 
 # (network, image shape, gate_convs, gate): the papers' networks on CIFAR-shaped images, and
@@ -172,7 +173,8 @@ def test_cli_trains_vgg_cov2_on_digits(tmp_path):
     assert main(["train", "--model", "vgg-cov2", "--gate-convs", "--data", "mnist5k", "--switcher", "lite",
                  "--epochs", "1", "--max-steps", "2", "--test-size", "64", "--no-progress",
                  "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "metrics.json").exists()
+    run = load_run(tmp_path)  # the run folder rebuilds its network from the config and the data's shape
+    assert run.model.fc1.in_features == 12544 and list(run.model.gated_layers())[:2] == ["conv1", "conv2"]
 
 
 def test_a_switcher_that_cannot_fit_is_refused_before_any_work(monkeypatch):
@@ -212,3 +214,13 @@ def test_paper_presets_follow_the_release_recipe():
         assert (config.switcher, config.data, config.lr, config.batch_size, config.momentum) == \
             ("paper", "cifar10", 0.1, 64, 0.0)
     assert preset("vgg-cov2", "smoke").data == "mnist5k"  # runs offline
+
+
+def test_data_sets_say_their_image_shape_and_classes(tmp_path):
+    from snn_edu.data import shape_and_classes
+
+    assert shape_and_classes("mnist5k") == ((1, 28, 28), 10)
+    assert shape_and_classes("cifar100") == ((3, 32, 32), 100)
+    for c in range(3):
+        (tmp_path / f"n0{c}").mkdir()
+    assert shape_and_classes(f"imagefolder:{tmp_path}") == ((3, 84, 84), 3)
