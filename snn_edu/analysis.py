@@ -254,14 +254,18 @@ def compact(model: GatedNet) -> nn.Sequential:
                 if not bool(keep_in[arriving].all()):
                     position = torch.cumsum(arriving.long(), 0) - 1
                     layers.append((f"{name}_select", SelectFeatures(position[keep_in])))
-            in_idx = keep_in.nonzero().flatten()
-            linear = nn.Linear(len(in_idx), len(out_idx), bias=m.bias is not None)
-            linear.weight.copy_(w[in_idx][:, out_idx].t())
-            if m.bias is not None:
-                linear.bias.copy_(m.bias.detach().cpu()[out_idx])
-            layers.append((name, linear))
+            layers.append((name, _dense_linear(m, w, keep_in.nonzero().flatten(), out_idx)))
             seen_linear = True
     return nn.Sequential(OrderedDict(layers)).eval()
+
+
+def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx: torch.Tensor) -> nn.Linear:
+    """A plain nn.Linear over the kept inputs and outputs of `m`, from its folded weight `w` (in, out)."""
+    linear = nn.Linear(len(in_idx), len(out_idx), bias=m.bias is not None)
+    linear.weight.copy_(w[in_idx][:, out_idx].t())
+    if m.bias is not None:
+        linear.bias.copy_(m.bias.detach().cpu()[out_idx])
+    return linear
 
 
 def _compact_nested(model: nn.Module, gates: dict, masks: dict) -> nn.Sequential:
@@ -273,11 +277,8 @@ def _compact_nested(model: nn.Module, gates: dict, masks: dict) -> nn.Sequential
         for i, (name, m) in enumerate(copied.gated_layers().items()):
             keep_in, keep_out = masks[name]
             w = m.effective_weight(gates.get(name)).detach().cpu()
-            in_idx, out_idx = keep_in.nonzero().flatten(), keep_out.nonzero().flatten()
-            linear = nn.Linear(len(in_idx), len(out_idx), bias=m.bias is not None)
-            linear.weight.copy_(w[in_idx][:, out_idx].t())
-            if m.bias is not None:
-                linear.bias.copy_(m.bias.detach().cpu()[out_idx])
+            in_idx = keep_in.nonzero().flatten()
+            linear = _dense_linear(m, w, in_idx, keep_out.nonzero().flatten())
             if i == 0 and not bool(keep_in.all()):
                 linear = nn.Sequential(OrderedDict([("select", SelectFeatures(in_idx)), ("linear", linear)]))
             parent, _, child = name.rpartition(".")

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from . import images
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, first_line
 
 DATASETS = ("mnist", "mnist5k", "fashion-mnist", "cifar10", "cifar100")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -34,11 +34,6 @@ def default_data_dir() -> Path:
 
 def _unknown(name: str) -> ConfigError:
     return ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}, idx:PATH or imagefolder:PATH")
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _as_dataset(images: torch.Tensor, labels: torch.Tensor, what: str) -> TensorDataset:
@@ -63,7 +58,7 @@ def read_idx(path) -> torch.Tensor:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise DataError(f"cannot read IDX file {path}: {_first_line(e)}") from e
+        raise DataError(f"cannot read IDX file {path}: {first_line(e)}") from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise DataError(f"not an IDX file (bad magic number): {path}")
     ndim, dtype = raw[3], np.dtype(_IDX_TYPES[raw[2]])
@@ -155,7 +150,7 @@ def _load_torchvision(name: str, root: Path, download: bool) -> tuple[TensorData
     try:
         parts = [cls(str(root), train=train, download=download) for train in (True, False)]
     except (RuntimeError, OSError, ValueError, EOFError) as e:
-        what = f"could not be downloaded to {root} ({_first_line(e)})" if download else f"not found under {root}"
+        what = f"could not be downloaded to {root} ({first_line(e)})" if download else f"not found under {root}"
         raise DataError(
             f"{label} {what}; run 'python -m snn_edu data download {name}'"
             " on a machine with internet, or use --data mnist5k (offline)") from e

@@ -19,3 +19,9 @@ class CheckpointError(SnnEduError):
 
 class DivergenceError(SnnEduError):
     """The training loss became NaN or infinite."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

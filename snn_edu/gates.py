@@ -49,7 +49,8 @@ class Gate(nn.Module):
     the cross-entropy alone, nothing to do after a step)."""
 
     reads_weights = True
-    samples_output = False  # True: in training the layer asks `sample(batch)` for per-example unit scales
+    samples_output = False  # True: in training the layer asks `sample(batch)` for per-example unit
+    #                         scales and `weight_variance()` for its weights' variances
     uses_lambda = False     # True: `penalty` is scaled by the layer's --l0-lambda
 
     def penalty(self, weight: torch.Tensor, lam: float) -> torch.Tensor | None:
@@ -146,6 +147,10 @@ class GroupNJGate(Gate):
 
     def forward(self, image: torch.Tensor | None = None) -> torch.Tensor:
         return self.deterministic()
+
+    def weight_variance(self) -> torch.Tensor:
+        """The variance of the posterior over each of the layer's weights."""
+        return self.weight_logvar.exp()
 
     def sample(self, batch: int) -> torch.Tensor:
         """One draw of z per example: (batch, units)."""

@@ -11,18 +11,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, first_line
 
 CIFAR = {"cifar10": ("CIFAR10", "CIFAR-10"), "cifar100": ("CIFAR100", "CIFAR-100")}
 IMAGEFOLDER = "imagefolder:"
 PER_CLASS = (500, 100)  # Mini-ImageNet in the first paper: 500 training and 100 test images per class
 FOLDER_SIZE = 84  # the usual Mini-ImageNet side, in pixels
 SPLIT_SEED = 0
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _cifar_class(name: str):
@@ -45,11 +40,11 @@ def load_cifar(name: str, root: Path, download: bool = False) -> tuple[TensorDat
     try:
         parts = [cls(str(root), train=train, download=download) for train in (True, False)]
     except (RuntimeError, OSError, ValueError, EOFError) as e:
-        what = f"could not be downloaded to {root} ({_first_line(e)})" if download else f"not found under {root}"
+        what = f"could not be downloaded to {root} ({first_line(e)})" if download else f"not found under {root}"
         raise DataError(f"{label} {what}; run 'python -m snn_edu data download {name}' on a machine with "
                         f"internet (or copy its unpacked {cls.base_folder} folder there)") from e
     except Exception as e:  # a damaged pickle
-        raise DataError(f"{label} under {root} cannot be read ({_first_line(e)}); download it again") from e
+        raise DataError(f"{label} under {root} cannot be read ({first_line(e)}); download it again") from e
     return tuple(TensorDataset(torch.from_numpy(p.data).permute(0, 3, 1, 2).contiguous(),
                                torch.tensor(p.targets, dtype=torch.int64)) for p in parts)
 
@@ -68,7 +63,7 @@ def load_image_folder(folder: Path, size: int = FOLDER_SIZE, per_class=PER_CLASS
     try:
         ds = tvd.ImageFolder(str(folder), transform=to_tensor)
     except (FileNotFoundError, RuntimeError) as e:
-        raise DataError(f"{folder}: {_first_line(e)}") from e
+        raise DataError(f"{folder}: {first_line(e)}") from e
     targets = torch.tensor(ds.targets)
     g = torch.Generator().manual_seed(seed)
     train_idx, test_idx = [], []

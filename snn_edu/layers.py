@@ -152,7 +152,7 @@ class GatedLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.gated and self.fixed_gate is None and self.switcher is not None \
                 and self.switcher.samples_output:
-            return self.sampled_output(x, self.switcher.sample(x.shape[0]), self.switcher.weight_logvar.exp())
+            return self.sampled_output(x, self.switcher.sample(x.shape[0]), self.switcher.weight_variance())
         return self.apply_weight(x, self.gate() if self.active else None)
 
     def sampled_output(self, x: torch.Tensor, z: torch.Tensor, weight_var: torch.Tensor) -> torch.Tensor:

@@ -62,8 +62,10 @@ class GatedNet(nn.Sequential):
                     for name, layer in self.gated_layers().items() if layer.switcher is not None and layer.reads_weights}
 
     def lambdas_per_layer(self, lambdas: tuple[float, ...]) -> list[float]:
+        """One --l0-lambda per gated layer (a single value is repeated); a wrong count is refused
+        when some gate uses lambda."""
         layers = self.gated_layers()
-        if len(lambdas) not in (1, len(layers)) and any(getattr(m.switcher, "uses_lambda", False)
+        if len(lambdas) not in (1, len(layers)) and any(m.switcher is not None and m.switcher.uses_lambda
                                                         for m in layers.values()):
             raise ConfigError(f"--l0-lambda takes one value or one per gated layer ({len(layers)}), got {len(lambdas)}")
         return list(lambdas) * len(layers) if len(lambdas) == 1 else list(lambdas)

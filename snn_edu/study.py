@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from . import frontier, machine, peers
 from . import precision as numeric
 from .ablation import PEERS, RUNS, VARIANTS, magnitude_metrics, variant_config
-from .errors import ConfigError, DataError, SnnEduError
+from .errors import ConfigError, DataError, SnnEduError, first_line
 from .models import MODELS
 from .nets import NETWORKS
 from .presets import preset
@@ -211,11 +211,6 @@ def _run_locked(job: Job, level: str, out: Path, threads: int | None, progress: 
 
 
 # -- a whole study ---------------------------------------------------------------------------------
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 @dataclass
 class _Ledger:
     """What became of each job in one run of a study, logged and counted as it happens."""
@@ -263,7 +258,7 @@ def _run_here(ledger: _Ledger, progress: bool) -> None:
         except RunStopped:
             raise  # a signal stops the study, not just this job
         except SnnEduError as exc:
-            ledger.fail(job, _first_line(exc))
+            ledger.fail(job, first_line(exc))
 
 
 def _run_in_workers(ledger: _Ledger, workers: int) -> None:
@@ -300,7 +295,7 @@ def _keep_busy(ledger: _Ledger, workers: int, pool: ProcessPoolExecutor) -> None
             try:
                 ledger.done(job, future.result())
             except Exception as exc:  # a worker's error arrives here: one line per job
-                ledger.fail(job, _first_line(exc))
+                ledger.fail(job, first_line(exc))
 
 
 def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int = 1, threads: int | None = None,
