@@ -180,12 +180,12 @@ def test_cli_trains_vgg_cov2_on_digits(tmp_path):
 def test_a_switcher_that_cannot_fit_is_refused_before_any_work(monkeypatch):
     from snn_edu import memory
 
-    monkeypatch.setitem(memory.LIMITS_GB, "cpu", 2.0)  # VGG16's paper switcher: ~18 GB estimated here
+    monkeypatch.setitem(memory.LIMITS_GB, "cpu", 2.0)  # vgg-cov2's paper switcher: ~3.6 GB estimated here
     with pytest.raises(ConfigError) as info:
-        Trainer(TrainConfig(model="vgg16", switcher="paper", device="cpu"), images((3, 32, 32), 8, 0),
+        Trainer(TrainConfig(model="vgg-cov2", switcher="paper", device="cpu"), images((3, 32, 32), 8, 0),
                 images((3, 32, 32), 8, 1), progress=False)
     message = str(info.value)
-    assert "\n" not in message and message.startswith("vgg16 with the paper switcher needs about")
+    assert "\n" not in message and message.startswith("vgg-cov2 with the paper switcher needs about")
     assert "more than 2 GB" in message
 
 
