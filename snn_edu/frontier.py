@@ -90,7 +90,7 @@ def folded_copy(model: GatedNet, gates: dict[str, torch.Tensor]) -> tuple[GatedN
     with torch.no_grad():
         for name, layer in folded.gated_layers().items():
             layer.weight.copy_(layer.effective_weight(gates.get(name)))
-            layer.switcher = None
+            layer.gate = None
             layer.set_fixed_gate(None)
     return folded, alive
 

@@ -50,11 +50,17 @@ class KernelReducer(nn.Module):
         return self.expand(self.reduce(weight)).flatten(1)
 
 
+def _read_old_gate_keys(state_dict, prefix, *args) -> None:
+    """Checkpoints written before the gate had its own name stored it under `switcher.`."""
+    for key in [k for k in state_dict if k.startswith(prefix + "switcher.")]:
+        state_dict[prefix + "gate." + key[len(prefix + "switcher."):]] = state_dict.pop(key)
+
+
 class GatedLayer(nn.Module):
     """Shared gate logic: switcher on/off, the gate cache and the two BatchNorm modes."""
 
     weight: nn.Parameter
-    switcher: nn.Module | None
+    gate: Gate | None  # the switcher or one of its peers (snn_edu.gates); None when ungated
 
     def __init__(self, strategy: str):
         super().__init__()
@@ -67,11 +73,12 @@ class GatedLayer(nn.Module):
         self.precision = "fp32"  # the switcher's: fp32, bf16 or fp16 (see snn_edu.precision)
         self.register_buffer("fixed_gate", None)
         self._cached_gate: torch.Tensor | None = None
+        self._register_load_state_dict_pre_hook(_read_old_gate_keys)
 
     @property
     def active(self) -> bool:
         """True when the layer is switched on and has a switcher or a fixed gate."""
-        return self.gated and (self.switcher is not None or self.fixed_gate is not None)
+        return self.gated and (self.gate is not None or self.fixed_gate is not None)
 
     def set_fixed_gate(self, gate: torch.Tensor | None) -> None:
         """Use a constant gate (a pruning mask, say) instead of the switcher's; None removes it."""
@@ -108,15 +115,15 @@ class GatedLayer(nn.Module):
     @property
     def reads_weights(self) -> bool:
         """True for the switcher (a U-Net reading the weights); False for the peers (direct, L0, BC-GNJ)."""
-        return self.switcher is None or self.switcher.reads_weights
+        return self.gate is None or self.gate.reads_weights
 
     def switch(self) -> torch.Tensor:
         """The switcher's output for the current weights, in the layer's precision; the gate's
         values are returned in the weight's dtype (fp32). Gates that read no weights just answer."""
         if not self.reads_weights:
-            return self.switcher()
+            return self.gate()
         with numeric.autocast(self.precision, self.weight.device):
-            gate = self.switcher(self.switcher_image())
+            gate = self.gate(self.switcher_image())
         return gate.to(self.weight.dtype)
 
     def compute_gate(self) -> torch.Tensor:
@@ -124,7 +131,7 @@ class GatedLayer(nn.Module):
         if self.fixed_gate is not None:
             return self.fixed_gate
         if not self.training and self.gate_stats == "image":
-            with batchnorm_image_stats(self.switcher):
+            with batchnorm_image_stats(self.gate):
                 return self.switch()
         return self.switch()
 
@@ -136,7 +143,7 @@ class GatedLayer(nn.Module):
             raise ConfigError(f"gate mode must be 'train' or 'eval', got {mode!r}")
         with torch.no_grad():
             if mode == "train" and self.fixed_gate is None and self.reads_weights:
-                with batchnorm_image_stats(self.switcher):
+                with batchnorm_image_stats(self.gate):
                     return self.switch()
             was_training = self.training
             self.eval()
@@ -145,15 +152,15 @@ class GatedLayer(nn.Module):
             finally:
                 self.train(was_training)
 
-    def gate(self) -> torch.Tensor:
+    def current_gate(self) -> torch.Tensor:
         """The cached gate when evaluation has frozen one, else a fresh one."""
         return self._cached_gate if self._cached_gate is not None else self.compute_gate()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.gated and self.fixed_gate is None and self.switcher is not None \
-                and self.switcher.samples_output:
-            return self.sampled_output(x, self.switcher.sample(x.shape[0]), self.switcher.weight_variance())
-        return self.apply_weight(x, self.gate() if self.active else None)
+        if self.training and self.gated and self.fixed_gate is None and self.gate is not None \
+                and self.gate.samples_output:
+            return self.sampled_output(x, self.gate.sample(x.shape[0]), self.gate.weight_variance())
+        return self.apply_weight(x, self.current_gate() if self.active else None)
 
     def sampled_output(self, x: torch.Tensor, z: torch.Tensor, weight_var: torch.Tensor) -> torch.Tensor:
         """BC-GNJ in training: one output drawn per example, from per-example unit scales `z`
@@ -211,7 +218,7 @@ class GatedLinear(GatedLayer):
         else:
             nn.init.normal_(self.weight, 0.0, init_std)
         head = "rows" if strategy == "neuron" else "map"
-        self.switcher = make_gate(gate, switcher, (in_features, out_features), head, out_features, droprate_init,
+        self.gate = make_gate(gate, switcher, (in_features, out_features), head, out_features, droprate_init,
                                   lambda head, spec: Switcher((in_features, out_features), head, spec),
                                   self.weight.shape, clip_var)
 
@@ -266,13 +273,13 @@ class GatedConv2d(GatedLayer):
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # PyTorch's Conv2d default
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         head = "rows" if strategy == "neuron" else "map"
-        self.switcher = make_gate(gate, switcher, (out_channels, in_channels), head, in_channels * kernel_size ** 2,
+        self.gate = make_gate(gate, switcher, (out_channels, in_channels), head, in_channels * kernel_size ** 2,
                                   droprate_init,
                                   lambda head, spec: ConvSwitcher(out_channels, in_channels, kernel_size, head, spec),
                                   self.weight.shape)
 
     def switcher_image(self):
-        return self.switcher.reducer(self.switcher_source())
+        return self.gate.reducer(self.switcher_source())
 
     def effective_weight(self, gate):
         if gate is None:

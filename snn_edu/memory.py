@@ -30,7 +30,7 @@ def _step(model, x, y, phase: str) -> None:
     model.set_gated(phase != "dense")
     for p in model.tnn_parameters():
         p.requires_grad_(phase != "snn")
-    for p in model.switcher_parameters():
+    for p in model.gate_parameters():
         p.requires_grad_(phase == "snn")
     model.zero_grad(set_to_none=True)
     F.cross_entropy(model(x), y).backward()

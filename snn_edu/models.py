@@ -43,12 +43,12 @@ class GatedNet(nn.Sequential):
     def tnn_parameters(self) -> list[nn.Parameter]:
         """Every parameter that is not a gate's: the gated layers' weights and biases, and any
         ungated part (a backbone, BatchNorm)."""
-        gate_params = {id(p) for p in self.switcher_parameters()}
+        gate_params = {id(p) for p in self.gate_parameters()}
         return [p for p in self.parameters() if id(p) not in gate_params]
 
-    def switcher_parameters(self) -> list[nn.Parameter]:
-        return [p for layer in self.gated_layers().values() if layer.switcher is not None
-                for p in layer.switcher.parameters()]
+    def gate_parameters(self) -> list[nn.Parameter]:
+        return [p for layer in self.gated_layers().values() if layer.gate is not None
+                for p in layer.gate.parameters()]
 
     def gates(self, mode: str = "eval") -> dict[str, torch.Tensor]:
         """Each switched-on layer's gate (see GatedLayer.gate_in_mode), on the CPU."""
@@ -59,13 +59,13 @@ class GatedNet(nn.Sequential):
         """The weight image each switcher reads, on the CPU (none for gates that read no weights)."""
         with torch.no_grad():
             return {name: layer.switcher_image().detach().cpu()
-                    for name, layer in self.gated_layers().items() if layer.switcher is not None and layer.reads_weights}
+                    for name, layer in self.gated_layers().items() if layer.gate is not None and layer.reads_weights}
 
     def lambdas_per_layer(self, lambdas: tuple[float, ...]) -> list[float]:
         """One --l0-lambda per gated layer (a single value is repeated); a wrong count is refused
         when some gate uses lambda."""
         layers = self.gated_layers()
-        if len(lambdas) not in (1, len(layers)) and any(m.switcher is not None and m.switcher.uses_lambda
+        if len(lambdas) not in (1, len(layers)) and any(m.gate is not None and m.gate.uses_lambda
                                                         for m in layers.values()):
             raise ConfigError(f"--l0-lambda takes one value or one per gated layer ({len(layers)}), got {len(lambdas)}")
         return list(lambdas) * len(layers) if len(lambdas) == 1 else list(lambdas)
@@ -75,17 +75,17 @@ class GatedNet(nn.Sequential):
         lambda / N times its expected non-zero weights; BC-GNJ: KL / N); None for gates that
         train on the cross-entropy alone (the switcher, direct gates). `l0_lambdas`: one value
         for every layer, or one per gated layer."""
-        terms = [layer.switcher.penalty(layer.weight, lam)
+        terms = [layer.gate.penalty(layer.weight, lam)
                  for lam, layer in zip(self.lambdas_per_layer(l0_lambdas), self.gated_layers().values())
-                 if layer.switcher is not None]
+                 if layer.gate is not None]
         terms = [t for t in terms if t is not None]
         return sum(terms) / n_train if terms else None
 
     def after_step(self) -> None:
         """What each gate does after an optimiser step (L0: clamp log alpha; BC: clip variances)."""
         for layer in self.gated_layers().values():
-            if layer.switcher is not None:
-                layer.switcher.after_step()
+            if layer.gate is not None:
+                layer.gate.after_step()
 
 
 class MLP(GatedNet):

@@ -256,7 +256,7 @@ class Trainer:
             raise ConfigError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
         self.phase = phase
         self.model.set_gated(phase in ("tnn", "snn", "joint"))
-        tnn, switcher = self.model.tnn_parameters(), self.model.switcher_parameters()
+        tnn, switcher = self.model.tnn_parameters(), self.model.gate_parameters()
         self._frozen = {"snn": tnn, "joint": []}.get(phase, switcher)
         for p in tnn:
             p.requires_grad_(phase != "snn" or self.reference)

@@ -42,7 +42,7 @@ def test_folded_copy_computes_what_the_gated_model_computes(trained_pair):
     x = al.test_x[:50]
     with torch.no_grad():
         torch.testing.assert_close(folded(x), al.model.eval()(x), atol=1e-5, rtol=1e-4)
-    assert all(layer.switcher is None for layer in folded.gated_layers().values())
+    assert all(layer.gate is None for layer in folded.gated_layers().values())
     for name, gate in gates.items():
         assert torch.equal(alive[name], gate != 0)
 

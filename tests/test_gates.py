@@ -35,18 +35,18 @@ def test_expected_l0_matches_the_closed_form():
 
 def test_the_penalty_is_lambda_over_n_per_expected_weight():
     model = build_model("mlp", "neuron", "lite", gate="l0")
-    layers = [layer.switcher for layer in model.gated_layers().values()]
+    layers = [layer.gate for layer in model.gated_layers().values()]
     assert [g.group_size for g in layers] == [300, 100, 10]
     expected = sum(lam / 4000 * g.expected_l0() for lam, g in zip((0.1, 0.5, 2.0), layers))
     torch.testing.assert_close(model.gate_penalty((0.1, 0.5, 2.0), 4000), expected)
     torch.testing.assert_close(model.gate_penalty((0.1,), 4000), sum(0.1 / 4000 * g.expected_l0() for g in layers))
     lenet = build_model("lenet5", "neuron", "lite", gate="l0")
-    assert [layer.switcher.group_size for layer in lenet.gated_layers().values()] == [25, 500, 500, 10]
+    assert [layer.gate.group_size for layer in lenet.gated_layers().values()] == [25, 500, 500, 10]
 
 
 def test_initial_drop_rates_follow_the_l0_authors():
     model = build_model("mlp", "neuron", "lite", gate="l0")
-    means = [float(layer.switcher.log_alpha.detach().mean()) for layer in model.gated_layers().values()]
+    means = [float(layer.gate.log_alpha.detach().mean()) for layer in model.gated_layers().values()]
     assert means[0] == pytest.approx(math.log(0.8 / 0.2), abs=0.01)  # input layer: drop rate 0.2
     assert means[1] == pytest.approx(0.0, abs=0.01) and means[2] == pytest.approx(0.0, abs=0.01)
 
@@ -58,7 +58,7 @@ def test_the_test_time_gate_is_deterministic(tiny):
     assert first["test_accuracy"] == second["test_accuracy"] and first["test_loss"] == second["test_loss"]
     for name, gate in first["gates"].items():
         assert torch.equal(gate, second["gates"][name])
-        layer = trainer.model.gated_layers()[name].switcher
+        layer = trainer.model.gated_layers()[name].gate
         assert torch.equal(gate, layer.deterministic().detach().cpu())
     layer.train()
     assert not torch.equal(layer(), layer())  # training draws a fresh sample
@@ -77,7 +77,7 @@ def test_direct_gates_of_ones_are_the_dense_network(tiny):
     for a, b in zip(direct.model.tnn_parameters(), dense.model.tnn_parameters()):
         assert torch.equal(a, b)
     assert all(torch.equal(g.value, torch.ones_like(g.value))
-               for g in (layer.switcher for layer in direct.model.gated_layers().values()))
+               for g in (layer.gate for layer in direct.model.gated_layers().values()))
 
 
 def test_direct_gates_learn_in_the_switcher_phase(tiny):
@@ -87,7 +87,7 @@ def test_direct_gates_learn_in_the_switcher_phase(tiny):
     assert trainer.phase == "snn"
     assert all(torch.equal(a, b) for a, b in zip(weights, trainer.model.tnn_parameters()))
     assert any(not torch.equal(g.value, torch.ones_like(g.value))
-               for g in (layer.switcher for layer in trainer.model.gated_layers().values()))
+               for g in (layer.gate for layer in trainer.model.gated_layers().values()))
 
 
 @pytest.mark.parametrize("gate", ["direct", "l0", "bc"])
@@ -96,7 +96,7 @@ def test_compact_equals_the_gated_model(gate, model):
     net = make_model(TrainConfig(model=model, switcher="lite", gate=gate)).eval()
     generator = torch.Generator().manual_seed(0)
     for layer in net.gated_layers().values():
-        g = layer.switcher
+        g = layer.gate
         param = {DirectGate: "value", HardConcreteGate: "log_alpha", GroupNJGate: "z_logvar"}[type(g)]
         with torch.no_grad():  # about a third of the units pruned (gate 0), the rest weakened or strengthened
             scale = {"direct": 1.0, "l0": 4.0, "bc": 2.0}[gate]
@@ -193,7 +193,7 @@ def test_every_gate_answers_the_one_interface(kind):
 
     model = build_model("mlp", "neuron", "lite", gate=kind)
     for layer in model.gated_layers().values():
-        gate = layer.switcher
+        gate = layer.gate
         assert isinstance(gate, Gate)
         assert gate.reads_weights == (kind == "switcher") and gate.samples_output == (kind == "bc")
         term = gate.penalty(layer.weight, 0.1)
@@ -203,6 +203,16 @@ def test_every_gate_answers_the_one_interface(kind):
     assert (penalty is None) == (kind in ("switcher", "direct"))
     if penalty is not None:
         assert penalty.dim() == 0 and float(penalty.detach()) > 0
+
+
+def test_a_shipped_model_saved_under_the_old_switcher_name_loads_into_gate():
+    """results/cpu's checkpoints store each layer's gate under `switcher.`; they load unchanged."""
+    state = torch.load("results/cpu/lenet5/al/seed0/model.pt", weights_only=True)
+    assert any(".switcher." in k for k in state)
+    model = build_model("lenet5", "neuron", "lite")  # results/cpu's switcher
+    model.load_state_dict(state)
+    key = next(k for k in state if ".switcher." in k and state[k].dtype.is_floating_point)
+    torch.testing.assert_close(model.state_dict()[key.replace(".switcher.", ".gate.")], state[key])
 
 
 @pytest.mark.parametrize("layer", ["linear", "conv"])
@@ -215,12 +225,12 @@ def test_bc_training_output_centres_on_the_test_time_output(layer):
     x = torch.rand(4, 20, 12, 12) if layer == "conv" else torch.rand(4, 800)
     module.eval()
     with torch.no_grad():
-        module.switcher.z_logvar.fill_(-30.0)
-        module.switcher.weight_logvar.fill_(-30.0)
+        module.gate.z_logvar.fill_(-30.0)
+        module.gate.weight_logvar.fill_(-30.0)
         expected = module(x)
         module.train()
         torch.testing.assert_close(module(x), expected, rtol=1e-2, atol=1e-3)
-        module.switcher.z_logvar.fill_(0.0)
+        module.gate.z_logvar.fill_(0.0)
         draws = torch.stack([module(x) for _ in range(200)])
         assert not torch.allclose(draws[0], draws[1])
         torch.testing.assert_close(draws.mean(0), expected, rtol=0, atol=0.25 * float(draws.std(0).max()))

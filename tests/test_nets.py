@@ -77,7 +77,7 @@ def test_the_snn_phase_freezes_the_backbone_and_trains_the_gates():
     trainer.enter_phase("snn")
     backbone = list(trainer.model.features.parameters())
     assert backbone and not any(p.requires_grad for p in backbone)
-    assert all(p.requires_grad for p in trainer.model.switcher_parameters())
+    assert all(p.requires_grad for p in trainer.model.gate_parameters())
     trainer.enter_phase("tnn")
     assert all(p.requires_grad for p in backbone) and trainer.model.fc1.bias.requires_grad
 
@@ -100,7 +100,7 @@ def test_gating_torchvisions_resnet18_matches_the_named_network():
         plain.fc.weight.copy_(named.fc1.weight.t())
         plain.fc.bias.copy_(named.fc1.bias)
     gated = gate_classifier(plain, linear=["fc"], switcher="lite")
-    gated.net.fc.switcher.load_state_dict(named.fc1.switcher.state_dict())
+    gated.net.fc.gate.load_state_dict(named.fc1.gate.state_dict())
     for m in (named, gated):
         m.eval()
     x = images((3, 32, 32), 4, 3).tensors[0]

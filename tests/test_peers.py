@@ -28,7 +28,7 @@ def trained(tiny, gate):
 def test_peer_rows_start_from_each_trained_model(tiny):
     direct, l0 = trained(tiny, "direct"), trained(tiny, "l0")
     with torch.no_grad():  # a known share pruned: every third fc1 input (262 of 784) closed for good
-        l0.fc1.switcher.log_alpha[::3] = -10.0
+        l0.fc1.gate.log_alpha[::3] = -10.0
     config = TrainConfig(switcher="lite", epochs=1, max_steps=2, seed=0)
     rows = peers.peer_rows({"direct": direct, "l0-0.1": l0}, config, *tiny, SETTINGS)
     assert all(set(r) == set(frontier.COLUMNS) for r in rows)

@@ -29,16 +29,16 @@ def test_phases_freeze_the_other_network(model, tiny):
     net = trainer.model
 
     trainer.enter_phase("tnn")
-    sw, tnn = snapshot(net.switcher_parameters()), snapshot(net.tnn_parameters())
+    sw, tnn = snapshot(net.gate_parameters()), snapshot(net.tnn_parameters())
     trainer.step(x, y)
-    assert unchanged(sw, net.switcher_parameters()), "TNN phase changed a switcher parameter"
+    assert unchanged(sw, net.gate_parameters()), "TNN phase changed a switcher parameter"
     assert not unchanged(tnn, net.tnn_parameters())
 
     trainer.enter_phase("snn")
-    sw, tnn = snapshot(net.switcher_parameters()), snapshot(net.tnn_parameters())
+    sw, tnn = snapshot(net.gate_parameters()), snapshot(net.tnn_parameters())
     trainer.step(x, y)
     assert unchanged(tnn, net.tnn_parameters()), "switcher phase changed a TNN weight"
-    assert not unchanged(sw, net.switcher_parameters())
+    assert not unchanged(sw, net.gate_parameters())
 
 
 def test_release_parity_and_schedules():
