@@ -19,6 +19,7 @@ from .nets import NETWORKS
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .precision import PRECISIONS
 from .presets import LEVELS, preset
+from .schedules import LR_SCHEDULES
 from .runfolder import RunStopped, folder_lock
 from .study import STAGES
 from .switcher import PRESETS
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--momentum", type=float, help=f"default {d.momentum} (SGD only)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd (default, the release's) or adam (the L0 authors')")
     train.add_argument("--milestones", type=int, nargs="*", help="MultiStepLR epochs (default 50 75 100)")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="step (milestones, the default) or plateau "
+                       "(ReduceLROnPlateau per phase, the release's CIFAR recipe)")
+    train.add_argument("--patience", type=int, help="plateau: epochs without improvement before the rate "
+                       "drops (default 20)")
+    train.add_argument("--stop-lr", type=float, help="plateau: stop once every phase's rate is below this "
+                       "(the release: 0.005); --epochs is then a cap")
     train.add_argument("--warmup-epochs", type=int, help="default: 4 for lenet5, 0 for mlp")
     train.add_argument("--init", dest="init_std", type=_init, help="TNN init: 'default' (the release: "
                        "N(0, 0.01) for the MLP), 'uniform' (PyTorch's), or a normal std such as 0.05")

@@ -19,6 +19,7 @@ from .compiled import compile_switchers
 from .layers import cached_gates
 from .metrics import epoch_line, run_metrics
 from .runfolder import RunFolder, RunStopped, stopping_on_signals
+from .schedules import LR_SCHEDULES, make_schedule
 from .models import GatedNet, build_model
 from .memory import check_fits
 from .nets import NETWORKS, build_network
@@ -45,6 +46,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     milestones: tuple[int, ...] = (50, 75, 100)
     gamma: float = 0.1
+    lr_schedule: str = "step"             # step (milestones) or plateau (per phase; see snn_edu.schedules)
+    patience: int = 20                    # plateau: epochs without improvement before the rate drops
+    stop_lr: float | None = None          # plateau: stop once every phase's rate is below this
     warmup_epochs: int | None = None      # None: 4 for LeNet5, 0 for the MLP (the release)
     even_phase: str | None = None         # phase of even epochs after warm-up; None: release parity
     separate_tnn_epochs: int | None = None  # SL: TNN-only epochs before the switcher; None: half
@@ -74,6 +78,8 @@ class TrainConfig:
             raise ConfigError(f"unknown gate {self.gate!r}; choose one of {', '.join(GATES)}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"unknown --lr-schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
         if self.even_phase not in (None, "tnn", "snn"):
             raise ConfigError(f"even_phase must be 'tnn' or 'snn', got {self.even_phase!r}")
         _check_numbers(self)
@@ -95,6 +101,8 @@ _RULES = (
     ("weight_decay", lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
     ("gamma", lambda v: math.isfinite(v) and v > 0, "a positive number"),
     ("milestones", lambda v: all(m >= 0 for m in v), "epochs >= 0"),
+    ("patience", lambda v: v >= 0, "a whole number >= 0"),
+    ("stop_lr", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
     ("warmup_epochs", lambda v: v is None or v >= 0, "a whole number >= 0"),
     ("separate_tnn_epochs", lambda v: v is None or v >= 0, "a whole number >= 0"),
     ("init_std", lambda v: v is None or v == -1.0 or (math.isfinite(v) and v > 0),
@@ -235,8 +243,7 @@ class Trainer:
         else:
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                              weight_decay=config.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.milestones),
-                                                              config.gamma)
+        self.scheduler = make_schedule(config, self.optimizer)
         self.history = History()
         self.out = Path(out) if out is not None else None
         self.folder = RunFolder(self.out) if out is not None else None
@@ -292,6 +299,7 @@ class Trainer:
     def train_epoch(self, epoch: int, phase: str | None = None) -> dict:
         """One epoch in `phase` (default: the schedule's); returns its training metrics."""
         self.enter_phase(phase or phase_for_epoch(self.config, epoch))
+        self.scheduler.enter(self.phase)
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
         torch.manual_seed(self.config.seed * 100_003 + epoch)  # stochastic gates draw the same on resume
         order = torch.randperm(len(self.train_y), generator=generator).to(self.device)
@@ -338,6 +346,10 @@ class Trainer:
         bar = tqdm(epochs, desc="training", disable=not self.progress, initial=self.epoch,
                    total=self.config.epochs)
         for epoch in bar:
+            if self.scheduler.finished():
+                tqdm.write(f"stopped after epoch {epoch - 1}: every phase's learning rate is below "
+                           f"{self.config.stop_lr} (the plateau schedule's stopping rule)")
+                break
             start = time.perf_counter()
             try:
                 record = self.train_epoch(epoch)
@@ -353,7 +365,7 @@ class Trainer:
                           train_seconds=train_seconds, seconds=time.perf_counter() - start)
             record.update(self.snapshot(gates_eval))
             self.history.epochs.append(record)
-            self.scheduler.step()
+            self.scheduler.step(self.phase, record["train_loss"])
             self.epoch = epoch + 1
             bar.set_postfix(test_acc=f"{record['test_accuracy']:.2f}%", phase=self.phase)
             if self.verbose:

@@ -213,6 +213,8 @@ def test_paper_presets_follow_the_release_recipe():
         config = preset(name, "paper")
         assert (config.switcher, config.data, config.lr, config.batch_size, config.momentum) == \
             ("paper", "cifar10", 0.1, 64, 0.0)
+        assert (config.lr_schedule, config.patience, config.gamma, config.stop_lr) == ("plateau", 20, 0.1, 5e-3)
+        assert config.epochs == (4000 if name == "vgg-cov2" else 1000)  # the release's max_epoch, a cap
     assert preset("vgg-cov2", "smoke").data == "mnist5k"  # runs offline
 
 
