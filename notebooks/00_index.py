@@ -50,8 +50,10 @@ if "google.colab" in sys.modules:
 # | 3 | [03 · Strengthened versus pruned kernels](03_kernels.ipynb) | what LeNet5's gates mean: feature maps of the kernels the switcher kept and removed (the paper's figure 3), compared with captum's attributions and the kernels' size | pick digits and kernels in the kernel explorer |
 # | 4 | [04 · The ablation study](04_ablation.ipynb) | what really makes the switcher prune: controls that feed it shuffled weights, noise or a constant, magnitude pruning at the same sparsity, and the accuracy-versus-sparsity frontier | compare runs epoch by epoch; move a pruning threshold; explore the frontier |
 # | 5 | [05 · The switcher against its peers](05_peers.ipynb) | the papers' Table 1 question: does a U-Net that reads the weights choose better than a gate learned directly (the switcher without its U-Net), L0 regularisation or Bayesian compression (BC-GNJ)? | step through each method's masks; compare the methods on the frontier |
+# | 6 | [06 · Switchers on other networks](06_networks.ipynb) | the method beyond MNIST: switchers on a torchvision ResNet18 in three lines, trained here on the shipped digits; the papers' CIFAR and Mini-ImageNet networks by name, and which of the papers' rows the package runs and has measured | gate your own model; print the commands a GPU cluster runs |
 #
-# Read them in this order: 02 uses the vocabulary of 01, and 03 to 05 question what 02 shows.
+# Read them in this order: 02 uses the vocabulary of 01, 03 to 05 question what 02 shows, and
+# 06 takes the method to other networks.
 # Each one ends with exercises that its widgets can answer.
 
 # %% [markdown]

@@ -3,6 +3,7 @@ runs on its data's shape, trains a smoke epoch on generated images, and compact(
 what the gated network computes, with exactly the weights param_counts keeps."""
 from collections import OrderedDict
 
+import json
 import pytest
 import torch
 from torch import nn
@@ -226,3 +227,23 @@ def test_data_sets_say_their_image_shape_and_classes(tmp_path):
     for c in range(3):
         (tmp_path / f"n0{c}").mkdir()
     assert shape_and_classes(f"imagefolder:{tmp_path}") == ((3, 84, 84), 3)
+
+
+def test_the_catalog_counts_each_network_and_finds_measured_rows(tmp_path):
+    from snn_edu.catalog import NETWORK_ROWS, network_rows_markdown, networks_markdown
+
+    built = networks_markdown()
+    assert "| vgg16 | 33,638,474 | fc1 512->4096, fc2 4096->4096, fc3 4096->10 |" in built
+    assert "conv1 64x3x3x3, conv2 64x64x3x3, fc1 16384->256" in built and "| resnet34 | 21,282,122 | fc1 512->10 |" in built
+    table, counts = network_rows_markdown(tmp_path)
+    assert counts == {"rows": len(NETWORK_ROWS), "runs": len(NETWORK_ROWS), "measured": 0}
+    for level, seed in (("cpu", 0), ("smoke", 1)):  # a smoke run measures nothing
+        folder = tmp_path / level / "resnet34" / "al" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        config = {"model": "resnet34", "strategy": "neuron", "data": "imagefolder:/data/mini", "gate_convs": False}
+        (folder / "metrics.json").write_text(json.dumps({"config": config, "test_accuracy": 51.25,
+                                                         "provenance": {"level": level}}))
+    table, counts = network_rows_markdown(tmp_path)
+    assert counts["measured"] == 1
+    (row,) = [line for line in table.splitlines() if "51.25" in line]
+    assert "Mini-ImageNet" in row and "| resnet34 | neuron |" in row and "cpu/resnet34/al/seed0" in row
