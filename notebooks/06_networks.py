@@ -48,7 +48,7 @@ from IPython.display import Markdown, display
 from torch import nn
 
 import snn_edu
-from snn_edu import plots
+from snn_edu import plots, widgets
 from snn_edu.analysis import compact, param_counts, pruned_architecture
 from snn_edu.catalog import network_rows_markdown, networks_markdown
 from snn_edu.metrics import result_line
@@ -105,6 +105,17 @@ fig, axes = plots.new_figure(1, 2, width=10, height=3.4)
 plots.plot_gate_values(axes[0], gate, title="ResNet18 head: 512 input gates")
 plots.plot_category_counts(axes[1], history, "net.fc")
 plt.show()
+
+# %% [markdown]
+# The mask inspector of notebook 02 works unchanged on this model: pick an epoch to see the
+# head's gates then. Its static view of the last epoch comes first.
+
+# %%
+fig = widgets.mask_figure(history, "net.fc", len(history.epochs) - 1)
+plt.show()
+
+# %%
+widgets.mask_inspector(history)
 
 # %% [markdown]
 # The counting follows the real connections: a pruned input unit of the head removes its ten

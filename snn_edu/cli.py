@@ -153,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --print-commands: only training jobs, or only the measurements that need them")
     rep.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     rep.add_argument("--no-progress", action="store_true")
+    slurm = rep.add_argument_group("on a SLURM cluster (--slurm; see snn_edu/slurm.py)")
+    slurm.add_argument("--slurm", action="store_true", help="submit one job array per stage with sbatch and return; "
+                       "the same command again collects frontier.csv and resubmits what did not finish")
+    slurm.add_argument("--partition", default=None, help="sbatch --partition")
+    slurm.add_argument("--time", default=None, help="sbatch --time per task, e.g. 24:00:00")
+    slurm.add_argument("--cpus-per-task", type=_count, default=None,
+                       help="CPUs per task (default: --threads, else 1); each job runs with that many threads")
+    slurm.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per task (sbatch --gres=gpu:N)")
+    slurm.add_argument("--sbatch-args", default="", help="more sbatch flags, quoted as one string")
+    slurm.add_argument("--python", default=sys.executable,
+                       help="the Python each task runs (default: this one; it must see the same snn_edu)")
 
     abl = sub.add_parser("ablation", help="the ablation variants of one model (reproduce without the frontier)")
     abl.add_argument("--model", choices=MODELS, default="mlp")
@@ -274,6 +285,8 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
         return 0
     measures = [m for m in MEASURES if not (args.no_frontier and m == "frontier")]
     jobs = plan(args.models, args.variants, args.seeds, measures)
+    if args.slurm:
+        return _submit_to_slurm(args, jobs, out)
     if args.print_commands:
         for job in jobs:
             if not job.finished(out) and args.stage in (None, job.stage):
@@ -286,6 +299,24 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
           f" already finished, {len(result['failed'])} failed, {len(result['skipped'])} skipped; "
           f"wall time {time.perf_counter() - start:.0f} s; results in {out}")
     return 1 if result["failed"] or result["skipped"] else 0
+
+
+def _submit_to_slurm(args: argparse.Namespace, jobs, out: Path) -> int:
+    from .slurm import SlurmOptions, submit_study
+    from .study import Job, collect, command
+
+    if args.print_commands or args.jobs != 1:
+        raise ConfigError("--slurm submits every job itself: leave out --print-commands and --jobs")
+    threads = args.threads or args.cpus_per_task or 1
+    options = SlurmOptions(args.partition, args.time, args.cpus_per_task or threads, args.gpus_per_task,
+                           shlex.split(args.sbatch_args), args.python)
+
+    def command_of(job_id: str) -> str:
+        line = command(Job.parse(job_id), args.level, out, threads, args.precision)
+        return shlex.quote(options.python) + line[len("python"):] + " --no-progress"  # no bars in the logs
+
+    submit_study(jobs, out, command_of, lambda: collect(out, jobs, args.level), options)
+    return 0
 
 
 def ablation(args: argparse.Namespace, argv: list[str] | None) -> int:
