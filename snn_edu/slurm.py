@@ -134,7 +134,7 @@ def submit_study(jobs, out: Path, command_of, collect, options: SlurmOptions, lo
     name, folder = study_name(out), Path(out) / "slurm"
     waiting = queued(name)
     if waiting:
-        raise ConfigError(f"this study still has {len(waiting)} task(s) in the queue ({', '.join(waiting[:4])}"
+        raise ConfigError(f"this study still has tasks in the queue ({', '.join(waiting[:4])}"
                           f"{', ...' if len(waiting) > 4 else ''}); follow them with `squeue --name={name}` and run "
                           f"this command again when they are done, or cancel them with `scancel --name={name}`")
     (folder / "logs").mkdir(parents=True, exist_ok=True)

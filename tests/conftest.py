@@ -18,8 +18,8 @@ if WORKERS > 1:  # inductor, too, compiles in this worker's share (no pool of co
 
 
 # The longest files first, so that no worker starts one of them when the others are nearly done.
-LONGEST_FIRST = ("test_compiled.py", "test_browser.py", "test_book.py", "test_slurm.py", "test_study.py", "test_saving.py",
-                 "test_nets.py", "test_peers.py")
+LONGEST_FIRST = ("test_compiled.py", "test_browser.py", "test_book.py", "test_slurm.py", "test_study.py",
+                 "test_saving.py", "test_nets.py", "test_peers.py")
 
 
 def pytest_collection_modifyitems(config, items):

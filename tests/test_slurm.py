@@ -129,25 +129,46 @@ def all_metrics(out: Path) -> dict:
     return {str(p.relative_to(out)): without_timing(json.loads(p.read_text())) for p in out.glob("*/*/seed*/metrics.json")}
 
 
-def finish_on_slurm(args: list[str], out: Path, capsys) -> list:
-    """Submit the study, wait until its arrays leave the queue, and run the command again."""
-    assert main(args) == 0
-    submitted = capsys.readouterr().out
-    seen = set()
-    wait_for(lambda: seen.update(squeue(study_name(out))) or not squeue(study_name(out)), 240, "the arrays to finish")
-    assert main(args) == 0
-    return [submitted, capsys.readouterr().out, sorted(seen)]
-
-
 @needs_slurm
-def test_a_study_on_slurm_equals_the_same_study_run_here(cluster, tmp_path, capsys):
-    here, there = tmp_path / "here", tmp_path / "slurm"
-    assert main([*STUDY, "--out", str(here)]) == 0
-    submitted, collected, seen = finish_on_slurm([*STUDY, "--out", str(there), "--slurm"], there, capsys)
+def test_a_study_on_slurm_equals_the_same_study_run_here_even_after_a_cancelled_task(cluster, tmp_path, capsys):
+    """The first submission's tasks run a Python that waits for a go-file, so the AL task is
+    surely running when scancel reaches it; the dense task and the measurements then go on
+    (the measure array waits with afterany, the measurements that need AL fail in one line),
+    and the same command reports the cancelled task, resubmits what is unfinished, and ends
+    with the local study's results."""
+    here, there, go = tmp_path / "here", tmp_path / "slurm", tmp_path / "go"
+    waiting_python = tmp_path / "python"
+    waiting_python.write_text(f"#!/bin/sh\ntouch {tmp_path}/started-$$\nwhile [ ! -e {go} ]; do sleep 0.2; done\n"
+                              f"exec {sys.executable} \"$@\"\n")
+    waiting_python.chmod(0o755)
+    slurm = [*STUDY, "--out", str(there), "--slurm", "--python", str(waiting_python)]
+    assert main(slurm) == 0
+    submitted = capsys.readouterr().out
     assert "submitted the train stage: array" in submitted and "submitted the measure stage" in submitted
     assert f"squeue --name={study_name(there)}" in submitted
-    assert any("RUNNING" in line for line in seen), seen
-    assert "all 4 jobs have finished" in collected
+    wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, 60, "both training tasks to start")
+    queue = squeue(study_name(there))
+    assert sum("RUNNING" in line for line in queue) == 2 and any("PENDING" in line for line in queue), queue
+    assert main(slurm) == 2  # a second submission while the first is queued is refused, in one line
+    assert "still has tasks in the queue" in capsys.readouterr().err
+    al_task = next(line.split()[0] for line in queue if line.endswith("RUNNING") and line.split()[0].endswith("_1"))
+    subprocess.run(["scancel", al_task], check=True)
+    go.touch()
+    wait_for(lambda: not squeue(study_name(there)), 180, "the first submission to leave the queue")
+    assert not (there / "mlp" / "al" / "seed0" / "metrics.json").exists()
+    assert (there / "mlp" / "dense" / "seed0" / "metrics.json").exists()
+
+    assert main([*STUDY, "--out", str(here)]) == 0  # the same study, here (meanwhile nothing runs there)
+    capsys.readouterr()
+    assert main(slurm) == 0
+    resubmitted = capsys.readouterr().out.splitlines()
+    assert resubmitted[0].startswith("mlp/al/seed0") and f"did not finish in task {al_task}" in resubmitted[0]
+    assert "rerun alone: " in resubmitted[0] and "--run mlp/al/seed0" in resubmitted[0]
+    assert "submitted the train stage: array" in "\n".join(resubmitted)
+    wait_for(lambda: not squeue(study_name(there)), 180, "the resubmission to finish")
+    assert main(slurm) == 0
+    assert "all 4 jobs have finished" in capsys.readouterr().out
+
     assert (there / "frontier.csv").read_bytes() == (here / "frontier.csv").read_bytes()
     ours, theirs = all_metrics(there), all_metrics(here)
     assert sorted(ours) == sorted(theirs) and len(ours) == 5  # al, dense, magnitude (+ fine-tuned), frontier
@@ -155,35 +176,8 @@ def test_a_study_on_slurm_equals_the_same_study_run_here(cluster, tmp_path, caps
     manifest = json.loads((there / "MANIFEST.json").read_text())
     assert manifest["complete"] and manifest["threads_per_job"] == 1
     submissions = json.loads((there / "slurm" / "submissions.json").read_text())
-    assert [s["stage"] for s in submissions] == ["train", "measure"]
+    assert [s["stage"] for s in submissions] == ["train", "measure", "train", "measure"]
     assert f"--dependency=afterany:{submissions[0]['array']}" in submissions[1]["sbatch"]
-
-
-@needs_slurm
-def test_a_cancelled_task_is_reported_and_resubmission_finishes_the_study(cluster, tmp_path, capsys):
-    """The task's Python waits for a go-file, so it is surely running when scancel reaches it."""
-    out, gate = tmp_path / "study", tmp_path / "go"
-    waiting_python = tmp_path / "python"
-    waiting_python.write_text(f"#!/bin/sh\ntouch {tmp_path}/started-$$\nwhile [ ! -e {gate} ]; do sleep 0.2; done\n"
-                              f"exec {sys.executable} \"$@\"\n")
-    waiting_python.chmod(0o755)
-    study = ["reproduce", "--level", "smoke", "--models", "mlp", "--variants", "al", "--seeds", "1", "--threads", "1",
-             "--no-progress", "--out", str(out), "--slurm", "--python", str(waiting_python)]
-    assert main(study) == 0
-    capsys.readouterr()
-    wait_for(lambda: list(tmp_path.glob("started-*")), 60, "the task to start")
-    assert any("RUNNING" in line for line in squeue(study_name(out)))
-    assert main(study) == 2  # a second submission while the first is queued is refused
-    assert "still has 1 task(s) in the queue" in capsys.readouterr().err
-    subprocess.run(["scancel", f"--name={study_name(out)}"], check=True)
-    wait_for(lambda: not squeue(study_name(out)), 60, "the cancelled task to leave the queue")
-    assert not (out / "mlp" / "al" / "seed0" / "metrics.json").exists()
-    gate.touch()
-    submitted, collected, _ = finish_on_slurm(study, out, capsys)
-    first, *_ = submitted.splitlines()
-    assert first.startswith("mlp/al/seed0") and "did not finish in task" in first and "rerun alone: " in first
-    assert "submitted the train stage" in submitted and "all 1 jobs have finished" in collected
-    assert json.loads((out / "mlp" / "al" / "seed0" / "metrics.json").read_text())["test_accuracy"] is not None
 
 
 def test_slurm_without_sbatch_is_one_line(tmp_path, monkeypatch, capsys):
