@@ -177,7 +177,7 @@ def test_cli_trains_vgg_cov2_on_digits(tmp_path):
     assert heads == [(12544, 256), (256, 256), (256, 10)]  # the release's gating: FC layers only
     random_gates(run.model)
     run.model.eval()
-    x = run.test_set.tensors[0][:4]
+    x = run.test_set().tensors[0][:4]
     with torch.no_grad():
         torch.testing.assert_close(compact(run.model)(x), run.model(x), rtol=1e-4, atol=1e-4)
 
