@@ -94,15 +94,33 @@ def _last_line(path: Path) -> str:
     return lines[-1][:200] if lines else "empty log"
 
 
+def task_states(arrays: list[str]) -> dict[str, str]:
+    """SLURM's final state of each task of `arrays` (CANCELLED, TIMEOUT, FAILED, ...) from sacct;
+    empty where the cluster keeps no accounting (sacct then fails, and the logs must do)."""
+    sacct = shutil.which("sacct")
+    if not sacct or not arrays:
+        return {}
+    done = subprocess.run([sacct, "--noheader", "--parsable2", "--allocations", f"--jobs={','.join(arrays)}",
+                           "--format=JobID,State"], capture_output=True, text=True)
+    if done.returncode != 0:
+        return {}
+    return dict(line.split("|", 1) for line in done.stdout.splitlines() if "|" in line)
+
+
 def unfinished_tasks(folder: Path, finished: set[str]) -> list[dict]:
-    """The tasks of earlier submissions whose job has not finished: id, log, its log's last line."""
+    """The tasks of earlier submissions whose job has not finished: id, state (when sacct knows
+    it), log and its log's last line."""
     report = []
-    for sub in _load(folder / "submissions.json"):
+    subs = _load(folder / "submissions.json")
+    states = task_states([sub["array"] for sub in subs]) if any(
+        job_id not in finished for sub in subs for job_id in sub["tasks"]) else {}
+    for sub in subs:
         for index, job_id in enumerate(sub["tasks"], start=1):
             if job_id not in finished:
                 log = Path(sub["logs"].replace("%A", str(sub["array"])).replace("%a", str(index)))
-                report.append({"job": job_id, "task": f"{sub['array']}_{index}", "log": str(log),
-                               "last_line": _last_line(log)})
+                task = f"{sub['array']}_{index}"
+                report.append({"job": job_id, "task": task, "state": states.get(task, "").split()[0] if
+                               states.get(task) else None, "log": str(log), "last_line": _last_line(log)})
     latest = {}
     for r in report:  # a job submitted twice: its latest task speaks for it
         latest[r["job"]] = r
@@ -141,8 +159,9 @@ def submit_study(jobs, out: Path, command_of, collect, options: SlurmOptions, lo
     finished = {j.id for j in jobs if j.finished(out)}
     stale = unfinished_tasks(folder, finished)
     for task in stale:
-        log(f"{task['job']:<24} did not finish in task {task['task']} (log {task['log']}: {task['last_line']}); "
-            f"rerun alone: {command_of(task['job'])}")
+        state = f", {task['state']}" if task["state"] else ""
+        log(f"{task['job']:<24} did not finish in task {task['task']}{state} (log {task['log']}: "
+            f"{task['last_line']}); rerun alone: {command_of(task['job'])}")
     collect()
     todo = [j for j in jobs if j.id not in finished]
     if not todo:

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -8,13 +6,9 @@ from snn_edu.cli import main
 from snn_edu.runs import load_run
 
 
-def run_cli(*args):
-    """The command as a user types it: a fresh `python -m snn_edu` process."""
-    return subprocess.run([sys.executable, "-m", "snn_edu", *args], capture_output=True, text=True, timeout=600)
-
-
 def run_main(capsys, *args) -> tuple[int, str]:
-    """The same command in this process (no interpreter start): its exit code and stderr."""
+    """The command as a user types it, run in this process (no interpreter start): its exit
+    code and stderr (tests/test_study.py and tests/test_saving.py start real processes)."""
     try:
         code = main(list(args))
     except SystemExit as exc:  # argparse's refusals
@@ -71,12 +65,12 @@ def test_missing_idx_folder_is_one_clear_line(tmp_path, capsys):
     assert "nowhere" in err and "Traceback" not in err
 
 
-def test_corrupted_checkpoint_on_resume(tmp_path):
+def test_corrupted_checkpoint_on_resume(tmp_path, capsys):
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (tmp_path / "history.pt").write_bytes(b"nor this")
-    result = run_cli("train", *SMOKE, "--out", str(tmp_path), "--resume")
-    assert result.returncode == 2
-    assert "corrupted" in result.stderr and result.stderr.count("\n") == 1
+    code, err = run_main(capsys, "train", *SMOKE, "--out", str(tmp_path), "--resume")
+    assert code == 2
+    assert "corrupted" in err and err.count("\n") == 1
     assert (tmp_path / "checkpoint.pt").read_bytes() == b"not a checkpoint"
 
 

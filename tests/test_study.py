@@ -67,26 +67,25 @@ def test_restart_skips_finished_runs_and_changes_nothing(study, capsys):
     assert files(study) == before
 
 
-def test_a_printed_command_regenerates_its_run(study, tmp_path):
+def test_a_printed_command_regenerates_its_run(study, tmp_path, capsys):
     # a fresh folder: every job is unfinished, and --stage train lists only the training runs
-    out = subprocess.run([sys.executable, "-m", "snn_edu", *STUDY, "--out", str(tmp_path), "--variants", "al", "dense",
-                          "--models", "mlp", "--print-commands", "--stage", "train", "--threads", "1"],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert main([*STUDY, "--out", str(tmp_path), "--variants", "al", "dense", "--models", "mlp", "--print-commands",
+                 "--stage", "train", "--threads", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
     assert [line.split("--run ")[1].split()[0] for line in out] == ["mlp/al/seed0", "mlp/dense/seed0"]
     args = shlex.split(out[0])
     assert args[:3] == ["python", "-m", "snn_edu"]
-    subprocess.run([sys.executable, *args[1:]], check=True, capture_output=True)
+    subprocess.run([sys.executable, *args[1:]], check=True, capture_output=True)  # as a user types it
     again = json.loads((tmp_path / "mlp/al/seed0/metrics.json").read_text())
     shipped = json.loads((study / "mlp/al/seed0/metrics.json").read_text())
     assert again["test_accuracy"] == shipped["test_accuracy"]
     assert again["pruned_architecture"] == shipped["pruned_architecture"]
 
 
-def test_a_measurement_without_its_runs_is_one_clear_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "snn_edu", "reproduce", "--level", "smoke", "--out", str(tmp_path),
-                             "--run", "mlp/frontier/seed0"], capture_output=True, text=True)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "mlp/al/seed0 has not finished" in result.stderr
+def test_a_measurement_without_its_runs_is_one_clear_line(tmp_path, capsys):
+    assert main(["reproduce", "--level", "smoke", "--out", str(tmp_path), "--run", "mlp/frontier/seed0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mlp/al/seed0 has not finished" in err
 
 
 def test_compact_history_keeps_every_category(study):
