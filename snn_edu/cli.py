@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "cross-entropy + KL / N); l0 and bc imply --schedule joint")
     train.add_argument("--l0-lambda", type=float, nargs="+", help="L0 penalty lambda, times 1/N (the L0 paper's "
                        "0.1/N is 0.1, the default): one value, or one per gated layer")
-    train.add_argument("--data", type=_data_name, help=f"mnist, mnist5k, fashion-mnist or idx:PATH (default {d.data})")
+    train.add_argument("--data", type=_data_name, help=f"mnist, mnist5k, fashion-mnist, fashion5k, cifar10, cifar100, idx:PATH or imagefolder:PATH (default {d.data})")
     train.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     train.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     train.add_argument("--lr", type=float, help=f"default {d.lr}")
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="fetch data sets")
     data_sub = data.add_subparsers(dest="action", required=True)
     download = data_sub.add_parser("download", help="download a data set (needs internet)")
-    download.add_argument("name", choices=("mnist", "fashion-mnist", "mnist5k", "cifar10", "cifar100"))
+    download.add_argument("name", choices=("mnist", "fashion-mnist", "mnist5k", "fashion5k", "cifar10", "cifar100"))
     download.add_argument("--root", type=Path, default=None)
     return parser
 

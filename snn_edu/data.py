@@ -1,4 +1,4 @@
-"""Data sets as in-memory tensors: MNIST, Fashion-MNIST, the offline mnist5k, and IDX folders."""
+"""Data sets as in-memory tensors: MNIST, Fashion-MNIST, the offline mnist5k and fashion5k, and IDX folders."""
 
 from __future__ import annotations
 
@@ -14,16 +14,19 @@ from torch.utils.data import TensorDataset
 from . import images
 from .errors import ConfigError, DataError, first_line
 
-DATASETS = ("mnist", "mnist5k", "fashion-mnist", "cifar10", "cifar100")
+DATASETS = ("mnist", "mnist5k", "fashion-mnist", "fashion5k", "cifar10", "cifar100")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "Fashion-MNIST")}
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _TORCH_TO_IDX = {torch.uint8: 0x08, torch.int8: 0x09, torch.int16: 0x0B, torch.int32: 0x0C,
                  torch.float32: 0x0D, torch.float64: 0x0E}
-# mnist5k: 5,000 MNIST digits (500 per class) shipped as gzipped IDX files; see assets/README.md.
+# mnist5k and fashion5k: 5,000 images each (500 per class) shipped as gzipped IDX files, split
+# 4,000 / 1,000 the same way; see assets/README.md (fashion5k is made by snn_edu.fashion5k).
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 MNIST5K_FILES = ("mnist5k-images-idx3-ubyte.gz", "mnist5k-labels-idx1-ubyte.gz")
+FASHION5K_FILES = ("fashion5k-images-idx3-ubyte.gz", "fashion5k-labels-idx1-ubyte.gz")
+SHIPPED = {"mnist5k": MNIST5K_FILES, "fashion5k": FASHION5K_FILES}
 
 
 def default_data_dir() -> Path:
@@ -85,8 +88,12 @@ def write_idx(path, tensor: torch.Tensor) -> Path:
     header = bytes([0, 0, code, t.ndim]) + np.asarray(t.shape, dtype=">u4").tobytes()
     body = t.numpy().astype(np.dtype(_IDX_TYPES[code])).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with (gzip.open if path.suffix == ".gz" else open)(path, "wb") as f:
-        f.write(header + body)
+    with open(path, "wb") as raw:
+        if path.suffix == ".gz":  # no name and no time in the gzip header: the same tensor gives the same bytes
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as f:
+                f.write(header + body)
+        else:
+            raw.write(header + body)
     return path
 
 
@@ -103,29 +110,30 @@ def _load_idx_folder(folder: Path) -> tuple[TensorDataset, TensorDataset]:
             _as_dataset(tensors[2], tensors[3], f"{folder} (t10k)"))
 
 
-def _mnist5k_paths() -> list[Path]:
-    """The shipped mnist5k files; a missing one means the package was installed without its data."""
-    paths = [ASSETS_DIR / name for name in MNIST5K_FILES]
+def _shipped_paths(name: str = "mnist5k") -> list[Path]:
+    """A shipped subset's files; a missing one means the package was installed without its data."""
+    paths = [ASSETS_DIR / file for file in SHIPPED[name]]
     for path in paths:
         if not path.is_file():
-            raise DataError(f"mnist5k data file {path} is missing, so the snn_edu install is incomplete;"
+            raise DataError(f"{name} data file {path} is missing, so the snn_edu install is incomplete;"
                             " reinstall snn_edu (e.g. 'pip install -e .' from the repository)")
     return paths
 
 
-def _mnist5k_raw() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 5,000 shipped digits in their stored order: images uint8 (5000,28,28), labels uint8 (5000,)."""
-    images, labels = (read_idx(path) for path in _mnist5k_paths())
+def _shipped_raw(name: str = "mnist5k") -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 shipped images in their stored order: images uint8 (5000,28,28), labels uint8 (5000,)."""
+    images, labels = (read_idx(path) for path in _shipped_paths(name))
     if tuple(images.shape) != (5000, 28, 28) or tuple(labels.shape) != (5000,):
-        raise DataError(f"mnist5k data files in {ASSETS_DIR} have unexpected shapes"
+        raise DataError(f"{name} data files in {ASSETS_DIR} have unexpected shapes"
                         f" {tuple(images.shape)} and {tuple(labels.shape)}; reinstall the package")
     return images, labels
 
 
-@functools.lru_cache(maxsize=1)
-def _mnist5k_split() -> tuple[torch.Tensor, ...]:
-    """The fixed 4,000/1,000 mnist5k split (400/100 per class): x float32 (N,784) in [0,1], y int64."""
-    images, labels = _mnist5k_raw()
+@functools.lru_cache(maxsize=2)
+def _shipped_split(name: str = "mnist5k") -> tuple[torch.Tensor, ...]:
+    """The fixed 4,000/1,000 split of a shipped subset (400/100 per class): x float32 (N,784) in
+    [0,1], y int64; the same rule for mnist5k and fashion5k."""
+    images, labels = _shipped_raw(name)
     x = images.reshape(len(images), -1).float() / 255.0
     y = labels.long()
     g = torch.Generator().manual_seed(0)
@@ -153,7 +161,10 @@ def _load_torchvision(name: str, root: Path, download: bool) -> tuple[TensorData
         what = f"could not be downloaded to {root} ({first_line(e)})" if download else f"not found under {root}"
         raise DataError(
             f"{label} {what}; run 'python -m snn_edu data download {name}'"
-            " on a machine with internet, or use --data mnist5k (offline)") from e
+            " on a machine with internet, or " + (
+                "use --data fashion5k (offline; the full set offline on Debian: apt-get install "
+                "dataset-fashion-mnist, then --data idx:/usr/share/datasets/fashion-mnist)" if name == "fashion-mnist"
+                else "use --data mnist5k (offline)")) from e
     return tuple(_as_dataset(p.data, p.targets, f"{label} {root}") for p in parts)
 
 
@@ -164,10 +175,9 @@ def load_dataset(name: str, root=None, download: bool = False) -> tuple[TensorDa
         return images.load(name, Path(root) if root else default_data_dir(), download)
     if name.startswith("idx:"):
         return _load_idx_folder(Path(name[4:]).expanduser())
-    if name == "mnist5k":
-        xtr, ytr, xte, yte = _mnist5k_split()
-        return (_as_dataset(xtr.clone(), ytr.clone(), "mnist5k"),
-                _as_dataset(xte.clone(), yte.clone(), "mnist5k"))
+    if name in SHIPPED:
+        xtr, ytr, xte, yte = _shipped_split(name)
+        return (_as_dataset(xtr.clone(), ytr.clone(), name), _as_dataset(xte.clone(), yte.clone(), name))
     if name in _TORCHVISION:
         return _load_torchvision(name, Path(root) if root else default_data_dir(), download)
     raise _unknown(name)
@@ -190,11 +200,11 @@ def shape_and_classes(name: str) -> tuple[tuple[int, int, int], int]:
 def download_dataset(name: str, root=None) -> Path:
     """Download mnist, fashion-mnist, cifar10 or cifar100 and return the data folder.
 
-    mnist5k ships inside this package and needs no download: its assets folder is returned
-    (after checking that its files are there).
+    mnist5k and fashion5k ship inside this package and need no download: their assets folder is
+    returned (after checking that their files are there).
     """
-    if name == "mnist5k":
-        _mnist5k_paths()
+    if name in SHIPPED:
+        _shipped_paths(name)
         return ASSETS_DIR
     if name.startswith("idx:"):
         raise ConfigError("idx:PATH data sets are local folders; there is nothing to download")

@@ -56,8 +56,8 @@ MNIST5K_SHA256 = "e3e0f37062e56a5b3bd6f779f9bdf37f968f6ab36951b9bdbd99af2690ccca
 
 
 def test_mnist5k_is_unchanged():
-    data._mnist5k_split.cache_clear()
-    xtr, ytr, xte, yte = data._mnist5k_split()
+    data._shipped_split.cache_clear()
+    xtr, ytr, xte, yte = data._shipped_split()
     assert xtr.shape == (4000, 784) and xte.shape == (1000, 784)
     assert torch.bincount(ytr, minlength=10).tolist() == [400] * 10
     assert torch.bincount(yte, minlength=10).tolist() == [100] * 10
@@ -75,9 +75,38 @@ def test_mnist5k_assets():
     assert labels.dtype == torch.uint8 and labels.tolist() == [c for c in range(10) for _ in range(500)]
 
 
+# SHA-256 of the four tensors _shipped_split("fashion5k") returned when the files were made
+# (2026-11-30): a change to the files or to the split rule changes it.
+FASHION5K_SPLIT_SHA256 = "1ed1d774d69cdde84b6c31f7b86bf5bdd6c973095b7bd678a466e8cc5783d3d9"
+
+
+def test_fashion5k_files_checksums_and_split():
+    """fashion5k: the files assets/README.md describes (first 500 of each class, in class order),
+    split 4,000 / 1,000 by mnist5k's rule; its fixed split hashes to the value recorded here."""
+    import hashlib
+
+    sums = {"fashion5k-images-idx3-ubyte.gz": "6aee13b1ec973a6ffe4d0f1ce68c6f87f7bf999306a395ec0e6f7e6985abdc36",
+            "fashion5k-labels-idx1-ubyte.gz": "0bd1c3ebe2126da16fe15ba87422f75d0a4b37066970e0e29aa16577a2857965"}
+    for name, digest in sums.items():
+        assert hashlib.sha256((data.ASSETS_DIR / name).read_bytes()).hexdigest() == digest, name
+    train, test = data.load_dataset("fashion5k")
+    assert train.tensors[0].shape == (4000, 1, 28, 28) and test.tensors[0].shape == (1000, 1, 28, 28)
+    assert torch.bincount(train.tensors[1], minlength=10).tolist() == [400] * 10
+    assert torch.bincount(test.tensors[1], minlength=10).tolist() == [100] * 10
+    images, labels = data._shipped_raw("fashion5k")
+    mnist_images, _ = data._shipped_raw("mnist5k")
+    assert not torch.equal(images, mnist_images) and labels.tolist() == [c for c in range(10) for _ in range(500)]
+    split = data._shipped_split("fashion5k")
+    # the same positions as mnist5k's split: the rule depends only on the labels, which are equal
+    mnist_split = data._shipped_split("mnist5k")
+    assert torch.equal(split[1], mnist_split[1]) and torch.equal(split[3], mnist_split[3])
+    digest = hashlib.sha256(b"".join(t.contiguous().numpy().tobytes() for t in split)).hexdigest()
+    assert digest == FASHION5K_SPLIT_SHA256
+
+
 def test_mnist5k_missing_asset_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "ASSETS_DIR", tmp_path)
-    data._mnist5k_split.cache_clear()
+    data._shipped_split.cache_clear()
     try:
         for load in (lambda: data.load_dataset("mnist5k"), lambda: data.download_dataset("mnist5k")):
             with pytest.raises(DataError) as e:
@@ -86,11 +115,11 @@ def test_mnist5k_missing_asset_is_one_line(tmp_path, monkeypatch):
             assert "\n" not in msg and "incomplete" in msg and "reinstall" in msg
             assert str(tmp_path / data.MNIST5K_FILES[0]) in msg
     finally:
-        data._mnist5k_split.cache_clear()
+        data._shipped_split.cache_clear()
 
 
 def test_mnist5k_deterministic_regardless_of_global_seed(mnist5k):
-    data._mnist5k_split.cache_clear()
+    data._shipped_split.cache_clear()
     torch.manual_seed(12345)
     train2, test2 = data.load_dataset("mnist5k")
     for a, b in zip(mnist5k[0].tensors + mnist5k[1].tensors, train2.tensors + test2.tensors):
@@ -179,7 +208,8 @@ def test_missing_torchvision_data_is_one_line(tmp_path, name):
         data.load_dataset(name, root=tmp_path)
     msg = str(e.value)
     assert "\n" not in msg
-    assert "data download" in msg and "mnist5k" in msg and str(tmp_path) in msg
+    offline = "fashion5k" if name == "fashion-mnist" else "mnist5k"
+    assert "data download" in msg and f"--data {offline}" in msg and str(tmp_path) in msg
     assert e.value.__cause__ is not None
 
 
