@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                        help="print the results as JSON (or write them to PATH and print the table)")
 
+    tasks = sub.add_parser("tasks", help="is a harder task pruned less? mnist5k against fashion5k, from results/")
+    tasks.add_argument("--results", type=Path, default=Path("results"))
+    tasks.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+
     rep = sub.add_parser("reproduce", help="the frontier study and the ablation variants, as independent jobs")
     rep.add_argument("--level", choices=LEVELS, default="cpu", help="configuration of every run (default cpu)")
     rep.add_argument("--out", type=Path, default=None, help="results folder (default results/LEVEL)")
@@ -306,6 +310,18 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 1 if result["failed"] or result["skipped"] else 0
 
 
+def tasks_page(args: argparse.Namespace) -> int:
+    from .tasks import tasks_page as page
+
+    text = page(args.results)
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _submit_to_slurm(args: argparse.Namespace, jobs, out: Path) -> int:
     from .slurm import SlurmOptions, submit_study
     from .study import Job, collect, command
@@ -446,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
             return perf_doc(args)
         if args.command == "links":
             return links(args)
+        if args.command == "tasks":
+            return tasks_page(args)
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0
