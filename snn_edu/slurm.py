@@ -109,21 +109,17 @@ def task_states(arrays: list[str]) -> dict[str, str]:
 
 def unfinished_tasks(folder: Path, finished: set[str]) -> list[dict]:
     """The tasks of earlier submissions whose job has not finished: id, state (when sacct knows
-    it), log and its log's last line."""
-    report = []
-    subs = _load(folder / "submissions.json")
-    states = task_states([sub["array"] for sub in subs]) if any(
-        job_id not in finished for sub in subs for job_id in sub["tasks"]) else {}
-    for sub in subs:
-        for index, job_id in enumerate(sub["tasks"], start=1):
-            if job_id not in finished:
-                log = Path(sub["logs"].replace("%A", str(sub["array"])).replace("%a", str(index)))
-                task = f"{sub['array']}_{index}"
-                report.append({"job": job_id, "task": task, "state": states.get(task, "").split()[0] if
-                               states.get(task) else None, "log": str(log), "last_line": _last_line(log)})
+    it), log and its log's last line; a job submitted twice is told by its latest task."""
+    pending = [(sub, index, job_id) for sub in _load(folder / "submissions.json")
+               for index, job_id in enumerate(sub["tasks"], start=1) if job_id not in finished]
+    states = task_states(sorted({sub["array"] for sub, _, _ in pending}))
     latest = {}
-    for r in report:  # a job submitted twice: its latest task speaks for it
-        latest[r["job"]] = r
+    for sub, index, job_id in pending:
+        task = f"{sub['array']}_{index}"
+        log = Path(sub["logs"].replace("%A", str(sub["array"])).replace("%a", str(index)))
+        state = states.get(task, "").split()
+        latest[job_id] = {"job": job_id, "task": task, "state": state[0] if state else None, "log": str(log),
+                          "last_line": _last_line(log)}
     return list(latest.values())
 
 
@@ -135,7 +131,7 @@ def _submit(stage: str, commands: list[str], folder: Path, name: str, options: S
     args = [_tool("sbatch"), "--parsable", f"--job-name={name}", f"--array=1-{len(commands)}",
             f"--output={logs}", f"--chdir={Path.cwd()}", *options.flags()]
     if after:
-        args += [f"--dependency=afterany:{after}", "--kill-on-invalid-dep=yes"]
+        args.append(f"--dependency=afterany:{after}")
     array = _run(args + [str(folder / "task.sh"), str(listing)]).strip().split(";")[0]
     subs = _load(folder / "submissions.json")
     subs.append({"array": array, "stage": stage, "tasks": [c.split("--run ")[1].split()[0] for c in commands],

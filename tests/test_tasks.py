@@ -21,3 +21,8 @@ def test_a_difference_counts_only_beyond_the_seeds_spread():
     more, = task_sentences([row("mlp", "mnist5k", [1.0, 1.0]), row("mlp", "fashion5k", [9.0, 9.0])],
                            "mnist5k", "fashion5k")
     assert "pruned more on the harder task" in more
+
+
+def test_the_shipped_page_is_computed_from_the_shipped_runs():
+    page = (ROOT / "docs" / "harder_tasks.md").read_text()
+    assert page == tasks_page(ROOT / "results"), "regenerate: python -m snn_edu tasks --out docs/harder_tasks.md"
