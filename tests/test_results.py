@@ -62,19 +62,22 @@ def test_each_peer_point_as_trained_is_its_run(rows):
             assert abs(r["test_accuracy"] - metrics["test_accuracy"]) <= 0.1  # folding rounds; one digit of 1,000
 
 
-def test_every_run_records_its_config_command_and_machine():
-    manifest = read_manifest(RESULTS)
+@pytest.mark.parametrize("study", ["cpu", "cpu-fashion5k"])
+def test_every_run_records_its_config_command_and_machine(study):
+    results = ROOT / "results" / study
+    manifest = read_manifest(results)
     assert manifest["complete"] and not manifest["missing"] and manifest["level"] == "cpu"
     for key in ("snn_edu", "git_commit", "torch", "cpu", "threads_per_job", "date", "wall_seconds"):
         assert manifest[key] not in (None, "", []), key
     for job_id in manifest["plan"]:
         job = Job.parse(job_id)
-        metrics = json.loads(job.metrics_path(RESULTS).read_text())
-        assert metrics["command"].startswith(f"python -m snn_edu reproduce --level cpu --out results/cpu --run {job_id}")
+        metrics = json.loads(job.metrics_path(results).read_text())
+        assert metrics["command"].startswith(f"python -m snn_edu reproduce --level cpu --out results/{study} --run {job_id}")
+        assert metrics["command"].endswith(" --data fashion5k") == (study == "cpu-fashion5k")
         assert metrics["config"]["seed"] == job.seed and metrics["config"]["model"] == job.model
         assert metrics["provenance"]["cpu"] and metrics["provenance"]["git_commit"]
         if job.stage == "train":
-            assert (job.folder(RESULTS) / "history.pt").exists()
+            assert (job.folder(results) / "history.pt").exists()
 
 
 def test_results_stay_under_20_mb():
@@ -88,9 +91,10 @@ def test_results_stay_under_20_mb():
     assert paths and sum(p.stat().st_size for p in paths) < 20 * 2**20
 
 
+@pytest.mark.parametrize("study", ["cpu", "cpu-fashion5k"])
 @pytest.mark.parametrize("model", ["mlp", "lenet5"])
-def test_shipped_weights_give_the_recorded_numbers(model):
-    run = load_run(RESULTS / model / "al" / "seed0")
+def test_shipped_weights_give_the_recorded_numbers(model, study):
+    run = load_run(ROOT / "results" / study / model / "al" / "seed0")
     x, y = run.test_set().tensors
     result = evaluate(run.model, x, y)
     assert abs(result["test_accuracy"] - run.metrics["test_accuracy"]) <= 0.1
