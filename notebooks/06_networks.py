@@ -87,7 +87,7 @@ model = gate_classifier(resnet, linear=["fc"], switcher="lite")
 # ResNet18 achieves.
 
 # %%
-size = dict(train_size=128, test_size=100, epochs=2, max_steps=1) if smoke_mode() else \
+size = dict(train_size=64, test_size=64, epochs=2, max_steps=1) if smoke_mode() else \
     dict(train_size=1000, test_size=1000, epochs=4)
 config = TrainConfig(model="torchvision-resnet18", switcher="lite", lr=0.01, momentum=0.9, seed=0, **size)
 train_set, test_set = load_data(config)  # the shipped digits (config.data is mnist5k), subsampled

@@ -47,7 +47,7 @@ def random_gates(model, seed=0):
 @pytest.mark.parametrize("name, shape, gate_convs, gate", CASES,
                          ids=[f"{c[0]}-{c[1][0]}x{c[1][1]}{'-convs' if c[2] else ''}" for c in CASES])
 def test_network_builds_trains_and_compacts(name, shape, gate_convs, gate):
-    config = TrainConfig(model=name, switcher="lite", gate=gate, gate_convs=gate_convs, epochs=1, max_steps=2,
+    config = TrainConfig(model=name, switcher="lite", gate=gate, gate_convs=gate_convs, epochs=1, max_steps=1,
                          batch_size=8, device="cpu")
     trainer = Trainer(config, images(shape, 16, 0), images(shape, 8, 1), progress=False)
     model = trainer.model

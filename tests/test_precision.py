@@ -160,7 +160,8 @@ def test_fp16_loss_scaler_steps_and_resumes(monkeypatch, tiny, tmp_path):
 
 
 def test_cli_train_in_bf16(bf16_cpu, tmp_path, capsys):
-    code = main(["train", "--preset", "smoke", "--precision", "bf16", "--no-progress", "--out", str(tmp_path)])
+    code = main(["train", "--preset", "smoke", "--precision", "bf16", "--epochs", "1", "--max-steps", "1", "--no-progress",
+                 "--out", str(tmp_path)])
     assert code == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["precision"] == "bf16"
