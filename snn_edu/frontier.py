@@ -230,7 +230,7 @@ def curve_label(criterion: str, source: str) -> str:
 
 
 # -- findings -------------------------------------------------------------------------------------
-MODEL_NAMES = {"mlp": "MLP 784-300-100", "lenet5": "LeNet5-Caffe"}
+MODEL_NAMES = {"mlp": "MLP 784-300-100", "lenet5": "LeNet5-Caffe", "vgg-cov2": "VGG-cov2"}
 COMPARISONS = (  # (curve a, curve b, name of a, name of b, context)
     (("switcher", "switcher"), ("magnitude", "switcher"), "the gate", "the L1 norm",
      ", both ranking the switcher model's folded weights"),

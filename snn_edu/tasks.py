@@ -7,13 +7,8 @@ import json
 import statistics
 from pathlib import Path
 
-from .ablation import load_runs, mean_architecture, mean_std
-
-MODEL_NAMES = {"mlp": "MLP 784-300-100", "lenet5": "LeNet5-Caffe", "vgg-cov2": "VGG-cov2"}
-
-
-def _by_seed(runs: list[dict]) -> dict[int, dict]:
-    return {m["config"]["seed"]: m for m in runs if m.get("test_accuracy") is not None}
+from .ablation import _by_seed, _spread_word, load_runs, mean_architecture, mean_std
+from .frontier import MODEL_NAMES
 
 
 def task_rows(results: dict[str, Path], models) -> list[dict]:
@@ -23,7 +18,7 @@ def task_rows(results: dict[str, Path], models) -> list[dict]:
     for model in models:
         for task, folder in results.items():
             runs = load_runs(Path(folder) / model, kinds=("al", "dense"))
-            al, dense = _by_seed(runs.get("al", [])), _by_seed(runs.get("dense", []))
+            al, dense = _by_seed(runs, "al"), _by_seed(runs, "dense")
             if not al:
                 continue
             seeds = sorted(al)
@@ -46,10 +41,6 @@ def tasks_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _spread(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def task_sentences(rows: list[dict], easier: str, harder: str) -> list[str]:
     """Per network: did the switcher remove fewer weights on the harder task, by more than the
     larger of the two tasks' seed spreads (std over seeds)?"""
@@ -60,10 +51,11 @@ def task_sentences(rows: list[dict], easier: str, harder: str) -> list[str]:
             out.append(f"{MODEL_NAMES.get(model, model)}: not measured on both {easier} and {harder}.")
             continue
         e, h = by_task[easier]["removed"], by_task[harder]["removed"]
-        diff, spread = statistics.mean(h) - statistics.mean(e), max(_spread(e), _spread(h))
-        verdict = ("pruned less on the harder task, by more than the seeds' spread" if diff < -spread else
-                   "pruned more on the harder task, by more than the seeds' spread, against the papers' claim"
-                   if diff > spread else "no difference beyond the seeds' spread: the claim is not shown here")
+        diff = statistics.mean(h) - statistics.mean(e)
+        spread = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in (e, h))
+        verdict = _spread_word(h, e, "pruned more on the harder task, by more than the seeds' spread, against the "
+                               "papers' claim", "pruned less on the harder task, by more than the seeds' spread",
+                               "no difference beyond the seeds' spread: the claim is not shown here")
         out.append(f"{MODEL_NAMES.get(model, model)}: the switcher removed {mean_std(h)} % of the weights on "
                    f"{harder} against {mean_std(e)} % on {easier} ({diff:+.2f} points, seed spread up to "
                    f"{spread:.2f}): {verdict}.")
