@@ -52,6 +52,16 @@ SETTINGS = {"smoke": FrontierSettings(targets=(0, 50, 90), finetune_epochs=1, at
                                       attribution_steps=4),
             "cpu": FrontierSettings(),
             "paper": FrontierSettings()}
+# VGG-cov2 at the cpu level: a fine-tuning epoch of its 4.3M weights on this 2-core CPU costs what
+# the MLP's whole frontier does, so its frontier has three targets, no fine-tuning and a smaller
+# attribution sample (docs/performance.md gives the cost).
+CHEAPER = {("cpu", "vgg-cov2"): FrontierSettings(targets=(0, 50, 90), finetune_epochs=0, attribution_digits=64,
+                                                attribution_steps=8)}
+
+
+def settings_for(level: str, model: str) -> FrontierSettings:
+    """The frontier settings of `model` at `level`: the level's, unless CHEAPER names the pair."""
+    return CHEAPER.get((level, model), SETTINGS[level])
 
 
 # -- ranking and masks ----------------------------------------------------------------------------

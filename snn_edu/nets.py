@@ -13,6 +13,7 @@ nn.Conv2d) layers of any PyTorch classifier, keeping their trained weights.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -75,6 +76,19 @@ def _init_paper(model: nn.Module) -> None:
             nn.init.normal_(m.weight, 0.0, 0.01)
         if isinstance(m, (nn.Conv2d, nn.Linear, GatedLayer)) and getattr(m, "bias", None) is not None:
             nn.init.zeros_(m.bias)
+
+
+def init_fc(model: nn.Module, init_std: float | None) -> None:
+    """Re-initialise every gated FC weight: N(0, init_std), or PyTorch's uniform(+-1/sqrt(in))
+    when `init_std` is None (what --init sets for the papers' networks)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, GatedLinear):
+                if init_std is None:
+                    bound = 1 / math.sqrt(m.in_features)
+                    nn.init.uniform_(m.weight, -bound, bound)
+                else:
+                    nn.init.normal_(m.weight, 0.0, init_std)
 
 
 def vgg_cov2(in_shape=(3, 32, 32), classes: int = 10, strategy: str = "neuron",

@@ -154,7 +154,7 @@ def _train(job: Job, level: str, out: Path, progress: bool, precision: str, data
 def _magnitude(job: Job, level: str, out: Path) -> tuple[dict, str]:
     al_metrics, _, _ = _trained(Job(job.model, "al", job.seed), out)
     _, dense_config, dense_folder = _trained(Job(job.model, "dense", job.seed), out)
-    epochs = frontier.SETTINGS[level].finetune_epochs
+    epochs = frontier.settings_for(level, job.model).finetune_epochs
     config = replace(dense_config, epochs=max(1, epochs))
     results = magnitude_metrics(load_model(dense_folder, dense_config), al_metrics, config, *load_data(config), epochs)
     return ({kind: {**m, "config": asdict(config)} for kind, m in results.items()},
@@ -164,7 +164,7 @@ def _magnitude(job: Job, level: str, out: Path) -> tuple[dict, str]:
 def _frontier(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, str]:
     al_metrics, al_config, al_folder = _trained(Job(job.model, "al", job.seed), out)
     _, dense_config, dense_folder = _trained(Job(job.model, "dense", job.seed), out)
-    settings = frontier.SETTINGS[level]
+    settings = frontier.settings_for(level, job.model)
     rows = frontier.frontier_rows(load_model(al_folder, al_config), load_model(dense_folder, dense_config),
                                   al_metrics, al_config, *load_data(al_config), settings, progress)
     return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(al_config)}}, f"{len(rows)} points"
@@ -172,7 +172,7 @@ def _frontier(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, st
 
 def _peers(job: Job, level: str, out: Path) -> tuple[dict, str]:
     trained = {kind: _trained(Job(job.model, kind, job.seed), out) for kind in PEERS}
-    settings = frontier.SETTINGS[level]
+    settings = frontier.settings_for(level, job.model)
     config = replace(trained["direct"][1], gate="switcher")  # the level's TNN recipe: every peer fine-tunes alike
     models = {kind: load_model(folder, c) for kind, (_, c, folder) in trained.items()}
     rows = peers.peer_rows(models, config, *load_data(config), settings)

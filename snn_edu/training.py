@@ -22,7 +22,7 @@ from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .schedules import LR_SCHEDULES, make_schedule
 from .models import GatedNet, build_model
 from .memory import check_fits
-from .nets import NETWORKS, build_network
+from .nets import NETWORKS, build_network, init_fc
 from .switcher import use_fast_kernels
 
 SCHEDULES = ("alternate", "separate", "joint", "dense")
@@ -52,7 +52,8 @@ class TrainConfig:
     warmup_epochs: int | None = None      # None: 4 for LeNet5, 0 for the MLP (the release)
     even_phase: str | None = None         # phase of even epochs after warm-up; None: release parity
     separate_tnn_epochs: int | None = None  # SL: TNN-only epochs before the switcher; None: half
-    init_std: float | None = -1.0         # -1: the model's default (N(0, 0.01) for the MLP)
+    init_std: float | None = -1.0         # -1: the model's default (N(0, 0.01) for the MLP and the FC
+                                          # layers of the CIFAR networks); None: PyTorch's uniform
     gate_stats: str = "running"           # BatchNorm statistics of the evaluation gate
     switcher_input: str = "weights"       # ablation controls: shuffled, noise, constant
     clip_grad_norm: float | None = None   # off by default (a deviation from the release)
@@ -169,6 +170,8 @@ def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, cla
         shape, n_classes = shape_and_classes(config.data) if in_shape is None or classes is None else (None, None)
         model = build_network(config.model, config.strategy, switcher, config.gate, in_shape or shape,
                               classes or n_classes, config.gate_convs)
+        if config.init_std != -1.0:
+            init_fc(model, config.init_std)
     elif config.gate_convs:
         raise ConfigError(f"--gate-convs applies to vgg-cov2, not {config.model}")
     else:
