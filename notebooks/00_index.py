@@ -51,9 +51,10 @@ if "google.colab" in sys.modules:
 # | 4 | [04 · The ablation study](04_ablation.ipynb) | what really makes the switcher prune: controls that feed it shuffled weights, noise or a constant, magnitude pruning at the same sparsity, and the accuracy-versus-sparsity frontier | compare runs epoch by epoch; move a pruning threshold; explore the frontier |
 # | 5 | [05 · The switcher against its peers](05_peers.ipynb) | the papers' Table 1 question: does a U-Net that reads the weights choose better than a gate learned directly (the switcher without its U-Net), L0 regularisation or Bayesian compression (BC-GNJ)? | step through each method's masks; compare the methods on the frontier |
 # | 6 | [06 · Switchers on other networks](06_networks.ipynb) | the method beyond MNIST: switchers on a torchvision ResNet18 in three lines, trained here on the shipped digits; the papers' CIFAR and Mini-ImageNet networks by name, and which of the papers' rows the package runs and has measured | gate your own model; print the commands a GPU cluster runs |
+# | 7 | [07 · Is a harder task pruned less?](07_harder_tasks.ipynb) | the papers' claim that harder tasks are pruned less, tested offline: the MLP, LeNet5 and VGG-cov2 on digits and on the harder Fashion-MNIST, three seeds each, with a computed verdict per network | compare the pixels each task keeps; step through any run's masks |
 #
-# Read them in this order: 02 uses the vocabulary of 01, 03 to 05 question what 02 shows, and
-# 06 takes the method to other networks.
+# Read them in this order: 02 uses the vocabulary of 01, 03 to 05 question what 02 shows,
+# 06 takes the method to other networks and 07 to a harder task.
 # Each one ends with exercises that its widgets can answer.
 
 # %% [markdown]
@@ -63,8 +64,8 @@ if "google.colab" in sys.modules:
 #
 # * **smoke** (`SNN_EDU_SMOKE=1`): tiny runs that only check that everything works; the numbers
 #   mean nothing;
-# * **the default**: the notebooks open the runs that ship in `results/cpu/` and train nothing;
-# * **training here** (`TRAIN_LIVE = True` near the top of notebooks 02-05): the `cpu` level,
+# * **the default**: the notebooks open the runs that ship in `results/` and train nothing;
+# * **training here** (`TRAIN_LIVE = True` near the top of notebooks 02-05 and 07): the `cpu` level,
 #   which teaches something real on a laptop or on Binder.
 #
 # A fourth level, `paper` (the authors' recipe on all of MNIST for 100 epochs), is meant for a

@@ -154,7 +154,7 @@ for model in MODELS:
 # paper's reported point. Bands are ± one standard deviation over seeds.
 
 # %%
-summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+summary = [s for s in frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv")) if s["model"] in MODELS]
 fig = widgets.frontier_figure(summary, MODELS[0], 0)
 plt.show()
 

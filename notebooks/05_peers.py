@@ -88,7 +88,7 @@ else:
 print(describe_results(RESULTS))
 MODELS = [m for m in ("mlp", "lenet5") if (RESULTS / m / "direct").is_dir()]
 runs = {m: peers.load_method_runs(RESULTS / m) for m in MODELS}
-summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+summary = [s for s in frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv")) if s["model"] in MODELS]
 print("recipe:", report.recipe_text(RESULTS, MODELS))
 
 # %% [markdown]

@@ -254,11 +254,13 @@ def record_times(path: str | Path, info: dict) -> Path:
     return path
 
 
-# What a notebook trains when TRAIN_LIVE = True at the cpu level: shipped runs, or the kinds of
-# study jobs it runs (training runs and measurements).
-STUDY_KINDS = {"04_ablation": ("al", "sl", "dense", "shuffled", "noise", "constant", "connection", "magnitude",
-                               "frontier"),
-               "05_peers": ("al", "dense", "frontier", "direct", "peers", "l0-*")}
+# What a notebook trains when TRAIN_LIVE = True at the cpu level: shipped runs, or the jobs of
+# shipped studies it runs again (the studies' folders next to results/cpu, the networks, the kinds
+# of training run and measurement).
+LIVE_STUDIES = {"04_ablation": (("cpu",), ("mlp", "lenet5"), ("al", "sl", "dense", "shuffled", "noise", "constant",
+                                                            "connection", "magnitude", "frontier")),
+                "05_peers": (("cpu",), ("mlp", "lenet5"), ("al", "dense", "frontier", "direct", "peers", "l0-*")),
+                "07_harder_tasks": (("cpu", "cpu-fashion5k"), ("mlp", "lenet5"), ("al", "dense"))}
 LIVE_TRAINING = {"02_training": ("mlp/al/seed0", "lenet5/al/seed0"),
                  "03_kernels": ("lenet5/al/seed0", "mlp/al/seed0")}
 
@@ -267,14 +269,15 @@ def _live_training_seconds(notebook: str, results: Path) -> tuple[float, str]:
     """Seconds the shipped cpu-level jobs took to produce what `notebook` trains live, and how they ran."""
     from .runfolder import read_metrics
 
-    if notebook in STUDY_KINDS:
+    if notebook in LIVE_STUDIES:
         from fnmatch import fnmatch
 
         from .study import finished_jobs
 
-        kinds = STUDY_KINDS[notebook]
-        runs = [read_metrics(j.metrics_path(results).parent)["provenance"] for j in finished_jobs(results)
-                if any(fnmatch(j.kind, k) for k in kinds)]
+        folders, models, kinds = LIVE_STUDIES[notebook]
+        runs = [read_metrics(j.metrics_path(study).parent)["provenance"]
+                for study in (results.parent / f for f in folders) for j in finished_jobs(study)
+                if j.model in models and any(fnmatch(j.kind, k) for k in kinds)]
         threads = sorted({r["threads"] for r in runs})
         return (sum(r["seconds"] for r in runs),
                 f"{len(runs)} jobs, added up as if run one after another, {'/'.join(map(str, threads))} thread(s) each")

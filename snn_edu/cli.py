@@ -16,6 +16,7 @@ from .gates import GATES
 from .errors import ConfigError, SnnEduError
 from .models import MODELS
 from .nets import NETWORKS
+from .joint import SCOPES
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .precision import PRECISIONS
 from .presets import LEVELS, preset
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="BatchNorm statistics of the evaluation gate (default running, as the release)")
     train.add_argument("--switcher-input", choices=SWITCHER_INPUTS,
                        help="what the switcher reads: weights (the method) or a control (ablation)")
+    train.add_argument("--switcher-scope", choices=SCOPES, help="layer: one switcher per layer (default, the "
+                       "release); joint: one switcher reads all FC layers and one all conv layers (the first "
+                       "paper's section 3.3)")
     train.add_argument("--clip-grad-norm", type=float, help="off by default (not in the paper)")
     train.add_argument("--train-size", type=int, help="subsample the training set")
     train.add_argument("--test-size", type=int, help="subsample the test set")

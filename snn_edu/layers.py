@@ -204,6 +204,8 @@ class GatedLinear(GatedLayer):
     adds an ungated bias per output (the heads of torchvision's classifiers have one).
     """
 
+    family = "fc"  # which joint switcher reads it (snn_edu.joint)
+
     def __init__(self, in_features: int, out_features: int, strategy: str = "neuron",
                  switcher: str | SwitcherSpec | None = "paper", init_std: float | None = 0.01,
                  gate: str = "switcher", droprate_init: float = 0.5, clip_var: float | None = None,
@@ -262,6 +264,8 @@ class ConvSwitcher(Gate):
 class GatedConv2d(GatedLayer):
     """Conv whose output filters (neuron) or filter slices (connection) are gated; bias-free
     unless asked (the bias of a pruned filter is gated with it)."""
+
+    family = "conv"  # which joint switcher reads it (snn_edu.joint)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, strategy: str = "neuron",
                  switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher", droprate_init: float = 0.5,

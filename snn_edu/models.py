@@ -47,8 +47,9 @@ class GatedNet(nn.Sequential):
         return [p for p in self.parameters() if id(p) not in gate_params]
 
     def gate_parameters(self) -> list[nn.Parameter]:
-        return [p for layer in self.gated_layers().values() if layer.gate is not None
-                for p in layer.gate.parameters()]
+        """Every gate's parameters, each once (a joint switcher is shared by its layers)."""
+        return list(dict.fromkeys(p for layer in self.gated_layers().values() if layer.gate is not None
+                                  for p in layer.gate.parameters()))
 
     def gates(self, mode: str = "eval") -> dict[str, torch.Tensor]:
         """Each switched-on layer's gate (see GatedLayer.gate_in_mode), on the CPU."""

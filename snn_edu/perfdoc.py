@@ -178,6 +178,20 @@ def memory_table(path: Path) -> str:
         f"`{str(p['git_commit'])[:7]}`{' with uncommitted changes' if p.get('git_dirty') else ''}.")
 
 
+def _duration(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s ({seconds:,.0f} s)"
+
+
+def study_sessions_table(root: str | Path, studies=("cpu", "cpu-fashion5k")) -> str:
+    """Every recorded session of the shipped cpu-level studies: its command, workers, jobs and wall time."""
+    lines = ["| study | command | date | workers x threads | jobs run | wall time |", "|---|---|---|---|---|---|"]
+    for study in studies:
+        for s in read_manifest(Path(root) / study).get("sessions", []):
+            lines.append(f"| `results/{study}` | `{s['command']}` | {s['started'][:10]} | "
+                         f"{s['workers']} x {s['threads_per_worker']} | {s['jobs_run']} | {_duration(s['wall_seconds'])} |")
+    return "\n".join(lines)
+
+
 def blocks(root: str | Path) -> dict[str, str]:
     """Every generated table of the page, by name, from the results under `root`."""
     root = Path(root)
@@ -185,7 +199,7 @@ def blocks(root: str | Path) -> dict[str, str]:
     plain = [r for r in runs if not r.get("compile_cache")]
     return {"bench-rows": bench_table(plain[0]), "bench-ratios": ratio_table(plain), "bench-compile": compile_table(runs),
             "bench-gates": agreement_table(plain[0]), "precision-parity": precision_table(root / "precision"),
-            "memory-networks": memory_table(root / "memory" / "cpu.json")}
+            "memory-networks": memory_table(root / "memory" / "cpu.json"), "study-sessions": study_sessions_table(root)}
 
 
 def render(page_text: str, tables: dict[str, str]) -> str:

@@ -340,14 +340,16 @@ def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int
     return {"ran": ledger.ran, "failed": ledger.failed, "skipped": ledger.skipped}
 
 
-def live_study(level: str, variants=None, measures=MEASURES, name: str = "study") -> Path:
+def live_study(level: str, variants=None, measures=MEASURES, name: str = "study", data: str | None = None,
+               models=None) -> Path:
     """A study trained here, as a notebook's TRAIN_LIVE runs it, into a fresh temporary folder:
-    the MLP with 2 seeds at the smoke level, both models with 3 seeds otherwise; it uses the
-    kernel's torch threads (OMP_NUM_THREADS when set)."""
+    the MLP with 2 seeds at the smoke level, `models` (default: both MNIST ones) with 3 seeds
+    otherwise, on `data` instead of the level's data set when given; it uses the kernel's torch
+    threads (OMP_NUM_THREADS when set)."""
     out = Path(tempfile.mkdtemp(prefix=f"snn_edu_{level}_{name}_"))
-    models, seeds = (["mlp"], 2) if level == "smoke" else (list(MODELS), 3)
+    models, seeds = (["mlp"], 2) if level == "smoke" else (list(models or MODELS), 3)
     run_study(plan(models, variants, seeds, measures), level, out, threads=torch.get_num_threads(),
-              log=lambda line: None)
+              log=lambda line: None, data=data)
     return out
 
 

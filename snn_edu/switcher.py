@@ -168,18 +168,28 @@ class Up(nn.Module):
         self.fuse = conv_bn_relu(2 * c_out, c_out)
 
 
+def row_head(row_channels: int, width: int) -> nn.Sequential:
+    """The rows head: a (1, width) conv over a one-channel (1, 1, H, width) map, BatchNorm, ReLU,
+    then a 1x1 conv to one channel: one non-negative gate per row."""
+    return nn.Sequential(nn.Sequential(RowConv(row_channels, width), nn.BatchNorm2d(row_channels), nn.ReLU()),
+                         conv_bn_relu(row_channels, 1, kernel=1, padding=0))
+
+
 class Switcher(Gate):
     """U-Net over a (H, W) weight image; non-negative gates of shape (H,) ('rows') or (H, W) ('map').
 
     Any H and W work: the image is zero-padded to a multiple of 2**depth and the output
     cropped back, so no kernel sizes are tuned per layer. Without grad and with every
     BatchNorm on its running statistics (evaluation), each BatchNorm is folded into its conv
-    and the maps are kept channels-last: the same function, computed faster.
+    and the maps are kept channels-last: the same function, computed faster. With `channels`
+    > 1 (a joint switcher, snn_edu.joint) it reads a (channels, H, W) image and its 'map' head
+    gives (channels, H, W) maps.
     """
 
     fast = True
 
-    def __init__(self, shape: tuple[int, int], head: str = "rows", spec: SwitcherSpec | str = "paper"):
+    def __init__(self, shape: tuple[int, int], head: str = "rows", spec: SwitcherSpec | str = "paper",
+                 channels: int = 1):
         super().__init__()
         if head not in HEADS:
             raise ConfigError(f"unknown switcher head {head!r}; choose one of {', '.join(HEADS)}")
@@ -187,20 +197,19 @@ class Switcher(Gate):
             raise ConfigError(f"switcher needs a 2-d weight image shape, got {tuple(shape)}")
         if head == "rows" and shape[0] < 2:
             raise ConfigError("a rows switcher needs at least 2 rows: its BatchNorm normalises over them")
+        if head == "rows" and channels != 1:
+            raise ConfigError("a switcher with several channels gives maps (head 'map'); each layer adds its row head")
         self.shape = tuple(int(s) for s in shape)
         self.head = head
+        self.channels = channels
         self.spec = switcher_spec(spec, self.shape) if isinstance(spec, str) else spec
         w = self.spec.widths
-        self.down = nn.ModuleList(conv_bn_relu(c_in, c_out) for c_in, c_out in zip((1,) + w[:-1], w))
+        self.down = nn.ModuleList(conv_bn_relu(c_in, c_out) for c_in, c_out in zip((channels,) + w[:-1], w))
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList(Up(w[i + 1], w[i]) for i in reversed(range(self.spec.depth)))
-        self.out = conv_bn_relu(w[0], 1)
+        self.out = conv_bn_relu(w[0], channels)
         if head == "rows":
-            rc = self.spec.row_channels
-            self.rows = nn.Sequential(
-                nn.Sequential(RowConv(rc, self.shape[1]), nn.BatchNorm2d(rc), nn.ReLU()),
-                conv_bn_relu(rc, 1, kernel=1, padding=0),
-            )
+            self.rows = row_head(self.spec.row_channels, self.shape[1])
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -209,13 +218,14 @@ class Switcher(Gate):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        if image.shape != self.shape:
-            raise ConfigError(f"switcher built for a {self.shape} weight image got {tuple(image.shape)}")
+        expected = self.shape if self.channels == 1 else (self.channels, *self.shape)
+        if image.shape != expected:
+            raise ConfigError(f"switcher built for a {expected} weight image got {tuple(image.shape)}")
         h, w = self.shape
         m = 2**self.spec.depth
         # pad to a multiple of 2**depth, with at least two rows at the bottom level (BatchNorm)
         pad_h = max(-h % m, 2 * m - h)
-        x = F.pad(image[None, None], (0, -w % m, 0, pad_h))
+        x = F.pad(image[None, None] if self.channels == 1 else image[None], (0, -w % m, 0, pad_h))
         fold = self.fast and not torch.is_grad_enabled() and not any(
             bn.training for bn in self.modules() if isinstance(bn, nn.BatchNorm2d))
         pool = _max_pool2x2 if fold else self.pool
@@ -230,4 +240,4 @@ class Switcher(Gate):
         x = _run_block(self.out, x, fold=fold)[:, :, :h, :w]
         if self.head == "rows":
             return self.rows(x).reshape(h)
-        return x.reshape(h, w)
+        return x.reshape(h, w) if self.channels == 1 else x[0]

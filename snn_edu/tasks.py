@@ -7,8 +7,11 @@ import json
 import statistics
 from pathlib import Path
 
-from .ablation import _by_seed, _spread_word, load_runs, mean_architecture, mean_std
+from .ablation import _by_seed, _spread_word, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES
+from .report import recipe_text
+
+MODELS = ("mlp", "lenet5", "vgg-cov2")
 
 
 def task_rows(results: dict[str, Path], models) -> list[dict]:
@@ -65,6 +68,21 @@ def task_sentences(rows: list[dict], easier: str, harder: str) -> list[str]:
 TASKS = {"mnist5k": "cpu", "fashion5k": "cpu-fashion5k"}  # task -> its study's folder under results/
 
 
+def task_folders(results: str | Path = "results") -> dict[str, Path]:
+    """{task: its study's folder} under `results`."""
+    return {task: Path(results) / folder for task, folder in TASKS.items()}
+
+
+def load_task_histories(folders: dict[str, Path], models=MODELS) -> dict[tuple[str, str, int], "History"]:
+    """{(model, task, seed): History} of every switcher (AL) run in the studies (for the widgets)."""
+    out = {}
+    for model in models:
+        for task, folder in folders.items():
+            for name, history in load_histories(Path(folder) / model, kinds=("al",)).items():
+                out[(model, task, int(name.split("seed")[-1]))] = history
+    return out
+
+
 def _commands(folder: Path) -> list[str]:
     """The commands that made a study, as its MANIFEST.json recorded them."""
     path = folder / "MANIFEST.json"
@@ -72,9 +90,9 @@ def _commands(folder: Path) -> list[str]:
     return list(dict.fromkeys(s["command"] for s in sessions if s.get("command"))) or ["(no MANIFEST.json)"]
 
 
-def tasks_page(results: str | Path = "results", models=("mlp", "lenet5")) -> str:
+def tasks_page(results: str | Path = "results", models=MODELS) -> str:
     """docs/harder_tasks.md: the table and the sentences, computed from the two studies' runs."""
-    folders = {task: Path(results) / folder for task, folder in TASKS.items()}
+    folders = task_folders(results)
     rows = task_rows(folders, models)
     sentences = task_sentences(rows, "mnist5k", "fashion5k")
     lines = ["# Is a harder task pruned less?", "",
@@ -88,8 +106,11 @@ def tasks_page(results: str | Path = "results", models=("mlp", "lenet5")) -> str
              "Mean ± std over seeds; the drop is the dense run's test accuracy minus the switcher run's, seed by "
              "seed. A difference counts only when it exceeds the larger of the two tasks' seed spreads.", ""]
     lines += [f"- {s}" for s in sentences]
-    lines += ["", "Made by (each study's MANIFEST.json):", ""]
+    lines += ["", "The recipes, read from the switcher runs' configs (the same on both tasks): "
+              + recipe_text(folders["mnist5k"], [m for m in models if any(r["model"] == m for r in rows)]) + ".",
+              "", "Made by (each study's MANIFEST.json):", ""]
     lines += [f"- {task}: `{cmd}`" for task, folder in folders.items() for cmd in _commands(folder)]
     lines += ["", "Each run's `metrics.json` records its exact command, config and machine. Not measured here: "
-              "VGG-cov2 on either task (issue K2 asks for it), and the papers' own tasks (CIFAR, Mini-ImageNet)."]
+              "the papers' own tasks (CIFAR, Mini-ImageNet), and VGG-cov2 gated in its convolutions too "
+              "(`--gate-convs`)."]
     return "\n".join(lines) + "\n"

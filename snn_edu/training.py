@@ -22,6 +22,7 @@ from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .schedules import LR_SCHEDULES, make_schedule
 from .models import GatedNet, build_model
 from .memory import check_fits
+from .joint import SCOPES, make_joint
 from .nets import NETWORKS, build_network, init_fc
 from .switcher import use_fast_kernels
 
@@ -69,6 +70,8 @@ class TrainConfig:
     gate: str = "switcher"                # what gates the units: switcher, direct, l0 or bc (see snn_edu.gates)
     l0_lambda: tuple[float, ...] = (0.1,)  # L0 penalty lambda (times 1/N): one value, or one per gated layer
     gate_convs: bool = False              # vgg-cov2: gate its convs too (the first paper), not only its FC layers
+    switcher_scope: str = "layer"         # layer: a switcher per layer (the release); joint: one for all FC
+                                          # layers and one for all conv layers (first paper, 3.3; snn_edu.joint)
 
     def __post_init__(self):
         self.milestones = tuple(self.milestones)
@@ -81,6 +84,12 @@ class TrainConfig:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"unknown --lr-schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
+        if self.switcher_scope not in SCOPES:
+            raise ConfigError(f"unknown --switcher-scope {self.switcher_scope!r}; choose one of {', '.join(SCOPES)}")
+        if self.switcher_scope == "joint" and (self.gate != "switcher" or self.strategy != "neuron"
+                                               or self.switcher_input != "weights"):
+            raise ConfigError("--switcher-scope joint needs --gate switcher, --strategy neuron and the weights as "
+                              "the switcher's input")
         if self.even_phase not in (None, "tnn", "snn"):
             raise ConfigError(f"even_phase must be 'tnn' or 'snn', got {self.even_phase!r}")
         _check_numbers(self)
@@ -177,6 +186,8 @@ def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, cla
     else:
         kwargs = {} if config.init_std == -1.0 else {"init_std": config.init_std}
         model = build_model(config.model, config.strategy, switcher, gate=config.gate, **kwargs)
+    if config.switcher_scope == "joint" and switcher is not None:
+        make_joint(model, config.switcher)
     model.set_gate_stats(config.gate_stats)
     if config.switcher_input != "weights":
         for i, layer in enumerate(model.gated_layers().values()):

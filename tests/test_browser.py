@@ -27,9 +27,9 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PANELS = {"01_gradient_analysis.ipynb": 1, "02_training.ipynb": 2, "03_kernels.ipynb": 1,
-          "04_ablation.ipynb": 3, "05_peers.ipynb": 2}  # notebook: its widget panels
+          "04_ablation.ipynb": 3, "05_peers.ipynb": 2, "07_harder_tasks.ipynb": 1}  # notebook: its widget panels
 
-SHIPPED = ("02", "03", "04", "05")  # the notebooks whose default mode reads results/cpu
+SHIPPED = ("02", "03", "04", "05", "07")  # the notebooks whose default mode reads results/cpu
 SERVER_START_TIMEOUT = 120  # s, until /api/status answers
 PAGE_TIMEOUT = 120_000  # ms, for the page to load and the kernel to start
 RUN_ALL_TIMEOUT = 420  # s, for every cell to finish (the kernels run side by side)

@@ -1,5 +1,5 @@
 """The notebooks: paired sources agree, committed .ipynb carry no outputs (each one runs in smoke
-mode without an error and draws: checked on the smoke build of the book, tests/test_book.py), and 02-05 run in their default
+mode without an error and draws: checked on the smoke build of the book, tests/test_book.py), and 02-05 and 07 run in their default
 mode on the shipped results (here, or in a real browser by tests/test_browser.py when it can run)."""
 import importlib.util
 import shutil
@@ -56,7 +56,7 @@ IN_BROWSER = bool(shutil.which("chromium") or shutil.which("chromium-browser")) 
 
 
 @pytest.mark.skipif(IN_BROWSER, reason="run in a real browser by tests/test_browser.py")
-@pytest.mark.parametrize("source", [s for s in SOURCES if s.stem[:2] in ("02", "03", "04", "05")], ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", [s for s in SOURCES if s.stem[:2] in ("02", "03", "04", "05", "07")], ids=lambda p: p.stem)
 def test_notebook_opens_on_the_shipped_results(source, monkeypatch):
     monkeypatch.delenv("SNN_EDU_SMOKE", raising=False)
     text = run_and_check(source)

@@ -83,3 +83,26 @@ def test_the_gradient_explorer_opens_with_the_switcher_open():
     w_s = [c.value for c in panel.children[0].children[1].children]
     for seed in range(5):
         assert float(gradients.switcher_scale(widgets.explorer_weights(5, seed), w_s)) > 0
+
+
+def test_the_harder_task_figures_follow_their_runs():
+    h, other = history(), history()
+    other.epochs[1]["gates_eval"] = {**other.epochs[1]["gates_eval"], "fc1": torch.zeros(784)}
+    runs = {("mlp", "mnist5k", 0): h, ("mlp", "fashion5k", 0): h, ("mlp", "fashion5k", 1): other}
+    kept = int((h.epochs[1]["gates_eval"]["fc1"] > 0).sum())
+    fig = widgets.input_gates_figure(runs, "mlp", "fc1")
+    grid = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert [ax.get_title() for ax in grid] == [
+        f"mnist5k, seed 0: {kept} kept", "", "mnist5k: kept by how many seeds",
+        f"fashion5k, seed 0: {kept} kept", "fashion5k, seed 1: 0 kept", "fashion5k: kept by how many seeds"]
+    counts = grid[5].images[0].get_array()
+    assert counts.max() == 1 and int(counts.sum()) == kept  # seed 1 keeps nothing
+    lines = widgets.category_counts_figure(runs, "mlp", 0).axes[0].lines
+    assert [list(line.get_xdata()) for line in lines] == [[1]] * 3  # the warm-up epoch has no gates
+    warm = widgets.task_masks_figure(runs, "mlp", "fashion5k", 1, 0)
+    assert "no fc1 gates" in warm.axes[0].texts[0].get_text()
+    last = widgets.task_masks_figure(runs, "mlp", "fashion5k", 1, 99)  # past the end: the last epoch
+    assert last._suptitle.get_text().startswith("mlp on fashion5k, seed 1, epoch 1 [TNN phase]: test accuracy 80.25 %")
+    assert "architecture 0-" in last._suptitle.get_text()
+    missing = widgets.task_masks_figure(runs, "mlp", "mnist5k", 1, 0)
+    assert missing.axes[0].texts[0].get_text() == "no mlp run on mnist5k with seed 1 in these results"
