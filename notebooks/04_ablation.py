@@ -62,13 +62,16 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
+import dataclasses
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from snn_edu import ablation, frontier, plots, report, study, widgets
+from snn_edu import ablation, frontier, plots, report, scopes, study, widgets
 from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
-from snn_edu.runs import describe_results, results_dir
+from snn_edu.runs import describe_results, load_run, results_dir
+from snn_edu.training import make_model
 
 TRAIN_LIVE = False  # True: run the whole study here (about an hour on 2 cores at the cpu level)
 LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"
@@ -81,7 +84,8 @@ LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, t
 # %%
 if LIVE:
     level = LEVEL or ("smoke" if smoke_mode() else "cpu")
-    RESULTS = study.live_study(level, ["al", "dense", "noise"] if level == "smoke" else None)
+    RESULTS = study.live_study(level, ["al", "dense", "noise", "joint"] if level == "smoke"
+                               else [*ablation.VARIANTS, "joint"])
 else:
     RESULTS = results_dir("cpu")
 print(describe_results(RESULTS))
@@ -181,6 +185,62 @@ widgets.frontier_explorer(summary)
 for model in MODELS:
     for sentence in frontier.findings(summary, model):
         print("•", sentence)
+
+# %% [markdown]
+# ## One switcher for all layers
+#
+# Everything above uses one switcher per layer, as the authors' release does. The first paper's
+# section 3.3 describes something else: "all the weights in these FC layers should be fully
+# considered together". One switcher reads every FC layer at once: the weight matrices are
+# stacked as the channels of one image, the smaller ones padded with zeros to the largest, and
+# the switcher's output gives every layer's gates. Conv layers get one switcher of their own:
+# each layer's kernels are first turned into a fixed number of features per filter by a
+# convolution, and the filters of all conv layers become the rows of one image.
+#
+# The paper leaves open how the padding is cropped back and how the output is split among the
+# layers. The package's choices, written down in `snn_edu/joint.py`: the U-Net has one output
+# channel per FC layer, layer k's channel is cropped back to that layer's own size (the padding
+# never reaches a gate) and reduced to one gate per row, that is per input unit, by the layer's
+# own row head, exactly as a per-layer switcher's head does; in the conv image, row r's gate gates
+# the filter of row r. The `joint` runs train exactly as `al` does (`--switcher-scope joint`).
+#
+# Here is what the MLP's joint switcher reads, built on seed 0's trained weights: three
+# channels of 784 x 300, each layer's own region outlined, the rest zeros.
+
+# %%
+trained = load_run(RESULTS / "mlp" / "al" / "seed0")
+joint_mlp = make_model(dataclasses.replace(trained.config, switcher_scope="joint"))
+joint_mlp.load_state_dict({k: v for k, v in trained.model.state_dict().items() if ".gate." not in k}, strict=False)
+fig = widgets.joint_image_figure(joint_mlp)
+plt.show()
+
+# %% [markdown]
+# Does reading all layers together change what is pruned? Each network's `al` and `joint` runs
+# side by side, then each layer's gates at the end of training for seed 0: one switcher per
+# layer in the top row, the joint switcher below.
+
+# %%
+SCOPED = [m for m in MODELS if (RESULTS / m / "joint").is_dir()]
+display(Markdown(scopes.scope_markdown(RESULTS, SCOPED) if SCOPED else "No `joint` runs in these results."))
+for model in SCOPED:
+    pair = ablation.load_histories(RESULTS / model, kinds=("al", "joint"))
+    layers = list(pair["al/seed0"].epochs[-1]["gates_eval"])
+    fig, axes = plots.new_figure(2, len(layers), width=2.8 * len(layers), height=5.6, squeeze=False)
+    for row, kind in enumerate(("al", "joint")):
+        for col, layer in enumerate(layers):
+            plots.plot_gate_map(axes[row, col], pair[f"{kind}/seed0"].epochs[-1]["gates_eval"][layer])
+            axes[row, col].set_ylabel(f"{kind}: {layer}" if col == 0 else layer)
+    fig.suptitle(f"{MODEL_NAMES[model]}, seed 0: one switcher per layer (top) and joint (bottom)", fontsize="medium")
+    plt.show()
+
+# %% [markdown]
+# In words, computed from the runs: how much each prunes, which units both keep, and the joint
+# runs' accuracy against the per-layer switcher's frontier curve at the same weights removed
+# (the rule of the frontier section).
+
+# %%
+for sentence in scopes.scope_sentences(RESULTS, SCOPED, summary):
+    print("•", sentence)
 
 # %% [markdown]
 # ## Compare two runs

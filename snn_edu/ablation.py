@@ -50,7 +50,10 @@ PEERS = {
     "bc": ({"gate": "bc", "schedule": "joint", "optimizer": "adam", "lr": 0.01, "warmup_epochs": 0},
            "BC-GNJ: Bayesian compression with group normal-Jeffreys priors, trained jointly with the TNN (Adam)"),
 }
-RUNS = {**VARIANTS, **PEERS}  # every kind of training run a study knows
+# how many switchers read the weights (snn_edu.joint): runs a study makes when asked (--variants joint)
+SCOPE_RUNS = {"joint": ({"switcher_scope": "joint"}, "joint switchers: one reads all FC layers, one all conv layers "
+                        "(the first paper's section 3.3), trained as SNN-AL")}
+RUNS = {**VARIANTS, **PEERS, **SCOPE_RUNS}  # every kind of training run a study knows
 DERIVED = {
     "magnitude": "dense run pruned by L1 norm to the AL run's surviving units per layer, no fine-tuning",
     "magnitude_ft": "the same, then fine-tuned with the mask fixed",

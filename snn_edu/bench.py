@@ -43,10 +43,11 @@ def _timed(fn, device) -> float:
 
 
 def make_trainer(model: str, switcher: str, reference: bool, data, device: str, seed: int,
-                 precision: str = "fp32", compiled: bool = False) -> Trainer:
+                 precision: str = "fp32", compiled: bool = False, scope: str = "layer") -> Trainer:
     config = TrainConfig(model=model, switcher="lite" if switcher == "dense" else switcher,
                          schedule="dense" if switcher == "dense" else "alternate", warmup_epochs=0,
-                         record_images=False, device=device, seed=seed, precision=precision, compile=compiled)
+                         record_images=False, device=device, seed=seed, precision=precision, compile=compiled,
+                         switcher_scope=scope)
     return Trainer(config, *data, progress=False, reference=reference)
 
 
@@ -132,11 +133,12 @@ def _precisions(requested, dev: torch.device, log) -> list[str]:
 def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device: str = "auto",
               seed: int = 0, memory: bool = True, log=print, test_size: int | None = None,
               precisions=("fp32", "bf16"), command: str | None = None, compiled: bool = False,
-              switchers=SWITCHERS) -> dict:
+              switchers=SWITCHERS, joint: bool = False) -> dict:
     """Measure every configuration in one run; returns rows, the ours/reference ratios and, per
     lower precision, how its gates agree with fp32's for the same weights. `compiled` adds ours
     with torch.compile'd switchers in each precision; their first step (compiling) is reported.
-    `switchers` picks among dense, lite and paper (the dense TNN is always timed: the ratios use it)."""
+    `switchers` picks among dense, lite and paper (the dense TNN is always timed: the ratios use it).
+    `joint` adds ours in fp32 with one joint switcher per family (snn_edu.joint; mode 'joint')."""
     unknown = [s for s in switchers if s not in SWITCHERS]
     if unknown:
         raise ConfigError(f"unknown switcher {unknown[0]!r} for bench; choose among {', '.join(SWITCHERS)}")
@@ -158,23 +160,24 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
     data = (subset(train, train_size, seed), test)
     rows, agreement = [], {}
     for switcher in switchers:
-        # (reference, precision, compiled) of each trainer, timed side by side
-        modes = [(False, "fp32", False)] if switcher == "dense" else (
-            [(False, p, False) for p in precisions] + [(False, p, True) for p in precisions if compiled]
-            + [(True, "fp32", False)])
+        # (reference, precision, compiled, scope) of each trainer, timed side by side
+        modes = [(False, "fp32", False, "layer")] if switcher == "dense" else (
+            [(False, p, False, "layer") for p in precisions] + [(False, p, True, "layer") for p in precisions if compiled]
+            + [(False, "fp32", False, "joint")] * joint + [(True, "fp32", False, "layer")])
         trainers = []
-        for reference, precision, comp in modes:
+        for reference, precision, comp, scope in modes:
             torch.manual_seed(seed)
-            trainers.append(make_trainer(model, switcher, reference, data, str(dev), seed, precision, comp))
-        group = [{"switcher": switcher, "mode": "reference" if r else "compiled" if c else "ours", "precision": p}
-                 for r, p, c in modes]
+            trainers.append(make_trainer(model, switcher, reference, data, str(dev), seed, precision, comp, scope))
+        group = [{"switcher": switcher, "precision": p,
+                  "mode": "reference" if r else "compiled" if c else "joint" if scope == "joint" else "ours"}
+                 for r, p, c, scope in modes]
         for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
             key = "tnn" if phase == "dense" else phase
-            for row, (ms, first), (_, _, comp) in zip(group, step_ms(trainers, phase, steps), modes):
+            for row, (ms, first), (_, _, comp, _) in zip(group, step_ms(trainers, phase, steps), modes):
                 row[f"{key}_step_ms"] = ms
                 if comp:
                     row[f"first_{key}_step_s"] = first
-        for row, trainer, (reference, precision, comp) in zip(group, trainers, modes):
+        for row, trainer, (reference, precision, comp, scope) in zip(group, trainers, modes):
             row["eval_batch_ms"] = eval_ms(trainer)
             # the reference recomputes the gate for every batch, so its cost per batch does not
             # depend on the pass length; ours is amortised over the whole pass
@@ -182,7 +185,7 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
             if comp:
                 epoch_s(trainer)  # an epoch's mix of phases and gate modes compiles a few more graphs
             row["epoch_s"] = epoch_s(trainer)
-            if memory:
+            if memory and scope == "layer":
                 row["peak_mb"], row["baseline_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev,
                                                                      precision, comp)
             rows.append(row)
@@ -213,7 +216,7 @@ def ratios(rows: list[dict]) -> dict:
         if ours["switcher"] == "dense" or ours["mode"] == "reference":
             continue
         ref = _row(rows, ours["switcher"], "reference")
-        suffix = "+compile" if ours["mode"] == "compiled" else ""
+        suffix = {"compiled": "+compile", "joint": "+joint"}.get(ours["mode"], "")
         out[f"{ours['switcher']}/{ours.get('precision', 'fp32')}{suffix}"] = {
             "tnn_step": ours["tnn_step_ms"] / ref["tnn_step_ms"],
             "snn_step": ours["snn_step_ms"] / ref["snn_step_ms"],

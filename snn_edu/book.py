@@ -258,7 +258,8 @@ def record_times(path: str | Path, info: dict) -> Path:
 # shipped studies it runs again (the studies' folders next to results/cpu, the networks, the kinds
 # of training run and measurement).
 LIVE_STUDIES = {"04_ablation": (("cpu",), ("mlp", "lenet5"), ("al", "sl", "dense", "shuffled", "noise", "constant",
-                                                            "connection", "magnitude", "frontier")),
+                                                            "connection", "magnitude", "frontier", "joint",
+                                                            "scopes")),
                 "05_peers": (("cpu",), ("mlp", "lenet5"), ("al", "dense", "frontier", "direct", "peers", "l0-*")),
                 "07_harder_tasks": (("cpu", "cpu-fashion5k"), ("mlp", "lenet5"), ("al", "dense"))}
 LIVE_TRAINING = {"02_training": ("mlp/al/seed0", "lenet5/al/seed0"),

@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="switchers to time beside the dense TNN (default lite paper)")
     bench.add_argument("--compile", action="store_true",
                        help="also time ours with torch.compile'd switchers (compile time reported separately)")
+    bench.add_argument("--joint", action="store_true",
+                       help="also time ours with one joint switcher per family (--switcher-scope joint)")
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                        help="print the results as JSON (or write them to PATH and print the table)")
@@ -376,7 +378,7 @@ def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
     to_stdout = args.json == "-"
     log = (lambda line: print(line, file=sys.stderr)) if to_stdout else print
     result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log,
-                       precisions=args.precisions, command=_argv_line(argv), compiled=args.compile,
+                       precisions=args.precisions, command=_argv_line(argv), compiled=args.compile, joint=args.joint,
                        switchers=args.switchers)
     if to_stdout:
         print(json.dumps(result, indent=2))

@@ -34,7 +34,7 @@ NATURAL = "natural"  # the switcher model as trained: units with gate exactly 0 
 COLUMNS = ("model", "criterion", "source", "target_removed_pct", "finetune_epochs", "seed", "test_accuracy",
            "params_removed_pct")
 LABELS = {"switcher": "switcher gate", "magnitude": "L1 norm", "random": "random", "conductance": "conductance",
-          "direct": "direct gate"}
+          "direct": "direct gate", "joint": "joint switcher gate"}
 
 
 @dataclass(frozen=True)

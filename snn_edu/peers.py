@@ -61,6 +61,9 @@ def l0_lambda(source: str) -> float:
 
 
 # -- measuring -----------------------------------------------------------------------------------
+OWN_RANKING = ("direct", "joint")  # runs whose own gate also ranks units into a frontier curve
+
+
 def peer_rows(models: dict[str, GatedNet], config: TrainConfig, train, test, settings: FrontierSettings) -> list[dict]:
     """Frontier rows of one seed's peer runs ({run name: trained model}); every fine-tuning uses
     `config` (the level's TNN recipe, so all methods are fine-tuned alike)."""
@@ -76,9 +79,9 @@ def peer_rows(models: dict[str, GatedNet], config: TrainConfig, train, test, set
         gates = model.gates("eval")
         folded, alive = folded_copy(model, gates)
         add(NATURAL, name, None, folded, {n: a.float() for n, a in alive.items()})
-        if name == "direct":
+        if name in OWN_RANKING:
             for target in settings.targets:
-                add("direct", "direct", target, folded,
+                add(name, name, target, folded,
                     ranked_masks(folded, gates, {n: n_keep(len(g), target) for n, g in gates.items()}, alive))
     return rows
 

@@ -24,8 +24,9 @@ def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
                             for t in targets) + " |"
                for name, criterion, source in (("switcher model by its gate", "switcher", "switcher"),
                                                ("dense model by L1 norm", "magnitude", "dense")))]
-    ranked_direct = point(summary, model, "direct", "direct", targets[0], epochs) if targets else None
-    for criterion, source in CURVES + ((("direct", "direct"),) if ranked_direct else ()):
+    own = tuple((name, name) for name in peers.OWN_RANKING
+                if targets and point(summary, model, name, name, targets[0], epochs))
+    for criterion, source in CURVES + own:
         lines.append(f"| {curve_label(criterion, source)} | "
                      + " | ".join(format_pm(point(summary, model, criterion, source, t, epochs), missing="-")
                                   for t in targets) + " |")
@@ -144,7 +145,24 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
             out += ["", "What it shows (computed by `snn_edu.frontier.findings`):", ""]
             out += [f"- {sentence}" for sentence in frontier.findings(summary, model)]
     out += _peers_section(results, models, summary)
+    out += _scopes_section(results, models, summary)
     return "\n".join(out) + "\n"
+
+
+def _scopes_section(results: Path, models: list[str], summary: list[dict]) -> list[str]:
+    shown = [m for m in models if (results / m / "joint").is_dir()]
+    if not shown:
+        return []
+    from . import scopes
+
+    return ["", "## One switcher per layer, or one for all layers", "",
+            "The first paper's section 3.3 describes one switcher that reads every FC layer's weights at once "
+            "(stacked as channels, zero-padded to the largest) and one that reads every conv layer's kernels at "
+            "once; the release, and `al`, use one switcher per layer. `joint` (`--switcher-scope joint`, "
+            "`snn_edu.joint`, where the choices the paper leaves open are written down) trains exactly as `al` "
+            "does. The frontier tables above include the joint model ranked by its own gate.", "",
+            scopes.scope_markdown(results, shown), "", "What it shows (computed by `snn_edu.scopes.scope_sentences`):",
+            ""] + [f"- {sentence}" for sentence in scopes.scope_sentences(results, shown, summary)]
 
 
 def _peers_section(results: Path, models: list[str], summary: list[dict]) -> list[str]:

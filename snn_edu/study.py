@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import frontier, machine, peers
 from . import precision as numeric
-from .ablation import PEERS, RUNS, VARIANTS, magnitude_metrics, variant_config
+from .ablation import PEERS, RUNS, SCOPE_RUNS, VARIANTS, magnitude_metrics, variant_config
 from .errors import ConfigError, DataError, SnnEduError, first_line
 from .models import MODELS
 from .nets import NETWORKS
@@ -42,8 +42,10 @@ from .training import TrainConfig, Trainer, load_data
 
 ALL_MODELS = MODELS + NETWORKS  # the MNIST networks, then the papers' CIFAR ones
 
-MEASURES = ("magnitude", "frontier", "peers")  # jobs that measure trained runs instead of training
-NEEDS = {"magnitude": ("al", "dense"), "frontier": ("al", "dense"), "peers": tuple(PEERS)}
+MEASURES = ("magnitude", "frontier", "peers", "scopes")  # jobs that measure trained runs instead of training
+NEEDS = {"magnitude": ("al", "dense"), "frontier": ("al", "dense"), "peers": tuple(PEERS),
+         "scopes": tuple(SCOPE_RUNS)}
+POINTS = ("frontier", "peers", "scopes")  # measurements whose rows go into frontier.csv
 STAGES = ("train", "measure")
 
 
@@ -171,9 +173,11 @@ def _frontier(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, st
 
 
 def _peers(job: Job, level: str, out: Path) -> tuple[dict, str]:
-    trained = {kind: _trained(Job(job.model, kind, job.seed), out) for kind in PEERS}
+    """The peers' (or, for `scopes`, the joint switcher's) natural points and own-gate curves."""
+    trained = {kind: _trained(Job(job.model, kind, job.seed), out) for kind in NEEDS[job.kind]}
     settings = frontier.settings_for(level, job.model)
-    config = replace(trained["direct"][1], gate="switcher")  # the level's TNN recipe: every peer fine-tunes alike
+    # the level's TNN recipe: every peer fine-tunes alike
+    config = replace(next(iter(trained.values()))[1], gate="switcher", switcher_scope="layer")
     models = {kind: load_model(folder, c) for kind, (_, c, folder) in trained.items()}
     rows = peers.peer_rows(models, config, *load_data(config), settings)
     return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(config)}}, f"{len(rows)} points"
@@ -203,7 +207,7 @@ def _run_locked(job: Job, level: str, out: Path, threads: int | None, progress: 
             results, line = _train(job, level, out, progress, precision, data)
         elif job.kind == "magnitude":
             results, line = _magnitude(job, level, out)
-        elif job.kind == "peers":
+        elif job.kind in ("peers", "scopes"):
             results, line = _peers(job, level, out)
         else:
             results, line = _frontier(job, level, out, progress)
@@ -377,7 +381,7 @@ def collect(out: str | Path, jobs_planned: list[Job], level: str, session: dict 
     out = Path(out)
     done = finished_jobs(out)
     metrics = {j.id: read_metrics(j.metrics_path(out).parent) for j in done}
-    rows = [r for j in done if j.kind in ("frontier", "peers") for r in metrics[j.id]["rows"]]
+    rows = [r for j in done if j.kind in POINTS for r in metrics[j.id]["rows"]]
     if rows:
         frontier.write_csv(rows, out / "frontier.csv")
     old = json.loads((out / MANIFEST).read_text()) if (out / MANIFEST).exists() else {}

@@ -202,6 +202,33 @@ def task_masks_figure(histories: dict, model: str, task: str, seed: int, epoch: 
     return fig
 
 
+def joint_image_figure(model):
+    """What the joint switchers of `model` read (snn_edu.joint): the FC layers' weights stacked as
+    channels and zero-padded to the largest (one panel per channel, each layer's own region
+    outlined), and the conv filters' kernel features, a row per filter of every conv layer."""
+    from matplotlib.patches import Rectangle
+
+    from .joint import joint_images
+
+    images = joint_images(model)
+    names = {family: [n for n, layer in model.gated_layers().items() if layer.family == family]
+             for family in images}
+    panels = [("fc", k) for k in range(len(names.get("fc", [])))] + ([("conv", None)] if "conv" in images else [])
+    fig, axes = plots.new_figure(1, len(panels), width=3.4 * len(panels), height=3.8, squeeze=False)
+    for ax, (family, k) in zip(axes[0], panels):
+        if family == "fc":
+            image = images["fc"][k]
+            h, w = model.gated_layers()[names["fc"][k]].weight.shape
+            plots.plot_weight_image(ax, image, f"channel {k}: {names['fc'][k]} ({h} x {w})\n"
+                                               f"padded to {image.shape[0]} x {image.shape[1]}")
+            ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, edgecolor="black", linewidth=1.2))
+        else:
+            image = images["conv"]
+            plots.plot_weight_image(ax, image, f"conv filters of {', '.join(names['conv'])}:\n"
+                                               f"{image.shape[0]} rows x {image.shape[1]} features")
+    return fig
+
+
 # -- ipywidgets shells ------------------------------------------------------------------------
 def _show(fig):
     from IPython.display import display
