@@ -95,6 +95,21 @@ def compile_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def joint_table(runs: list[dict]) -> str:
+    """One switcher per layer against one joint switcher per family, step by step, per network."""
+    lines = ["| network | switcher | TNN step: per layer / joint | switcher step: per layer / joint | "
+             "joint / per layer (TNN, switcher) | machine |", "|---|---|---|---|---|---|"]
+    for run in runs:
+        for j in (r for r in run["rows"] if r["mode"] == "joint"):
+            ours = next(r for r in run["rows"] if r["mode"] == "ours" and r["switcher"] == j["switcher"]
+                        and r["precision"] == j["precision"])
+            lines.append(f"| {run['model']} | {j['switcher']} | {_ms(ours['tnn_step_ms'])} / {_ms(j['tnn_step_ms'])} | "
+                         f"{_ms(ours['snn_step_ms'])} / {_ms(j['snn_step_ms'])} | "
+                         f"{j['tnn_step_ms'] / ours['tnn_step_ms']:.2f}x, {j['snn_step_ms'] / ours['snn_step_ms']:.2f}x | "
+                         f"{_machine(run)}; `{run['command']}` |")
+    return "\n".join(lines)
+
+
 def agreement_table(run: dict) -> str:
     """How the lower-precision gates agree with the fp32 gates of the same weights."""
     lines = ["| switcher | precision | gate mode | layer | largest difference (% of the largest gate) | "
@@ -199,7 +214,8 @@ def blocks(root: str | Path) -> dict[str, str]:
     plain = [r for r in runs if not r.get("compile_cache")]
     return {"bench-rows": bench_table(plain[0]), "bench-ratios": ratio_table(plain), "bench-compile": compile_table(runs),
             "bench-gates": agreement_table(plain[0]), "precision-parity": precision_table(root / "precision"),
-            "memory-networks": memory_table(root / "memory" / "cpu.json"), "study-sessions": study_sessions_table(root)}
+            "memory-networks": memory_table(root / "memory" / "cpu.json"), "study-sessions": study_sessions_table(root),
+            "bench-joint": joint_table(read_bench_runs(root / "bench-joint"))}
 
 
 def render(page_text: str, tables: dict[str, str]) -> str:

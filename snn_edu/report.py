@@ -53,7 +53,10 @@ def recipe_text(results: Path, models: list[str]) -> str:
         warm = TrainConfig(**c).warmup
         parts.append(f"{MODEL_NAMES[model]}: the `{c['switcher']}` switcher on {data}, {c['epochs']} epochs, "
                      f"{_optimizer(c)}, batch {c['batch_size']}"
-                     + (f", {_count(warm, 'warm-up epoch')} without gates" if warm else ""))
+                     + (f", {_count(warm, 'warm-up epoch')} without gates" if warm else "")
+                     + (", evaluation gates from each weight image's own BatchNorm statistics"
+                        if c.get("gate_stats") == "image" else "")
+                     + (f", gradients clipped at norm {c['clip_grad_norm']:g}" if c.get("clip_grad_norm") else ""))
     return "; ".join(parts)
 
 

@@ -7,8 +7,8 @@ import statistics
 from pathlib import Path
 
 from .ablation import _by_seed, _spread_word, load_histories, load_runs, mean_architecture, mean_std
-from .frontier import MODEL_NAMES
-from .peers import _versus, curve, natural_point
+from .frontier import MODEL_NAMES, curves_of, describe_ranges, tuning_text
+from .matched import verdict_ranges
 
 SCOPES = {"al": "one switcher per layer (SNN-AL)", "joint": "one joint switcher per family (FC, conv)"}
 
@@ -66,10 +66,11 @@ def scope_sentences(results: str | Path, models, summary: list[dict]) -> list[st
                     f"{how_much}; test accuracy {mean_std(accuracy['joint'])} % against "
                     f"{mean_std(accuracy['al'])} %. Units kept by both, as a share of those kept by either "
                     f"(mean over seeds): {which or 'not recorded'}.")
-        ours, pts = natural_point(summary, model, "joint", 0), curve(summary, model, "switcher", 0)
-        if ours and ours["accuracy"] is not None and pts:
-            sentence += (f" At the joint runs' own sparsity ({ours['removed']:.1f} % removed, as trained), the joint "
-                         f"switcher ({ours['accuracy']:.2f} %) "
-                         + _versus(ours, pts, "the per-layer switcher ranked by its own gate") + ".")
+        epochs_all = sorted({s["finetune_epochs"] for s in summary if (s["model"], s["source"]) == (model, "joint")})
+        parts = [f"{tuning_text(e)}, {describe_ranges(verdict_ranges(curves_of(summary, model, 'joint', 'joint', e), curves_of(summary, model, 'switcher', 'switcher', e)))}"
+                 for e in epochs_all]
+        if parts:
+            sentence += (" Each model pruned further by its own gate and compared at matched weights removed, the "
+                         "joint switcher's model against the per-layer one's is: " + "; ".join(parts) + ".")
         out.append(sentence)
     return out

@@ -4,6 +4,7 @@ more difficult tasks will result in less sparsity"."""
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 from pathlib import Path
 
@@ -83,11 +84,24 @@ def load_task_histories(folders: dict[str, Path], models=MODELS) -> dict[tuple[s
     return out
 
 
-def _commands(folder: Path) -> list[str]:
-    """The commands that made a study, as its MANIFEST.json recorded them."""
+def _flag_values(command: str, flag: str) -> list[str] | None:
+    """The values given to `flag` in a command line (None when it is absent)."""
+    words = shlex.split(command)
+    if flag not in words:
+        return None
+    values = words[words.index(flag) + 1:]
+    return values[:next((i for i, v in enumerate(values) if v.startswith("--")), len(values))]
+
+
+def _commands(folder: Path, models) -> list[str]:
+    """The commands that trained this page's runs (switcher and dense runs of `models`), as the
+    study's MANIFEST.json recorded them."""
     path = folder / "MANIFEST.json"
     sessions = json.loads(path.read_text()).get("sessions", []) if path.exists() else []
-    return list(dict.fromkeys(s["command"] for s in sessions if s.get("command"))) or ["(no MANIFEST.json)"]
+    made = [s["command"] for s in sessions if s.get("command")
+            and set(_flag_values(s["command"], "--models") or ("mlp", "lenet5")) & set(models)
+            and set(_flag_values(s["command"], "--variants") or ("al", "dense")) & {"al", "dense"}]
+    return list(dict.fromkeys(made)) or ["(no MANIFEST.json)"]
 
 
 def tasks_page(results: str | Path = "results", models=MODELS) -> str:
@@ -109,7 +123,7 @@ def tasks_page(results: str | Path = "results", models=MODELS) -> str:
     lines += ["", "The recipes, read from the switcher runs' configs (the same on both tasks): "
               + recipe_text(folders["mnist5k"], [m for m in models if any(r["model"] == m for r in rows)]) + ".",
               "", "Made by (each study's MANIFEST.json):", ""]
-    lines += [f"- {task}: `{cmd}`" for task, folder in folders.items() for cmd in _commands(folder)]
+    lines += [f"- {task}: `{cmd}`" for task, folder in folders.items() for cmd in _commands(folder, models)]
     lines += ["", "Each run's `metrics.json` records its exact command, config and machine. Not measured here: "
               "the papers' own tasks (CIFAR, Mini-ImageNet), and VGG-cov2 gated in its convolutions too "
               "(`--gate-convs`)."]

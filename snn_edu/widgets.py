@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from . import gradients, plots
 from .analysis import architecture_of, gate_categories, gate_category
@@ -172,6 +173,7 @@ def category_counts_figure(histories: dict, model: str = "vgg-cov2", seed: int =
         for col, layer in enumerate(layers):
             plots.plot_category_counts(axes[row, col], history, layer)
             axes[row, col].set_title(f"{task}, seed {seed}: {layer}", fontsize="small")
+            axes[row, col].xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
