@@ -77,10 +77,10 @@ def test_joint_is_refused_where_it_does_not_apply():
 
 
 def test_resume_is_exact(tiny, tmp_path):
-    straight = Trainer(joint("lenet5", epochs=3, warmup_epochs=1), *tiny, progress=False)
+    straight = Trainer(joint("lenet5", warmup_epochs=0, max_steps=2), *tiny, progress=False)
     straight.fit()
-    Trainer(joint("lenet5", epochs=2, warmup_epochs=1), *tiny, out=tmp_path, progress=False).fit()
-    resumed = Trainer(joint("lenet5", epochs=3, warmup_epochs=1), *tiny, out=tmp_path, progress=False)
+    Trainer(joint("lenet5", epochs=1, warmup_epochs=0, max_steps=2), *tiny, out=tmp_path, progress=False).fit()
+    resumed = Trainer(joint("lenet5", warmup_epochs=0, max_steps=2), *tiny, out=tmp_path, progress=False)
     history = resumed.fit(resume=True)
     assert history.column("test_accuracy") == straight.history.column("test_accuracy")
     for key, value in straight.model.state_dict().items():

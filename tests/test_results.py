@@ -12,7 +12,7 @@ from snn_edu.ablation import PEERS
 from snn_edu.analysis import pruned_architecture
 from snn_edu.report import report_markdown
 from snn_edu.runs import load_run, read_manifest
-from snn_edu.study import Job, finished_jobs
+from snn_edu.study import POINTS, Job, finished_jobs
 from snn_edu.training import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,15 +29,19 @@ def test_frontier_covers_both_models_every_criterion_and_target(rows):
     for model in ("mlp", "lenet5"):
         mine = [r for r in rows if r["model"] == model]
         assert len({r["seed"] for r in mine}) >= 3
-        assert {(r["criterion"], r["source"]) for r in mine} == {*frontier.CURVES, ("natural", "switcher"),
-                                                                ("direct", "direct"), *(("natural", p) for p in PEERS)}
+        assert {(r["criterion"], r["source"]) for r in mine} == {
+            *frontier.CURVES, ("natural", "switcher"), ("direct", "direct"), *(("natural", p) for p in PEERS),
+            ("joint", "joint"), ("natural", "joint")}
         assert {0, 25, 50, 75, 90} <= {r["target_removed_pct"] for r in mine}
         assert {r["finetune_epochs"] for r in mine} == {0, 2}
+    vgg = [r for r in rows if r["model"] == "vgg-cov2"]  # its cheaper cpu-level frontier (frontier.CHEAPER)
+    assert {r["seed"] for r in vgg} == {0, 1, 2} and {r["finetune_epochs"] for r in vgg} == {0}
+    assert {r["target_removed_pct"] for r in vgg} == {None, 0, 50, 90}
     assert all(0 <= r["test_accuracy"] <= 100 and 0 <= r["params_removed_pct"] <= 100 for r in rows)
 
 
 def test_frontier_csv_is_the_frontier_jobs_rows(rows):
-    jobs = [j for j in finished_jobs(RESULTS) if j.kind in ("frontier", "peers")]
+    jobs = [j for j in finished_jobs(RESULTS) if j.kind in POINTS]
     from_jobs = [r for j in jobs for r in json.loads((j.folder(RESULTS) / "metrics.json").read_text())["rows"]]
     assert len(from_jobs) == len(rows)
     for a, b in zip(from_jobs, rows):
