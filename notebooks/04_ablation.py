@@ -73,7 +73,7 @@ from snn_edu.presets import smoke_mode
 from snn_edu.runs import describe_results, load_run, results_dir
 from snn_edu.training import make_model
 
-TRAIN_LIVE = False  # True: run the whole study here (about an hour on 2 cores at the cpu level)
+TRAIN_LIVE = False  # True: run the whole study here (notebook 00's table gives the time at the cpu level)
 LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"
 LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, to test that path
 

@@ -62,14 +62,15 @@ from snn_edu.presets import smoke_mode
 from snn_edu.report import recipe_text
 from snn_edu.runs import describe_results, results_dir
 
-TRAIN_LIVE = False  # True: train the MLP and LeNet5 on both tasks here (about an hour on 2 cores at the cpu level)
+TRAIN_LIVE = False  # True: train the MLP and LeNet5 on both tasks here (notebook 00's table gives the time)
 LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"
 LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, to test that path
 
 # %% [markdown]
 # A smoke-level study (`SNN_EDU_SMOKE=1`) trains for a handful of steps: it checks that every
-# figure below works, and its numbers mean nothing. VGG-cov2 takes about an hour on two cores
-# even at its cheaper `cpu` recipe (printed below), so its part always reads the shipped runs.
+# figure below works, and its numbers mean nothing. VGG-cov2 costs far more even at its cheaper
+# `cpu` recipe (printed below; its time is in `docs/performance.md`), so its part always reads
+# the shipped runs.
 
 # %%
 SHIPPED = tasks.task_folders(results_dir("cpu").parent)
