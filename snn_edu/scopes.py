@@ -10,7 +10,7 @@ from .ablation import _by_seed, _spread_word, load_histories, load_runs, mean_ar
 from .frontier import MODEL_NAMES, curves_of, describe_ranges, tuning_text
 from .matched import verdict_ranges
 
-SCOPES = {"al": "one switcher per layer (SNN-AL)", "joint": "one joint switcher per family (FC, conv)"}
+RUNS_COMPARED = {"al": "one switcher per layer (SNN-AL)", "joint": "one joint switcher per family (FC, conv)"}
 
 
 def scope_markdown(results: str | Path, models) -> str:
@@ -18,8 +18,8 @@ def scope_markdown(results: str | Path, models) -> str:
     lines = ["| network | switchers | seeds | test acc % | pruned arch (mean) | params removed % |",
              "|---|---|---|---|---|---|"]
     for model in models:
-        runs = load_runs(Path(results) / model, kinds=tuple(SCOPES))
-        for kind, name in SCOPES.items():
+        runs = load_runs(Path(results) / model, kinds=tuple(RUNS_COMPARED))
+        for kind, name in RUNS_COMPARED.items():
             ms = [m for m in runs.get(kind, []) if m["test_accuracy"] is not None]
             if ms:
                 lines.append(f"| {MODEL_NAMES.get(model, model)} | {name} | {len(ms)} | "
@@ -31,7 +31,7 @@ def scope_markdown(results: str | Path, models) -> str:
 def kept_overlap(results: str | Path, model: str) -> dict[str, list[float]]:
     """Per gated layer, seed by seed: the units both runs keep at the end of training, as a share
     of the units either keeps (Jaccard; 1 = the same units)."""
-    histories = load_histories(Path(results) / model, kinds=tuple(SCOPES))
+    histories = load_histories(Path(results) / model, kinds=tuple(RUNS_COMPARED))
     out: dict[str, list[float]] = {}
     for name, history in sorted(histories.items()):
         kind, seed = name.split("/")
@@ -50,7 +50,7 @@ def scope_sentences(results: str | Path, models, summary: list[dict]) -> list[st
     and the accuracy at the joint runs' own weights removed?"""
     out = []
     for model in models:
-        runs = load_runs(Path(results) / model, kinds=tuple(SCOPES))
+        runs = load_runs(Path(results) / model, kinds=tuple(RUNS_COMPARED))
         al, joint = _by_seed(runs, "al"), _by_seed(runs, "joint")
         if not al or not joint:
             out.append(f"{MODEL_NAMES.get(model, model)}: the joint switcher was not run.")
