@@ -16,6 +16,7 @@ import torch
 
 from .errors import DataError
 from .ablation import mean_std
+from .report import _minutes
 from .runfolder import read_metrics
 from .runs import load_run, read_manifest
 from .stats import format_rho
@@ -193,17 +194,13 @@ def memory_table(path: Path) -> str:
         f"`{str(p['git_commit'])[:7]}`{' with uncommitted changes' if p.get('git_dirty') else ''}.")
 
 
-def _duration(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s ({seconds:,.0f} s)"
-
-
 def study_sessions_table(root: str | Path, studies=("cpu", "cpu-fashion5k")) -> str:
     """Every recorded session of the shipped cpu-level studies: its command, workers, jobs and wall time."""
     lines = ["| study | command | date | workers x threads | jobs run | wall time |", "|---|---|---|---|---|---|"]
     for study in studies:
         for s in read_manifest(Path(root) / study).get("sessions", []):
             lines.append(f"| `results/{study}` | `{s['command']}` | {s['started'][:10]} | "
-                         f"{s['workers']} x {s['threads_per_worker']} | {s['jobs_run']} | {_duration(s['wall_seconds'])} |")
+                         f"{s['workers']} x {s['threads_per_worker']} | {s['jobs_run']} | {_minutes(s['wall_seconds'])} ({s['wall_seconds']:,.0f} s) |")
     return "\n".join(lines)
 
 
