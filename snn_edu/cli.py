@@ -19,12 +19,12 @@ from .nets import NETWORKS
 from .joint import SCOPES
 from .layers import GATE_STATS, STRATEGIES, SWITCHER_INPUTS
 from .precision import PRECISIONS
-from .presets import LEVELS, preset
+from .presets import LEVELS, preset, split_level
 from .schedules import LR_SCHEDULES
 from .runfolder import RunStopped, folder_lock
 from .study import STAGES
 from .switcher import PRESETS
-from .training import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, load_data, resolve_device
+from .training import CONV_GATES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, load_data, resolve_device
 
 
 def _data_name(value: str) -> str:
@@ -34,15 +34,24 @@ def _data_name(value: str) -> str:
                                      "or imagefolder:PATH")
 
 
+def _level(value: str) -> str:
+    try:
+        split_level(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def _init(value: str):
-    if value in ("default", "uniform"):
-        return -1.0 if value == "default" else None
+    if value in ("default", "uniform", "kaiming"):
+        return {"default": -1.0, "uniform": None, "kaiming": "kaiming"}[value]
     try:
         std = float(value)
     except ValueError:
         std = None
     if std is None or not std > 0:
-        raise argparse.ArgumentTypeError(f"--init takes default, uniform or a positive standard deviation, not {value!r}")
+        raise argparse.ArgumentTypeError(f"--init takes default, uniform, kaiming or a positive standard deviation, "
+                                         f"not {value!r}")
     return std
 
 
@@ -68,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a TNN with (or without) switchers and write metrics",
                            argument_default=argparse.SUPPRESS)
     d = TrainConfig()
-    train.add_argument("--preset", choices=LEVELS, default=None,
-                       help="start from a named configuration (smoke, cpu, paper); flags override it")
+    train.add_argument("--preset", type=_level, default=None,
+                       help=f"start from a named configuration ({', '.join(LEVELS)}, optionally +FIX and +SIZE, "
+                       "e.g. release+clip+check); flags override it")
     train.add_argument("--model", choices=MODELS + NETWORKS,
                        help=f"default {d.model}; the CIFAR networks need colour images (--data cifar10, ...)")
     train.add_argument("--gate-convs", action="store_true",
@@ -98,7 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(the release: 0.005); --epochs is then a cap")
     train.add_argument("--warmup-epochs", type=int, help="default: 4 for lenet5, 0 for mlp")
     train.add_argument("--init", dest="init_std", type=_init, help="TNN init: 'default' (the release: "
-                       "N(0, 0.01) for the MLP), 'uniform' (PyTorch's), or a normal std such as 0.05")
+                       "N(0, 0.01) for the MLP), 'uniform' (PyTorch's), 'kaiming' (Kaiming normal, fan_out, on every "
+                       "gated weight as stored: the release's LeNet5), or a normal std such as 0.05")
+    train.add_argument("--conv-gates", choices=CONV_GATES, help="lenet5: one gate per filter (default) or per "
+                       "(filter, input channel) kernel slice (the release's conv2)")
+    train.add_argument("--switcher-bn-in-tnn", action="store_true", help="train the switchers' BatchNorm scale "
+                       "and shift in the TNN phase too (the release never freezes them)")
     train.add_argument("--gate-stats", choices=GATE_STATS,
                        help="BatchNorm statistics of the evaluation gate (default running, as the release)")
     train.add_argument("--switcher-input", choices=SWITCHER_INPUTS,
@@ -144,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
 
     rep = sub.add_parser("reproduce", help="the frontier study and the ablation variants, as independent jobs")
-    rep.add_argument("--level", choices=LEVELS, default="cpu", help="configuration of every run (default cpu)")
+    rep.add_argument("--level", type=_level, default="cpu", help="configuration of every run (default cpu; "
+                     "also release, and +FIX/+SIZE parts such as release+clip+check)")
     rep.add_argument("--out", type=Path, default=None, help="results folder (default results/LEVEL)")
     rep.add_argument("--jobs", type=_count, default=1, help="worker processes; the usable cores are split between them")
     rep.add_argument("--threads", type=_count, default=None, help="threads per job (default: usable cores / --jobs)")
@@ -179,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     abl = sub.add_parser("ablation", help="the ablation variants of one model (reproduce without the frontier)")
     abl.add_argument("--model", choices=MODELS, default="mlp")
-    abl.add_argument("--preset", choices=LEVELS, default="cpu")
+    abl.add_argument("--preset", type=_level, default="cpu")
     abl.add_argument("--seeds", type=_count, default=3)
     abl.add_argument("--variants", nargs="*", default=None, help="subset of: " + ", ".join(VARIANTS))
     abl.add_argument("--jobs", type=_count, default=1, help="worker processes")
@@ -266,6 +282,8 @@ def summary(m: dict) -> str:
         lines.append(f"seconds per epoch   {m['mean_seconds_per_epoch']:.1f} (mean of {m['epochs']})")
     if m["diverged"]:
         lines.append(f"DIVERGED: {m['divergence']}")
+    if m.get("collapsed"):
+        lines.append("COLLAPSED" + m["collapse"][len("collapsed"):])
     return "\n".join(lines)
 
 

@@ -38,16 +38,30 @@ def batchnorm_image_stats(module: nn.Module):
 
 
 class KernelReducer(nn.Module):
-    """Turns a conv weight (out, in, k, k) into an (out, in) image: one feature row per filter."""
+    """Turns a conv weight (out, in, k, k) into an (out, in) image: one feature row per filter.
 
-    def __init__(self, in_channels: int, kernel_size: int):
+    A k x k conv to `hidden` channels, with 3 `stages` a 1x1 conv at that width (the release's),
+    then a 1x1 conv back to `in` channels; each with BatchNorm and ReLU."""
+
+    def __init__(self, in_channels: int, kernel_size: int, stages: int = 2):
         super().__init__()
+        if stages not in (2, 3):
+            raise ConfigError(f"a kernel reducer has 2 or 3 stages, not {stages}")
         hidden = max(16, 2 * in_channels)
         self.reduce = conv_bn_relu(in_channels, hidden, kernel=kernel_size, padding=0)
+        if stages == 3:
+            self.middle = conv_bn_relu(hidden, hidden, kernel=1, padding=0)
         self.expand = conv_bn_relu(hidden, in_channels, kernel=1, padding=0)
 
+    @property
+    def stages(self) -> int:
+        return 3 if hasattr(self, "middle") else 2
+
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return self.expand(self.reduce(weight)).flatten(1)
+        x = self.reduce(weight)
+        if self.stages == 3:
+            x = self.middle(x)
+        return self.expand(x).flatten(1)
 
 
 def _read_old_gate_keys(state_dict, prefix, *args) -> None:
@@ -254,8 +268,8 @@ class ConvSwitcher(Gate):
 
     def __init__(self, out_channels, in_channels, kernel_size, head, spec):
         super().__init__()
-        self.reducer = KernelReducer(in_channels, kernel_size)
         self.unet = Switcher((out_channels, in_channels), head, spec)
+        self.reducer = KernelReducer(in_channels, kernel_size, self.unet.spec.reducer_stages)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.unet(image)

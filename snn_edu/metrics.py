@@ -5,6 +5,22 @@ from dataclasses import asdict
 
 from . import analysis
 
+COLLAPSE_MARGIN = 5.0  # points of test accuracy a run may end below its reference before it counts as collapsed
+
+
+def collapse(history) -> str | None:
+    """Why a run counts as collapsed, or None: its last test accuracy is more than COLLAPSE_MARGIN
+    points below its best warm-up epoch's (without warm-up: its best earlier epoch's)."""
+    accs, phases = history.column("test_accuracy"), history.column("phase")
+    if not accs:
+        return None
+    warm = [a for a, p in zip(accs, phases) if p == "warmup"]
+    reference, what = (max(warm), "warm-up epoch") if warm else (max(accs[:-1], default=None), "earlier epoch")
+    if reference is None or reference - accs[-1] <= COLLAPSE_MARGIN:
+        return None
+    return (f"collapsed: test accuracy {accs[-1]:.2f} % after epoch {len(accs) - 1}, {reference - accs[-1]:.2f} points "
+            f"below the best {what}'s {reference:.2f} % (margin {COLLAPSE_MARGIN:g})")
+
 
 def run_metrics(model, history, config, device, precision: str, examples: dict | None = None) -> dict:
     """Raw accuracy, pruned architecture and gate counts (evaluation gates; the training-mode
@@ -26,6 +42,8 @@ def run_metrics(model, history, config, device, precision: str, examples: dict |
         "mean_seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
         "diverged": history.diverged is not None,
         "divergence": history.diverged,
+        "collapsed": collapse(history) is not None,
+        "collapse": collapse(history),
         "device": str(device),
         "precision": precision,
         "config": asdict(config),
@@ -45,4 +63,5 @@ def result_line(metrics: dict) -> str:
     """One line: raw test accuracy, pruned architecture and params removed (and divergence)."""
     acc = "n/a" if metrics["test_accuracy"] is None else f"{metrics['test_accuracy']:.2f} % (raw)"
     return (f"test accuracy {acc}, pruned architecture {metrics['pruned_architecture']}, "
-            f"params removed {metrics['params_removed_pct']:.2f} %") + (" (DIVERGED)" if metrics.get("diverged") else "")
+            f"params removed {metrics['params_removed_pct']:.2f} %") + (" (DIVERGED)" if metrics.get("diverged") else "") \
+        + (" (COLLAPSED)" if metrics.get("collapsed") else "")

@@ -51,6 +51,13 @@ class GatedNet(nn.Sequential):
         return list(dict.fromkeys(p for layer in self.gated_layers().values() if layer.gate is not None
                                   for p in layer.gate.parameters()))
 
+    def gate_batchnorm_parameters(self) -> list[nn.Parameter]:
+        """The scale and shift of every BatchNorm inside a gate, each once (the release trains
+        them in the TNN phase too)."""
+        return list(dict.fromkeys(p for layer in self.gated_layers().values() if layer.gate is not None
+                                  for m in layer.gate.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                  for p in m.parameters()))
+
     def gates(self, mode: str = "eval") -> dict[str, torch.Tensor]:
         """Each switched-on layer's gate (see GatedLayer.gate_in_mode), on the CPU."""
         return {name: layer.gate_in_mode(mode).cpu() for name, layer in self.gated_layers().items()
@@ -107,15 +114,18 @@ class MLP(GatedNet):
 class LeNet5(GatedNet):
     """LeNet5-Caffe 20-50-800-500, no biases, with a ReLU after each conv (before its pooling),
     as the authors' release applies it inside its conv layers (Caffe's own LeNet has none there).
-    Every activation and pool is a named module, so attribution hooks can reach it."""
+    Every activation and pool is a named module, so attribution hooks can reach it.
+    `conv_strategy` (default: `strategy`) gates the convs apart: 'connection' gives one gate per
+    (filter, input channel) kernel slice, as the release's conv2."""
 
     def __init__(self, strategy="neuron", switcher: str | SwitcherSpec | None = "paper",
-                 init_std: float | None = None, gate: str = "switcher"):
+                 init_std: float | None = None, gate: str = "switcher", conv_strategy: str | None = None):
+        conv_strategy = conv_strategy or strategy
         super().__init__(OrderedDict([
-            ("conv1", GatedConv2d(1, 20, 5, strategy, switcher, gate)),
+            ("conv1", GatedConv2d(1, 20, 5, conv_strategy, switcher, gate)),
             ("relu1", nn.ReLU()),
             ("pool1", nn.MaxPool2d(2)),
-            ("conv2", GatedConv2d(20, 50, 5, strategy, switcher, gate)),
+            ("conv2", GatedConv2d(20, 50, 5, conv_strategy, switcher, gate)),
             ("relu2", nn.ReLU()),
             ("pool2", nn.MaxPool2d(2)),
             ("flatten", nn.Flatten()),
@@ -123,6 +133,14 @@ class LeNet5(GatedNet):
             ("relu3", nn.ReLU()),
             ("fc2", GatedLinear(500, 10, strategy, switcher, init_std, gate)),
         ]))
+
+
+def kaiming_init(model: GatedNet) -> None:
+    """Kaiming normal (fan_out, relu) on every gated layer's weight as stored, as the release draws
+    LeNet5's: a conv (out, in, k, k) gets std sqrt(2 / (out k k)), an FC weight stored (in, out)
+    std sqrt(2 / in)."""
+    for layer in model.gated_layers().values():
+        nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
 
 
 def build_model(name: str, strategy: str = "neuron", switcher: str | SwitcherSpec | None = "paper",

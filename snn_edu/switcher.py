@@ -12,15 +12,19 @@ from .errors import ConfigError
 from .gates import Gate
 
 HEADS = ("rows", "map")
-PRESETS = ("paper", "lite")
+PRESETS = ("paper", "lite", "release")
 
 
 @dataclass(frozen=True)
 class SwitcherSpec:
-    """Channel widths per U-Net level (one pool between levels) and the row-head width."""
+    """Channel widths per U-Net level (one pool between levels), the row-head width, the pooling
+    window (2, 2), or (2, 1) for a one-column image, and the stages of a conv layer's kernel
+    reducer (2, or the release's 3)."""
 
     widths: tuple[int, ...]
     row_channels: int = 32
+    pool: tuple[int, int] = (2, 2)
+    reducer_stages: int = 2
 
     @property
     def depth(self) -> int:
@@ -33,7 +37,13 @@ def switcher_spec(preset: str, shape: tuple[int, int]) -> SwitcherSpec:
     `paper`: the release's widths: 8..256 (5 pools) for a large image such as the
     784x300 layer, 8..128 (4 pools) otherwise, and a 32-channel row head.
     `lite`: 4, 8, 16 (2 pools) and an 8-channel row head, far cheaper at full resolution.
+    `release`: `paper`, as the release builds it for LeNet5's convs too: a one-column image
+    (conv1's 20 x 1) gets widths 8..64 with (2, 1) pooling, and kernel reducers have 3 stages.
     """
+    if preset == "release":
+        if shape[1] == 1:
+            return SwitcherSpec((8, 16, 32, 64), 32, pool=(2, 1), reducer_stages=3)
+        return SwitcherSpec(switcher_spec("paper", shape).widths, 32, reducer_stages=3)
     if preset == "paper":
         large = shape[0] * shape[1] >= 2**17
         return SwitcherSpec((8, 16, 32, 64, 128, 256) if large else (8, 16, 32, 64, 128), 32)
@@ -133,6 +143,11 @@ def _max_pool2x2(x: torch.Tensor) -> torch.Tensor:
                          torch.maximum(x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]))
 
 
+def _max_pool2x1(x: torch.Tensor) -> torch.Tensor:
+    """MaxPool2d((2, 1)) as the maximum of the two row-strided sub-images (inference only)."""
+    return torch.maximum(x[:, :, 0::2], x[:, :, 1::2])
+
+
 def _run_block(block: nn.Sequential, *parts: torch.Tensor, fold: bool = False) -> torch.Tensor:
     """conv -> BatchNorm -> ReLU over the channel concatenation of `parts`.
 
@@ -161,9 +176,9 @@ class Up(nn.Module):
     """Decoder level: `up` (transposed conv x2) and `fuse` (a conv over [upsampled, skip]);
     the Switcher runs them."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, pool: tuple[int, int] = (2, 2)):
         super().__init__()
-        self.up = nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False),
+        self.up = nn.Sequential(nn.ConvTranspose2d(c_in, c_out, pool, stride=pool, bias=False),
                                 nn.BatchNorm2d(c_out), nn.ReLU())
         self.fuse = conv_bn_relu(2 * c_out, c_out)
 
@@ -205,8 +220,8 @@ class Switcher(Gate):
         self.spec = switcher_spec(spec, self.shape) if isinstance(spec, str) else spec
         w = self.spec.widths
         self.down = nn.ModuleList(conv_bn_relu(c_in, c_out) for c_in, c_out in zip((channels,) + w[:-1], w))
-        self.pool = nn.MaxPool2d(2)
-        self.up = nn.ModuleList(Up(w[i + 1], w[i]) for i in reversed(range(self.spec.depth)))
+        self.pool = nn.MaxPool2d(self.spec.pool)
+        self.up = nn.ModuleList(Up(w[i + 1], w[i], self.spec.pool) for i in reversed(range(self.spec.depth)))
         self.out = conv_bn_relu(w[0], channels)
         if head == "rows":
             self.rows = row_head(self.spec.row_channels, self.shape[1])
@@ -222,13 +237,13 @@ class Switcher(Gate):
         if image.shape != expected:
             raise ConfigError(f"switcher built for a {expected} weight image got {tuple(image.shape)}")
         h, w = self.shape
-        m = 2**self.spec.depth
-        # pad to a multiple of 2**depth, with at least two rows at the bottom level (BatchNorm)
+        m, m_w = (p**self.spec.depth for p in self.spec.pool)
+        # pad to a multiple of the pooling, with at least two rows at the bottom level (BatchNorm)
         pad_h = max(-h % m, 2 * m - h)
-        x = F.pad(image[None, None] if self.channels == 1 else image[None], (0, -w % m, 0, pad_h))
+        x = F.pad(image[None, None] if self.channels == 1 else image[None], (0, -w % m_w, 0, pad_h))
         fold = self.fast and not torch.is_grad_enabled() and not any(
             bn.training for bn in self.modules() if isinstance(bn, nn.BatchNorm2d))
-        pool = _max_pool2x2 if fold else self.pool
+        pool = (_max_pool2x2 if self.spec.pool == (2, 2) else _max_pool2x1) if fold else self.pool
         skips = []
         for i, down in enumerate(self.down):
             x = _run_block(down, x if i == 0 else pool(x), fold=fold)

@@ -20,7 +20,7 @@ from .layers import cached_gates
 from .metrics import epoch_line, run_metrics
 from .runfolder import RunFolder, RunStopped, stopping_on_signals
 from .schedules import LR_SCHEDULES, make_schedule
-from .models import GatedNet, build_model
+from .models import GatedNet, build_model, kaiming_init
 from .memory import check_fits
 from .joint import SCOPES, make_joint
 from .nets import NETWORKS, build_network, init_fc
@@ -29,6 +29,7 @@ from .switcher import use_fast_kernels
 SCHEDULES = ("alternate", "separate", "joint", "dense")
 OPTIMIZERS = ("sgd", "adam")
 PHASES = ("warmup", "tnn", "snn", "joint", "dense")
+CONV_GATES = ("filter", "slice")
 
 
 @dataclass
@@ -53,8 +54,13 @@ class TrainConfig:
     warmup_epochs: int | None = None      # None: 4 for LeNet5, 0 for the MLP (the release)
     even_phase: str | None = None         # phase of even epochs after warm-up; None: release parity
     separate_tnn_epochs: int | None = None  # SL: TNN-only epochs before the switcher; None: half
-    init_std: float | None = -1.0         # -1: the model's default (N(0, 0.01) for the MLP and the FC
-                                          # layers of the CIFAR networks); None: PyTorch's uniform
+    init_std: float | str | None = -1.0   # -1: the model's default (N(0, 0.01) for the MLP and the FC
+                                          # layers of the CIFAR networks); None: PyTorch's uniform;
+                                          # "kaiming": every gated weight Kaiming normal (the release's LeNet5)
+    conv_gates: str = "filter"            # LeNet5: one gate per filter, or per (filter, input channel)
+                                          # slice ("slice", as the release's conv2)
+    switcher_bn_in_tnn: bool = False      # train the switchers' BatchNorm scale and shift in the TNN
+                                          # phase too (the release never freezes them)
     gate_stats: str = "running"           # BatchNorm statistics of the evaluation gate
     switcher_input: str = "weights"       # ablation controls: shuffled, noise, constant
     clip_grad_norm: float | None = None   # off by default (a deviation from the release)
@@ -90,6 +96,10 @@ class TrainConfig:
                                                or self.switcher_input != "weights"):
             raise ConfigError("--switcher-scope joint needs --gate switcher, --strategy neuron and the weights as "
                               "the switcher's input")
+        if self.conv_gates not in CONV_GATES:
+            raise ConfigError(f"unknown --conv-gates {self.conv_gates!r}; choose one of {', '.join(CONV_GATES)}")
+        if self.conv_gates == "slice" and self.model != "lenet5":
+            raise ConfigError(f"--conv-gates slice applies to lenet5's convs, not {self.model}")
         if self.even_phase not in (None, "tnn", "snn"):
             raise ConfigError(f"even_phase must be 'tnn' or 'snn', got {self.even_phase!r}")
         _check_numbers(self)
@@ -115,8 +125,8 @@ _RULES = (
     ("stop_lr", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
     ("warmup_epochs", lambda v: v is None or v >= 0, "a whole number >= 0"),
     ("separate_tnn_epochs", lambda v: v is None or v >= 0, "a whole number >= 0"),
-    ("init_std", lambda v: v is None or v == -1.0 or (math.isfinite(v) and v > 0),
-     "'default', 'uniform' or a positive standard deviation"),
+    ("init_std", lambda v: v is None or v in (-1.0, "kaiming") or (not isinstance(v, str) and math.isfinite(v) and v > 0),
+     "'default', 'uniform', 'kaiming' or a positive standard deviation"),
     ("clip_grad_norm", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
     ("train_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
     ("test_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
@@ -179,13 +189,17 @@ def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, cla
         shape, n_classes = shape_and_classes(config.data) if in_shape is None or classes is None else (None, None)
         model = build_network(config.model, config.strategy, switcher, config.gate, in_shape or shape,
                               classes or n_classes, config.gate_convs)
-        if config.init_std != -1.0:
+        if config.init_std not in (-1.0, "kaiming"):
             init_fc(model, config.init_std)
     elif config.gate_convs:
         raise ConfigError(f"--gate-convs applies to vgg-cov2, not {config.model}")
     else:
-        kwargs = {} if config.init_std == -1.0 else {"init_std": config.init_std}
+        kwargs = {} if config.init_std in (-1.0, "kaiming") else {"init_std": config.init_std}
+        if config.conv_gates == "slice":
+            kwargs["conv_strategy"] = "connection"
         model = build_model(config.model, config.strategy, switcher, gate=config.gate, **kwargs)
+    if config.init_std == "kaiming":
+        kaiming_init(model)
     if config.switcher_scope == "joint" and switcher is not None:
         make_joint(model, config.switcher)
     model.set_gate_stats(config.gate_stats)
@@ -278,11 +292,13 @@ class Trainer:
         self.phase = phase
         self.model.set_gated(phase in ("tnn", "snn", "joint"))
         tnn, switcher = self.model.tnn_parameters(), self.model.gate_parameters()
-        self._frozen = {"snn": tnn, "joint": []}.get(phase, switcher)
+        also = {id(p) for p in self.model.gate_batchnorm_parameters()} \
+            if phase == "tnn" and self.config.switcher_bn_in_tnn else set()  # the release's
+        self._frozen = {"snn": tnn, "joint": []}.get(phase, [p for p in switcher if id(p) not in also])
         for p in tnn:
             p.requires_grad_(phase != "snn" or self.reference)
         for p in switcher:
-            p.requires_grad_(phase in ("snn", "joint") or self.reference)
+            p.requires_grad_(phase in ("snn", "joint") or id(p) in also or self.reference)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, index: int = 0) -> tuple[float, int]:
         """One SGD step of the current phase; returns (loss, correct)."""
