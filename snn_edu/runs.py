@@ -32,16 +32,19 @@ def half_gate(gate: torch.Tensor) -> torch.Tensor:
     return torch.where((g > 0) & (h == 0), _HALF_TINY, h)
 
 
+SMALL_GATE = 1_000  # 2-d gates up to this size (LeNet5's slice gates) are kept for every epoch
+
+
 def compact_history(history: History) -> History:
-    """The history without switcher-input images and with float16 gates; gates holding one value
-    per weight (connection strategy) are kept for the last epoch only, in evaluation mode."""
+    """The history without switcher-input images and with float16 gates; larger 2-d gates (one
+    value per weight: the connection strategy's) are kept for the last epoch only, in evaluation mode."""
     last = len(history.epochs) - 1
     epochs = []
     for i, record in enumerate(history.epochs):
         slim = {k: v for k, v in record.items() if k not in ("images", "gates_eval", "gates_train")}
         for mode in ("eval", "train"):
             slim[f"gates_{mode}"] = {name: half_gate(g) for name, g in record[f"gates_{mode}"].items()
-                                     if g.dim() == 1 or (i == last and mode == "eval")}
+                                     if g.dim() == 1 or g.numel() <= SMALL_GATE or (i == last and mode == "eval")}
         epochs.append(slim)
     return History(epochs, history.diverged)
 

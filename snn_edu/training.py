@@ -281,6 +281,7 @@ class Trainer:
         self.reference = reference  # benchmark baseline: the release's redundant work (see bench.py)
         use_fast_kernels(self.model, not reference)
         self._frozen: list[torch.nn.Parameter] = []
+        self.grad_norms: list[torch.Tensor] = []  # this epoch's total gradient norm per step, before clipping
         self.epoch = 0  # the next epoch to train
         self.phase = None
 
@@ -317,10 +318,13 @@ class Trainer:
         if self.reference:  # gradients were computed for everything; the frozen side must not move
             for p in self._frozen:
                 p.grad = None
-        if self.config.clip_grad_norm is not None:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
-                                           self.config.clip_grad_norm)
+        self.scaler.unscale_(self.optimizer)
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])) if grads \
+            else torch.zeros((), device=self.device)
+        self.grad_norms.append(norm)  # before clipping
+        if self.config.clip_grad_norm is not None and grads:  # as clip_grad_norm_ does, reusing the norm
+            torch._foreach_mul_(grads, (self.config.clip_grad_norm / (norm + 1e-6)).clamp(max=1.0))
         self.scaler.step(self.optimizer)  # optimizer.step(), skipped when fp16 gradients overflowed
         self.scaler.update()
         self.model.after_step()
@@ -335,6 +339,7 @@ class Trainer:
         order = torch.randperm(len(self.train_y), generator=generator).to(self.device)
         batches = order.split(self.config.batch_size)[: self.config.max_steps]
         total_loss = correct = seen = 0
+        self.grad_norms = []
         bar = tqdm(batches, desc=f"epoch {epoch} [{self.phase}]", leave=False, disable=not self.progress)
         for i, idx in enumerate(bar):
             loss, hits = self.step(self.train_x[idx], self.train_y[idx], epoch, i)
@@ -342,7 +347,11 @@ class Trainer:
             correct += hits
             seen += len(idx)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{100 * correct / seen:.1f}%", refresh=False)
-        return {"train_loss": total_loss / seen, "train_accuracy": 100.0 * correct / seen}
+        norms = torch.stack(self.grad_norms).float().cpu()
+        return {"train_loss": total_loss / seen, "train_accuracy": 100.0 * correct / seen,
+                "grad_norm_mean": float(norms.mean()), "grad_norm_max": float(norms.max()),
+                "weight_norms": {name: float(layer.weight.detach().norm())
+                                 for name, layer in self.model.gated_layers().items()}}
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self) -> dict:
