@@ -1,4 +1,4 @@
-"""Command line: `python -m snn_edu train | reproduce | ablation | report | bench | perf-doc | book | links | data download`."""
+"""Command line: `python -m snn_edu train | reproduce | ablation | report | tasks | recipes | bench | perf-doc | book | links | data download`."""
 from __future__ import annotations
 
 import argparse
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "release); joint: one switcher reads all FC layers and one all conv layers (the first "
                        "paper's section 3.3)")
     train.add_argument("--clip-grad-norm", type=float, help="off by default (not in the paper)")
+    train.add_argument("--switcher-lr", type=float, help="the gates' learning rate (default: --lr, as the release)")
     train.add_argument("--train-size", type=int, help="subsample the training set")
     train.add_argument("--test-size", type=int, help="subsample the test set")
     train.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
@@ -157,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="is a harder task pruned less? mnist5k against fashion5k, from results/")
     tasks.add_argument("--results", type=Path, default=Path("results"))
     tasks.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+
+    rec = sub.add_parser("recipes", help="does the release's recipe train to the end? its runs beside each fix's, "
+                         "from results/recipes")
+    rec.add_argument("--results", type=Path, default=Path("results/recipes"))
+    rec.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
 
     rep = sub.add_parser("reproduce", help="the frontier study and the ablation variants, as independent jobs")
     rep.add_argument("--level", type=_level, default="cpu", help="configuration of every run (default cpu; "
@@ -334,16 +340,26 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 1 if result["failed"] or result["skipped"] else 0
 
 
+def _page(text: str, out: Path | None) -> int:
+    """Print a generated page, or write it to `out`."""
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        print(f"wrote {out}")
+    return 0
+
+
 def tasks_page(args: argparse.Namespace) -> int:
     from .tasks import tasks_page as page
 
-    text = page(args.results)
-    if args.out is None:
-        print(text, end="")
-    else:
-        args.out.write_text(text)
-        print(f"wrote {args.out}")
-    return 0
+    return _page(page(args.results), args.out)
+
+
+def recipes_page(args: argparse.Namespace) -> int:
+    from .recipes import recipes_page as page
+
+    return _page(page(args.results), args.out)
 
 
 def _submit_to_slurm(args: argparse.Namespace, jobs, out: Path) -> int:
@@ -488,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
             return links(args)
         if args.command == "tasks":
             return tasks_page(args)
+        if args.command == "recipes":
+            return recipes_page(args)
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0

@@ -17,6 +17,9 @@ from .errors import ConfigError, DataError, first_line
 DATASETS = ("mnist", "mnist5k", "fashion-mnist", "fashion5k", "cifar10", "cifar100")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# Full data sets that a system package installs offline, read when torchvision's files are absent:
+# Debian's dataset-fashion-mnist (its four gzipped IDX files).
+SYSTEM_IDX = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
 _TORCHVISION = {"mnist": ("MNIST", "MNIST"), "fashion-mnist": ("FashionMNIST", "Fashion-MNIST")}
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _TORCH_TO_IDX = {torch.uint8: 0x08, torch.int8: 0x09, torch.int16: 0x0B, torch.int32: 0x0C,
@@ -163,7 +166,8 @@ def _load_torchvision(name: str, root: Path, download: bool) -> tuple[TensorData
             f"{label} {what}; run 'python -m snn_edu data download {name}'"
             " on a machine with internet, or " + (
                 "use --data fashion5k (offline; the full set offline on Debian: apt-get install "
-                "dataset-fashion-mnist, then --data idx:/usr/share/datasets/fashion-mnist)" if name == "fashion-mnist"
+                f"dataset-fashion-mnist, which --data fashion-mnist then reads from {SYSTEM_IDX[name]})"
+                if name == "fashion-mnist"
                 else "use --data mnist5k (offline)")) from e
     return tuple(_as_dataset(p.data, p.targets, f"{label} {root}") for p in parts)
 
@@ -179,7 +183,13 @@ def load_dataset(name: str, root=None, download: bool = False) -> tuple[TensorDa
         xtr, ytr, xte, yte = _shipped_split(name)
         return (_as_dataset(xtr.clone(), ytr.clone(), name), _as_dataset(xte.clone(), yte.clone(), name))
     if name in _TORCHVISION:
-        return _load_torchvision(name, Path(root) if root else default_data_dir(), download)
+        try:
+            return _load_torchvision(name, Path(root) if root else default_data_dir(), download)
+        except DataError:
+            system = SYSTEM_IDX.get(name)
+            if download or system is None or not system.is_dir():
+                raise
+            return _load_idx_folder(system)
     raise _unknown(name)
 
 

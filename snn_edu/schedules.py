@@ -53,7 +53,7 @@ class PhasePlateau:
     def enter(self, phase: str) -> None:
         tracker = self.phases.setdefault(phase, {"lr": self.base_lr, "best": float("inf"), "bad": 0, "last": None})
         for group in self.optimizer.param_groups:
-            group["lr"] = tracker["lr"]
+            group["lr"] = tracker["lr"] * group.get("lr_scale", 1.0)
 
     def step(self, phase: str, train_loss: float) -> None:
         self.phases[phase]["last"] = float(train_loss)

@@ -64,6 +64,7 @@ class TrainConfig:
     gate_stats: str = "running"           # BatchNorm statistics of the evaluation gate
     switcher_input: str = "weights"       # ablation controls: shuffled, noise, constant
     clip_grad_norm: float | None = None   # off by default (a deviation from the release)
+    switcher_lr: float | None = None      # the gates' rate; None: lr (the release)
     train_size: int | None = None         # subsample the training set (smoke runs)
     test_size: int | None = None
     max_steps: int | None = None          # cap on steps per epoch (smoke runs)
@@ -128,6 +129,7 @@ _RULES = (
     ("init_std", lambda v: v is None or v in (-1.0, "kaiming") or (not isinstance(v, str) and math.isfinite(v) and v > 0),
      "'default', 'uniform', 'kaiming' or a positive standard deviation"),
     ("clip_grad_norm", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
+    ("switcher_lr", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
     ("train_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
     ("test_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
     ("max_steps", lambda v: v is None or v >= 1, "a whole number >= 1"),
@@ -266,10 +268,13 @@ class Trainer:
             compile_switchers(self.model, self.device)
         self.train_x, self.train_y = (t.to(self.device) for t in train_set.tensors)
         self.test_x, self.test_y = (t.to(self.device) for t in test_set.tensors)
+        groups = self.model.parameters() if config.switcher_lr is None else [  # the gates at their own rate
+            {"params": self.model.tnn_parameters()},
+            {"params": self.model.gate_parameters(), "lr": config.switcher_lr, "lr_scale": config.switcher_lr / config.lr}]
         if config.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            self.optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
         else:
-            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+            self.optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
                                              weight_decay=config.weight_decay)
         self.scheduler = make_schedule(config, self.optimizer)
         self.history = History()

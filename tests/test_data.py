@@ -203,7 +203,8 @@ def test_idx_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
-def test_missing_torchvision_data_is_one_line(tmp_path, name):
+def test_missing_torchvision_data_is_one_line(tmp_path, name, monkeypatch):
+    monkeypatch.setattr(data, "SYSTEM_IDX", {"fashion-mnist": tmp_path / "not-installed"})
     with pytest.raises(DataError) as e:
         data.load_dataset(name, root=tmp_path)
     msg = str(e.value)
@@ -211,6 +212,20 @@ def test_missing_torchvision_data_is_one_line(tmp_path, name):
     offline = "fashion5k" if name == "fashion-mnist" else "mnist5k"
     assert "data download" in msg and f"--data {offline}" in msg and str(tmp_path) in msg
     assert e.value.__cause__ is not None
+
+
+def test_fashion_mnist_read_from_the_system_package(tmp_path, monkeypatch):
+    """--data fashion-mnist reads Debian's dataset-fashion-mnist files (its installed layout: four
+    gzipped IDX files) when torchvision's are absent, without idx:."""
+    system = tmp_path / "usr-share-datasets-fashion-mnist"
+    system.mkdir()
+    parts = _write_folder(system)
+    monkeypatch.setattr(data, "SYSTEM_IDX", {"fashion-mnist": system})
+    train, test = data.load_dataset("fashion-mnist", root=tmp_path / "empty")
+    assert torch.equal(train.tensors[1], parts["train"][1]) and torch.equal(test.tensors[1], parts["t10k"][1])
+    assert torch.allclose(test.tensors[0][:, 0], parts["t10k"][0].float() / 255)
+    with pytest.raises(DataError):  # MNIST has no such package: still the one-line message
+        data.load_dataset("mnist", root=tmp_path / "empty")
 
 
 def test_failed_download_is_one_line(tmp_path, monkeypatch):
