@@ -70,14 +70,16 @@ print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke
 # [docs/ablation.md](../docs/ablation.md)). By default this notebook loads seed 0 of those runs
 # and says where they come from. Set `TRAIN_LIVE = True` to train both networks here instead.
 #
-# Three configurations exist (see `snn_edu.presets`):
+# Four configurations exist (see `snn_edu.presets`):
 #
 # * `smoke` runs in seconds and only checks that everything works (set `SNN_EDU_SMOKE=1`);
 # * `cpu`, what the shipped runs used, teaches something real in minutes on a laptop or Binder:
 #   the `lite` switcher on the 5,000 MNIST digits that ship inside the package, with the deviations
 #   from the paper listed in the README;
-# * `paper` is the authors' recipe (100 epochs, full MNIST, the release's switcher widths).
-#   It is meant for a GPU: set `TRAIN_LIVE = True` and `LEVEL = "paper"` to use it.
+# * `release` is the authors' recipe exactly as their code builds it (100 epochs, full MNIST);
+# * `paper` is `release` plus the one fix that makes it train to the end (the last section of
+#   this notebook shows why a fix is needed). Both are meant for a GPU: set `TRAIN_LIVE = True`
+#   and `LEVEL = "paper"` to use it.
 #
 # When you train here, `PRECISION = "auto"` runs the switcher in bfloat16 where the CPU or GPU
 # supports it (about a third faster on a CPU with AVX512-BF16) and in fp32 elsewhere. The
@@ -189,9 +191,9 @@ widgets.mask_inspector(mlp.history)
 # output filter (20 gates), but conv2 one gate per pair of output filter and input channel: its
 # U-Net answers with a 50 × 20 map, and each 5×5 slice of a kernel is multiplied by its own gate
 # (1,000 gates). The paper still reports conv2 as a number of surviving filters (37 of 50), and
-# the code has nothing that counts them. This package gives conv2 one gate per output filter
+# the code has nothing that counts them. The `cpu` runs give conv2 one gate per output filter
 # (50 gates), the neuron strategy as the paper describes it: a filter is either kept or removed,
-# so the number of surviving filters is exact.
+# so the number of surviving filters is exact. The `release` level copies the authors' slices.
 
 # %%
 lenet = obtain_run("lenet5", live=LIVE, level=LEVEL, precision=PRECISION)
@@ -256,6 +258,58 @@ print(f"weights: {sum(p.numel() for p in small.parameters()):,} of {dense_params
       f"largest output difference {gap:.2e}")
 
 # %% [markdown]
+# ## When the authors' recipe collapses
+#
+# Everything above used the `cpu` recipe, which deviates from the authors' on purpose. What does
+# their recipe do, copied exactly? `--preset release` builds it choice by choice (the README's
+# recipe table names the release file behind each one), and `results/recipes/` ships three seeds
+# of it for both networks on the shipped digits, beside the same recipe with one candidate fix
+# each. All of them are switcher neural network (SNN) runs with alternate learning (AL): the
+# task neural network (TNN) and its switchers take turns by epoch. Each line below is one seed's
+# test accuracy; the shading shows which network was learning.
+
+# %%
+from snn_edu import recipes
+from snn_edu.presets import PAPER_FIX
+from snn_edu.runs import results_dir
+
+RECIPES = results_dir("recipes/release+check").parent
+compared = ["release+check", f"release+{PAPER_FIX}+check"]
+fig, axes = plots.new_figure(2, 2, width=11, height=6.4)
+for row, model in zip(axes, ["mlp", "lenet5"]):
+    for ax, level in zip(row, compared):
+        name = "the release's recipe" if level == compared[0] else f"paper: release + {PAPER_FIX}"
+        plots.plot_seed_curves(ax, recipes.load_histories(RECIPES, level, model), title=f"{model}, {name}")
+plt.show()
+
+# %% [markdown]
+# The table gives every level that was measured, and how each seed ended against its target:
+# LeNet5 may end at most one point below its best warm-up epoch; the MLP, which has no warm-up,
+# must end above 90 %.
+
+# %%
+table = recipes.rows(RECIPES)
+display(Markdown(recipes.table_markdown(table)))
+print(recipes.verdict(table))
+
+# %% [markdown]
+# **What went wrong.** The sentences below are computed from the release runs' histories: for
+# each seed that fell, the first epoch that fell, the gradient norms up to it (the training
+# records the largest one of every epoch) and what the evaluation gates still kept.
+
+# %%
+for model in ["mlp", "lenet5"]:
+    for seed, history in recipes.load_histories(RECIPES, compared[0], model).items():
+        print(f"{model} seed {seed}: {recipes.collapse_story(history) or 'no epoch fell more than 5 points'}")
+
+# %% [markdown]
+# A switcher's gates come out of a ReLU. When one large step pushes a whole layer's gates below
+# zero, that layer passes nothing on, no gradient reaches the switcher through it any more, and
+# the network stays dead: a failed recipe fails for good, not for one epoch. The authors' own
+# `test()` would have hidden this behind its accuracy floor. [docs/recipes.md](../docs/recipes.md)
+# has the same table with every epoch of seed 0 (losses, gradient and weight norms, units kept).
+
+# %% [markdown]
 # ## Exercises
 #
 # Questions 1 to 4 use the MLP's mask inspector (its `epoch` slider, `layer` dropdown and
@@ -288,3 +342,8 @@ print(f"weights: {sum(p.numel() for p in small.parameters()):,} of {dense_params
 #    panel now shows it, one row per gated unit. Do the rows of the pruned units look different
 #    from those of the strengthened ones (fainter, flatter, noisier)? Does the new run prune the
 #    same layers as the shipped one?
+# 7. **A recipe that collapses.** In the recipes figure, find the first epoch at which a release
+#    run falls. Which phase was that epoch, and which phase came just before it? The computed
+#    sentences give the largest gradient norm up to the fall: how does it compare with the
+#    warm-up's? Why would limiting the size of a step (the `clip` fix) or the switchers' rate
+#    (`switcher-lr`) help, and which did the table pick?

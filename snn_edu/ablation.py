@@ -18,6 +18,7 @@ from . import analysis
 from .attribution import kernel_l1
 from .frontier import ranked_masks
 from .models import GatedNet
+from .metrics import collapse_of
 from .paper import REPORTED
 from .runfolder import HISTORY, METRICS, read_file
 from .training import History, Trainer, TrainConfig, evaluate
@@ -132,9 +133,16 @@ def mean_architecture(metrics: list[dict]) -> str:
     return "-".join(str(round(statistics.mean(col))) for col in zip(*archs)) or "-"
 
 
+def collapsed(metrics: dict) -> bool:
+    """Whether a run collapsed (snn_edu.metrics.collapse_of), judged from its per-epoch accuracies."""
+    if "phases" not in metrics or not metrics.get("test_accuracy_per_epoch"):  # derived runs (magnitude)
+        return False
+    return collapse_of(metrics["test_accuracy_per_epoch"], metrics["phases"]) is not None
+
+
 def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
-    """Mean ± std over the seeds that finished (diverged ones are counted apart), with the
-    paper's numbers where it has them."""
+    """Mean ± std over the seeds that finished (diverged ones are counted apart, collapsed ones
+    are counted in and named), with the paper's numbers where it has them."""
     model = next(iter(runs.values()))[0]["config"]["model"]
     paper = {row[0]: row for row in REPORTED[model]}
     rows = []
@@ -144,6 +152,7 @@ def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
         p = paper.get(PAPER_ROWS.get(variant, ""), ("", "", "", ""))
         rows.append({
             "variant": variant, "seeds": len(ms), "diverged": sum(bool(m.get("diverged")) for m in ms),
+            "collapsed": sum(collapsed(m) for m in finished),
             "accuracy": mean_std([m["test_accuracy"] for m in finished]),
             "architecture": mean_architecture(finished),
             "params_removed": mean_std([m["params_removed_pct"] for m in finished]),
@@ -158,7 +167,7 @@ def summary_markdown(runs: dict[str, list[dict]]) -> str:
     lines = ["| variant | seeds | test acc % | pruned arch (mean) | params removed % | train s | "
              "paper acc % | paper arch | paper removed % |", "|---" * 9 + "|"]
     for r in summary_rows(runs):
-        div = f" ({r['diverged']} diverged)" if r["diverged"] else ""
+        div = "".join(f" ({r[k]} {k})" for k in ("diverged", "collapsed") if r.get(k))
         lines.append(f"| {r['variant']} | {r['seeds']}{div} | {r['accuracy']} | {r['architecture']} | "
                      f"{r['params_removed']} | {r['seconds']} | {r['paper_accuracy']} | "
                      f"{r['paper_architecture']} | {r['paper_removed']} |")

@@ -11,7 +11,11 @@ COLLAPSE_MARGIN = 5.0  # points of test accuracy a run may end below its referen
 def collapse(history) -> str | None:
     """Why a run counts as collapsed, or None: its last test accuracy is more than COLLAPSE_MARGIN
     points below its best warm-up epoch's (without warm-up: its best earlier epoch's)."""
-    accs, phases = history.column("test_accuracy"), history.column("phase")
+    return collapse_of(history.column("test_accuracy"), history.column("phase"))
+
+
+def collapse_of(accs: list[float], phases: list[str]) -> str | None:
+    """collapse() from a run's per-epoch test accuracies and phases (as metrics.json keeps them)."""
     if not accs:
         return None
     warm = [a for a, p in zip(accs, phases) if p == "warmup"]

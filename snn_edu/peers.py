@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .ablation import PEERS, load_histories, load_runs, mean_architecture, mean_std
+from .ablation import PEERS, collapsed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, n_keep, point,
                        ranked_masks)
 from .matched import REACH, Match, seed_curves, versus
@@ -107,7 +107,9 @@ def table_markdown(model: str, runs: dict[str, list[dict]], data_note: str = "")
     for method in [m for m in METHODS if m in runs]:
         ms = [m for m in runs[method] if m["test_accuracy"] is not None]
         diverged = len(runs[method]) - len(ms)
-        seeds = f"{len(runs[method])}" + (f" ({diverged} diverged)" if diverged else "")
+        fell = sum(collapsed(m) for m in ms)
+        seeds = f"{len(runs[method])}" + (f" ({diverged} diverged)" if diverged else "") \
+            + (f" ({fell} collapsed)" if fell else "")
         lines.append(f"| **ours**{data_note} | {METHOD_NAMES[method]} | {seeds} | "
                      f"{mean_std([m['test_accuracy'] for m in ms])} | {mean_architecture(ms)} | "
                      f"{mean_std([m['params_removed_pct'] for m in ms])} |")

@@ -101,6 +101,28 @@ def plot_learning_curves(ax, history, title: str = ""):
     return ax
 
 
+SEED_COLOURS = ("#c0392b", "#2471a3", "#1e8449", "#7d3c98", "#b9770e")
+
+
+def plot_seed_curves(ax, histories: dict, title: str = ""):
+    """Test accuracy per epoch, one line per seed ({seed: History}), over the first run's shaded
+    phases; a run that stopped on a NaN loss ends its line with a cross."""
+    first = next(iter(histories.values()), None)
+    if first is not None:
+        shade_phases(ax, first.column("phase"))
+    for (seed, history), colour in zip(histories.items(), SEED_COLOURS):
+        epochs, accs = history.column("epoch"), history.column("test_accuracy")
+        ax.plot(epochs, accs, "o-", color=colour, ms=3, label=f"seed {seed}")
+        if history.diverged and epochs:
+            ax.plot(epochs[-1] + 1, accs[-1], "x", color=colour, ms=8, mew=2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
 def plot_category_counts(ax, history, layer: str, mode: str = "eval"):
     """Pruned / weakened / strengthened counts of one layer per epoch (Fig. 4 right)."""
     epochs, rows = [], []

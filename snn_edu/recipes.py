@@ -14,7 +14,9 @@ import statistics
 from pathlib import Path
 
 from .ablation import mean_architecture, mean_std
+from .analysis import alive_units
 from .frontier import MODEL_NAMES
+from .metrics import COLLAPSE_MARGIN
 from .models import MODELS
 from .presets import FIXES, PAPER_FIX, SIZES, split_level
 from .runfolder import HISTORY, METRICS, read_file
@@ -116,7 +118,6 @@ def table_markdown(table: list[dict]) -> str:
 
 def kept_units(gates: dict) -> str:
     """Units with a non-zero gate per layer, e.g. '20-37-790-500' ('-' without gates)."""
-    from .analysis import alive_units
     return "-".join(str(int(alive_units(g.float()).sum())) for g in gates.values()) or "-"
 
 
@@ -179,7 +180,7 @@ def recipes_page(results: str | Path = "results/recipes") -> str:
         f"with one measured fix each, at the check size ({size}, three seeds, switcher neural network (SNN) "
         f"and task neural network (TNN) trained alternately, AL). Target: LeNet5 ends no more than "
         f"{TARGET_DROP:g} point below its best warm-up epoch, the MLP (no warm-up) above {MLP_TARGET:g} %, "
-        f"no seed with a NaN loss. A run counts as collapsed when it ends more than 5 points below its "
+        f"no seed with a NaN loss. A run counts as collapsed when it ends more than {COLLAPSE_MARGIN:g} points below its "
         f"best warm-up epoch (without warm-up: its best earlier epoch).",
         "",
         f"Machine: {_machine(results, names)}. Commands:",
@@ -198,3 +199,31 @@ def recipes_page(results: str | Path = "results/recipes") -> str:
                 parts += ["", f"## `{level}`, {MODEL_NAMES[model]}, seed 0, epoch by epoch", "",
                           epochs_markdown(load_history(results, level, model, 0))]
     return "\n".join(parts) + "\n"
+
+
+def load_histories(results: str | Path, level: str, model: str) -> dict[int, History]:
+    """{seed: History} of one level's runs of `model`."""
+    paths = sorted(Path(results, level, model, "al").glob(f"seed*/{HISTORY}"), key=lambda p: int(p.parent.name[4:]))
+    return {int(p.parent.name[4:]): History.from_dict(read_file(p)) for p in paths}
+
+
+def collapse_story(history: History) -> str | None:
+    """Where a run fell: the first epoch that ended more than COLLAPSE_MARGIN points below its reference (the
+    best warm-up epoch, else the best earlier one), the gradient norms up to it and the units
+    the evaluation gates kept; None when no epoch fell."""
+    epochs = history.epochs
+    warm = [e["test_accuracy"] for e in epochs if e["phase"] == "warmup"]
+    for i, e in enumerate(epochs):
+        ref = max(warm) if warm else max((x["test_accuracy"] for x in epochs[:i]), default=None)
+        if ref is None or e["phase"] == "warmup" or ref - e["test_accuracy"] <= COLLAPSE_MARGIN:
+            continue
+        before = [x["grad_norm_max"] for x in epochs if x["phase"] == "warmup"] or [epochs[0]["grad_norm_max"]]
+        peak = max(epochs[: i + 1], key=lambda x: x["grad_norm_max"])
+        return (f"epoch {e['epoch']} ({e['phase']} phase) ended at {e['test_accuracy']:.1f} % against "
+                f"{ref:.1f} % before it, with the evaluation gates keeping {kept_units(e['gates_eval'])} units; "
+                f"the largest gradient norm so far, {peak['grad_norm_max']:.1f}, came in epoch {peak['epoch']} "
+                f"({peak['phase']} phase), against at most {max(before):.1f} in "
+                + ("the warm-up" if warm else "the first epoch")
+                + f"; the run ended at {epochs[-1]['test_accuracy']:.1f} %"
+                + (" on a NaN loss" if history.diverged else ""))
+    return None
