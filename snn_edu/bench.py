@@ -66,6 +66,37 @@ def step_ms(trainers: list[Trainer], phase: str, steps: int, warmup: int = 2) ->
     return [(1000 * statistics.median(record[warmup:]), record[0]) for record in times]
 
 
+LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx")
+
+
+def profile_steps(trainer: Trainer, phase: str, steps: int = 4) -> dict:
+    """Per step of `phase`, from torch.profiler: aten op calls (nested ones included), the CPU's
+    self time, and on CUDA the kernel launches and the GPU's kernel time. An aten op is not a
+    launch: the CPU runs its own convolution path, so each figure stands with its device."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = trainer.device.type == "cuda"
+    trainer.enter_phase(phase)
+    x, y, bs = trainer.train_x, trainer.train_y, trainer.config.batch_size
+    trainer.step(x[:bs], y[:bs])  # warm-up: lazy initialisation stays out of the count
+    _sync(trainer.device)
+    with profile(activities=[ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * cuda) as prof:
+        for i in range(steps):
+            lo = (i * bs) % (len(y) - bs)
+            trainer.step(x[lo:lo + bs], y[lo:lo + bs])
+        _sync(trainer.device)
+    events = prof.events()
+    key = "tnn" if phase == "dense" else phase
+    out = {f"{key}_aten_ops": sum(e.name.startswith("aten::") for e in events) / steps,
+           f"{key}_cpu_ms": sum(e.self_cpu_time_total for e in events if e.device_type == DeviceType.CPU) / 1000 / steps}
+    if cuda:
+        device_time = lambda e: getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)  # noqa: E731
+        out[f"{key}_launches"] = sum(e.name in LAUNCHES for e in events) / steps
+        out[f"{key}_gpu_ms"] = sum(device_time(e) for e in events if e.device_type == DeviceType.CUDA) / 1000 / steps
+    return out
+
+
 def eval_ms(trainer: Trainer, n_digits: int | None = None, repeats: int = 3) -> float:
     """Milliseconds per evaluation batch over a pass of `n_digits` test digits (the test set
     repeated as needed; default: the test set once), best of `repeats`."""
@@ -133,12 +164,13 @@ def _precisions(requested, dev: torch.device, log) -> list[str]:
 def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device: str = "auto",
               seed: int = 0, memory: bool = True, log=print, test_size: int | None = None,
               precisions=("fp32", "bf16"), command: str | None = None, compiled: bool = False,
-              switchers=SWITCHERS, joint: bool = False) -> dict:
+              switchers=SWITCHERS, joint: bool = False, profile: bool = False) -> dict:
     """Measure every configuration in one run; returns rows, the ours/reference ratios and, per
     lower precision, how its gates agree with fp32's for the same weights. `compiled` adds ours
     with torch.compile'd switchers in each precision; their first step (compiling) is reported.
     `switchers` picks among dense, lite and paper (the dense TNN is always timed: the ratios use it).
-    `joint` adds ours in fp32 with one joint switcher per family (snn_edu.joint; mode 'joint')."""
+    `joint` adds ours in fp32 with one joint switcher per family (snn_edu.joint; mode 'joint').
+    `profile` adds each row's aten ops, CPU time and (CUDA) kernel launches per step (profile_steps)."""
     unknown = [s for s in switchers if s not in SWITCHERS]
     if unknown:
         raise ConfigError(f"unknown switcher {unknown[0]!r} for bench; choose among {', '.join(SWITCHERS)}")
@@ -185,6 +217,9 @@ def run_bench(model: str = "mlp", steps: int = 8, train_size: int = 1024, device
             if comp:
                 epoch_s(trainer)  # an epoch's mix of phases and gate modes compiles a few more graphs
             row["epoch_s"] = epoch_s(trainer)
+            if profile:
+                for phase in (("dense",) if switcher == "dense" else ("tnn", "snn")):
+                    row.update(profile_steps(trainer, phase))
             if memory and scope == "layer":
                 row["peak_mb"], row["baseline_mb"] = peak_memory_mb(model, switcher, reference, train_size, dev,
                                                                      precision, comp)
@@ -245,6 +280,17 @@ def format_row(row: dict) -> str:
             f"peak {cell('peak_mb', '5.0f')} MB (before training {cell('baseline_mb', '5.0f')} MB)" + first)
 
 
+def format_profile(row: dict) -> str:
+    """One line: a row's profiled work per step, phase by phase."""
+    parts = []
+    for key in ("tnn", "snn"):
+        if f"{key}_aten_ops" in row:
+            parts.append(f"{key} {row[f'{key}_aten_ops']:.0f} aten ops, {row[f'{key}_cpu_ms']:.1f} ms CPU"
+                         + (f", {row[f'{key}_launches']:.0f} launches, {row[f'{key}_gpu_ms']:.2f} ms GPU"
+                            if f"{key}_launches" in row else ""))
+    return f"{row['switcher']:<6} {row['mode']:<9} {row.get('precision', 'fp32'):<5} " + "; ".join(parts)
+
+
 def format_agreement(name: str, a: dict) -> str:
     """One line: how a layer's lower-precision gate agrees with its fp32 gate."""
     return (f"{name:<5} max |diff| {a['max_abs_diff']:.4f} ({100 * a['max_rel_diff']:.2f} % of the largest gate), "
@@ -266,6 +312,11 @@ def format_report(result: dict) -> str:
                      f"epoch {r['epoch']:.2f}x  evaluation {r['eval_speedup']:.1f}x faster "
                      f"({r['eval_speedup_10k']:.1f}x over a 10,000-digit pass)  "
                      f"(tnn step {r['tnn_step_vs_dense']:.0f}x the dense TNN's)")
+    profiled = [r for r in result["rows"] if "tnn_aten_ops" in r]
+    if profiled:
+        lines.append("per step, from torch.profiler (aten op calls, nested ones included; CPU self time; on CUDA, "
+                     "kernel launches and GPU kernel time):")
+        lines += [f"  {format_profile(r)}" for r in profiled]
     for switcher, per_precision in result.get("gate_agreement", {}).items():
         for precision, modes in per_precision.items():
             for mode, layers in modes.items():

@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--joint", action="store_true",
                        help="also time ours with one joint switcher per family (--switcher-scope joint)")
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    bench.add_argument("--profile", action="store_true", help="also count each row's aten ops, CPU time and, on "
+                       "CUDA, kernel launches and GPU time per step (torch.profiler)")
     bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                        help="print the results as JSON (or write them to PATH and print the table)")
 
@@ -413,7 +415,7 @@ def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
     log = (lambda line: print(line, file=sys.stderr)) if to_stdout else print
     result = run_bench(args.model, args.steps, args.train_size, args.device, memory=not args.no_memory, log=log,
                        precisions=args.precisions, command=_argv_line(argv), compiled=args.compile, joint=args.joint,
-                       switchers=args.switchers)
+                       switchers=args.switchers, profile=args.profile)
     if to_stdout:
         print(json.dumps(result, indent=2))
         return 0

@@ -10,7 +10,6 @@ above MLP_TARGET %, every seed without a NaN. The page is docs/recipes.md
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
 from .ablation import mean_architecture, mean_std
@@ -85,7 +84,8 @@ def rows(results: str | Path) -> list[dict]:
                 "accuracy": mean_std([m["test_accuracy"] for m in finished]),
                 "architecture": mean_architecture(finished),
                 "params_removed": mean_std([m["params_removed_pct"] for m in finished]),
-                "minutes": statistics.mean(sum(m["seconds_per_epoch"]) for m in ms) / 60,
+                "data": ", ".join(sorted({m["config"]["data"] for m in ms})),
+                "epochs": ", ".join(sorted({str(m["config"]["epochs"]) for m in ms})),
             })
     return out
 
@@ -106,13 +106,13 @@ def _ends(row: dict) -> str:
 
 
 def table_markdown(table: list[dict]) -> str:
-    lines = ["| level | network | seeds | last epoch's test acc % per seed (vs best warm-up) | met the target | "
-             "collapsed | NaN | test acc % | pruned arch (mean) | params removed % | min per run |",
+    lines = ["| level | network | data, epochs | seeds | last epoch's test acc % per seed (vs best warm-up) | "
+             "met the target | collapsed | NaN | test acc % | pruned arch (mean) | params removed % |",
              "|---" * 11 + "|"]
     for r in table:
-        lines.append(f"| `{r['level']}` | {MODEL_NAMES[r['model']]} | {r['seeds']} | {_ends(r)} | "
-                     f"{r['passed']} of {r['seeds']} | {r['collapsed']} | {r['diverged']} | {r['accuracy']} | "
-                     f"{r['architecture']} | {r['params_removed']} | {r['minutes']:.1f} |")
+        lines.append(f"| `{r['level']}` | {MODEL_NAMES[r['model']]} | {r['data']}, {r['epochs']} | {r['seeds']} | "
+                     f"{_ends(r)} | {r['passed']} of {r['seeds']} | {r['collapsed']} | {r['diverged']} | "
+                     f"{r['accuracy']} | {r['architecture']} | {r['params_removed']} |")
     return "\n".join(lines)
 
 
@@ -134,6 +134,21 @@ def epochs_markdown(history: History) -> str:
     if history.diverged:
         lines.append(f"\nThen: {history.diverged}")
     return "\n".join(lines)
+
+
+def after_epochs(results: str | Path, level: str, model: str, epochs: int = 8) -> str:
+    """Each seed's test accuracy after its first `epochs` epochs (what `--epochs 8` gives: the
+    first epochs of a longer run are the same run), against its best warm-up epoch."""
+    out = []
+    for seed, history in load_histories(results, level, model).items():
+        accs, phases = history.column("test_accuracy"), history.column("phase")
+        if len(accs) < epochs:
+            out.append(f"seed {seed} stopped after {len(accs)} epochs")
+            continue
+        warm = [a for a, p in zip(accs, phases) if p == "warmup"]
+        out.append(f"seed {seed} {accs[epochs - 1]:.1f} %" + (f" ({accs[epochs - 1] - max(warm):+.1f} against its best "
+                                                              f"warm-up epoch)" if warm else ""))
+    return f"after {epochs} epochs: " + ", ".join(out)
 
 
 def verdict(table: list[dict]) -> str:
@@ -192,7 +207,21 @@ def recipes_page(results: str | Path = "results/recipes") -> str:
         verdict(table),
         "",
         "The fixes: " + "; ".join(f"`{name}`: {text}" for name, (_, text) in FIXES.items()) + ".",
+        "",
+        "## Where each run fell",
+        "",
+        "The first epoch of each seed that ended more than "
+        f"{COLLAPSE_MARGIN:g} points below its reference (the best warm-up epoch, else the best earlier one):",
+        "",
     ]
+    for level in names:
+        for model in MODELS:
+            for seed, history in load_histories(results, level, model).items():
+                parts.append(f"- `{level}`, {MODEL_NAMES[model]}, seed {seed}: "
+                             f"{collapse_story(history) or 'no epoch fell'}.")
+    parts += ["", "The same runs " + "; ".join(
+        f"`{level}`, {MODEL_NAMES[model]}, {after_epochs(results, level, model)}"
+        for level in names for model in MODELS if load_runs(results, level, model)) + "."]
     for level in [n for n in names if fix_of(n) in (None, PAPER_FIX)]:
         for model in MODELS:
             if Path(results, level, model, "al", "seed0", HISTORY).exists():

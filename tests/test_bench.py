@@ -42,13 +42,22 @@ def test_bench_measures_every_configuration(monkeypatch):
     assert "bf16 against fp32, eval mode" in report
 
 
-def test_bench_times_bf16_once_where_it_falls_back(monkeypatch):
+def test_bench_times_bf16_once_where_it_falls_back_and_profiles_every_row(monkeypatch):
     monkeypatch.setattr(machine, "cpu_bf16_flags", lambda: [])
     lines = []
     result = run_bench("mlp", steps=1, train_size=128, test_size=64, memory=False, log=lines.append,
-                       precisions=("fp32", "bf16"), switchers=("lite",))
+                       precisions=("fp32", "bf16"), switchers=("lite",), profile=True)
     assert result["precisions"] == ["fp32"] and result["gate_agreement"] == {"lite": {}}
     assert "bf16 not timed" in lines[0]
+    dense, ours, reference = result["rows"]
+    assert set(k for k in dense if k.endswith(("aten_ops", "cpu_ms", "launches"))) == {"tnn_aten_ops", "tnn_cpu_ms"}
+    for row in (ours, reference):  # on the CPU: aten ops and CPU time per step of both phases, no launches
+        assert all(positive(row[f"{p}_{k}"]) for p in ("tnn", "snn") for k in ("aten_ops", "cpu_ms")), row
+        assert not any(k.endswith("launches") for k in row)
+    # a switcher step runs many more aten ops than the dense TNN's (counts, not timings)
+    assert ours["tnn_aten_ops"] > 5 * dense["tnn_aten_ops"]
+    profiled = [line for line in format_report(result).splitlines() if "aten ops," in line]
+    assert len(profiled) == 3 and not any("launches" in line for line in profiled)
 
 
 def test_bench_rejects_a_training_set_no_larger_than_a_batch():
