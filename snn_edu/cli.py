@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
     rep.add_argument("--data", type=_data_name, default=None,
                      help="train every run on this data set instead of the level's (e.g. fashion5k; use its own --out)")
+    rep.add_argument("--device", default=None, help="every training job's device (default: the level's, auto); "
+                     "with cuda and --jobs N, N jobs share the card, each checked against its free memory first")
     rep.add_argument("--no-progress", action="store_true")
     slurm = rep.add_argument_group("on a SLURM cluster (--slurm; see snn_edu/slurm.py)")
     slurm.add_argument("--slurm", action="store_true", help="submit one job array per stage with sbatch and return; "
@@ -321,7 +323,7 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
     out = args.out or Path("results") / (f"{args.level}-{args.data}" if args.data else args.level)
     if args.run:
         line = run_job(Job.parse(args.run).id, args.level, out, args.threads, not args.no_progress, args.precision,
-                       args.data)
+                       args.data, args.device)
         print(f"{args.run}: {line}")
         return 0
     measures = [m for m in MEASURES if not (args.no_frontier and m == "frontier")]
@@ -331,11 +333,11 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.print_commands:
         for job in jobs:
             if not job.finished(out) and args.stage in (None, job.stage):
-                print(command(job, args.level, out, args.threads, args.precision, args.data))
+                print(command(job, args.level, out, args.threads, args.precision, args.data, args.device))
         return 0
     start = time.perf_counter()
     result = run_study(jobs, args.level, out, args.jobs, args.threads, not args.no_progress, argv=_argv_line(argv),
-                       precision=args.precision, data=args.data)
+                       precision=args.precision, data=args.data, device=args.device)
     print(f"{len(result['ran'])} jobs run, {len(jobs) - len(result['ran']) - len(result['failed']) - len(result['skipped'])}"
           f" already finished, {len(result['failed'])} failed, {len(result['skipped'])} skipped; "
           f"wall time {time.perf_counter() - start:.0f} s; results in {out}")
@@ -375,7 +377,7 @@ def _submit_to_slurm(args: argparse.Namespace, jobs, out: Path) -> int:
                            shlex.split(args.sbatch_args), args.python)
 
     def command_of(job_id: str) -> str:
-        line = command(Job.parse(job_id), args.level, out, threads, args.precision, args.data)
+        line = command(Job.parse(job_id), args.level, out, threads, args.precision, args.data, args.device)
         return shlex.quote(options.python) + line[len("python"):] + " --no-progress"  # no bars in the logs
 
     submit_study(jobs, out, command_of, lambda: collect(out, jobs, args.level), options)

@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from . import machine
+from .data import shape_and_classes
 from .errors import ConfigError
 from .layers import GatedLayer
+from .models import MODELS, build_model
 from .nets import build_network
 
 LIMITS_GB = {"cpu": 24.0, "cuda": 16.0}  # a 24 GB machine, a 16 GB GPU
@@ -99,15 +101,23 @@ def switcher_mb_per_pixel(switcher: str, rows: int, cols: int) -> float:
     return _saved_mb(lambda: unet(image)) / PROBE_SIDE ** 2
 
 
+def _dense(network: str, in_shape, classes: int):
+    """The network without gates, and two inputs of its kind (uint8 images for the CIFAR
+    networks, which normalise them inside; pixels in [0, 1] for the MNIST ones)."""
+    if network in MODELS:
+        return build_model(network, switcher=None), torch.rand(2, 1, 28, 28)
+    model = build_network(network, switcher=None, in_shape=in_shape, classes=classes)
+    return model, torch.randint(0, 256, (2, *in_shape), dtype=torch.uint8)
+
+
 def estimate_step_mb(network: str, switcher: str | None, in_shape=(3, 32, 32), classes: int = 10,
                      batch: int = 64) -> float:
     """An estimate made before any work: the network's weights and gradients, what autograd
     keeps of a dense forward (measured on 2 images, scaled to `batch`), and what every
     switcher keeps over its weight image (its MB per pixel, from a probe, times the pixels)."""
     torch.manual_seed(0)
-    model = build_network(network, switcher=None, in_shape=in_shape, classes=classes)
+    model, x = _dense(network, in_shape, classes)
     model.train()
-    x = torch.randint(0, 256, (2, *in_shape), dtype=torch.uint8)
     dense = _saved_mb(lambda: model(x)) * batch / 2 + 2 * sum(p.numel() for p in model.parameters()) * 4 / 2**20
     if switcher is None:
         return dense
@@ -116,17 +126,45 @@ def estimate_step_mb(network: str, switcher: str | None, in_shape=(3, 32, 32), c
     return dense + sum(per_pixel[s] * s[0] * s[1] for s in shapes)
 
 
+def device_limit(device: str) -> tuple[float, str]:
+    """(GB a step may use, what that limit is): a CUDA card's memory free right now
+    (torch.cuda.mem_get_info, so that jobs already on it count), else LIMITS_GB."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        name = torch.cuda.get_device_name(torch.device(device))
+        return free / 2**30, f"the {free / 2**30:.1f} GB free on {device} ({name})"
+    if device.startswith("cuda"):
+        return LIMITS_GB["cuda"], "a 16 GB GPU"
+    return LIMITS_GB["cpu"], f"{LIMITS_GB['cpu']:g} GB"
+
+
 def check_fits(network: str, switcher: str | None, device: str = "cpu", in_shape=(3, 32, 32), classes: int = 10,
                limit_gb: float | None = None) -> float:
-    """The estimate in GB; raises one line when it exceeds the device's limit (LIMITS_GB)."""
-    limit = limit_gb if limit_gb is not None else LIMITS_GB["cuda" if device.startswith("cuda") else "cpu"]
+    """The estimate in GB; raises one line when it exceeds the device's limit (device_limit)."""
+    limit, where = (limit_gb, f"{limit_gb:g} GB") if limit_gb is not None else device_limit(device)
     gb = estimate_step_mb(network, switcher, in_shape, classes) / 1024
     if gb > limit:
-        where = "a 16 GB GPU" if device.startswith("cuda") and limit_gb is None else f"{limit:g} GB"
-        raise ConfigError(f"{network} with the {switcher} switcher needs about {gb:.0f} GB for one training step "
+        raise ConfigError(f"{network} with the {switcher} switcher needs about {gb:.1f} GB for one training step "
                           f"(switcher activations over its weight images), more than {where}; use the lite switcher, "
                           "gate fewer layers, or a larger device")
     return gb
+
+
+def check_shared(configs, device: str, workers: int) -> float:
+    """Before a study puts `workers` jobs on one card at once: the largest estimate among the
+    switcher runs of `configs` (TrainConfigs), in GB; refuses in one line when `workers` of them
+    exceed the card's free memory (device_limit)."""
+    sizes = {(c.model, c.switcher): estimate_step_mb(c.model, c.switcher, *shape_and_classes(c.data)) / 1024
+             for c in configs if c.gate == "switcher" and c.schedule != "dense"}
+    if not sizes:
+        return 0.0
+    (model, switcher), need = max(sizes.items(), key=lambda kv: kv[1])
+    limit, where = device_limit(device)
+    if need * workers > limit:
+        raise ConfigError(f"{workers} jobs at once need about {need * workers:.1f} GB ({model} with the {switcher} "
+                          f"switcher, about {need:.2f} GB a step), more than {where}; use --jobs "
+                          f"{max(1, int(limit // need))} or fewer")
+    return need
 
 
 def memory_table(networks, switchers=("lite", "paper"), device: str = "cpu", measure_below_gb: float = 12.0,

@@ -37,6 +37,7 @@ from .presets import preset
 from .runfolder import (CHECKPOINT, METRICS, RunStopped, folder_lock, read_file, read_metrics, stopping_on_signals,
                         write_metrics)
 from .runs import MANIFEST, WEIGHTS, load_model, write_run_files
+from .memory import check_shared
 from .metrics import result_line
 from .training import TrainConfig, Trainer, load_data
 
@@ -108,17 +109,17 @@ def plan(models=MODELS, variants=None, seeds: int = 3, measures=MEASURES) -> lis
 
 
 def command(job: Job, level: str, out: Path, threads: int | None = None, precision: str = "fp32",
-            data: str | None = None) -> str:
+            data: str | None = None, device: str | None = None) -> str:
     """The self-contained command that runs `job` (and records itself in the job's metrics)."""
     cmd = f"python -m snn_edu reproduce --level {level} --out {shlex.quote(str(out))} --run {job.id}"
     return cmd + (f" --threads {threads}" if threads else "") + (f" --precision {precision}" if precision != "fp32" else "") \
-        + (f" --data {shlex.quote(data)}" if data else "")
+        + (f" --data {shlex.quote(data)}" if data else "") + (f" --device {device}" if device else "")
 
 
 # -- one job ---------------------------------------------------------------------------------------
 def _provenance(job: Job, level: str, out: Path, threads: int | None, precision: str, seconds: float,
-                data: str | None) -> dict:
-    return {"job": job.id, "command": command(job, level, out, threads, precision, data), "level": level,
+                data: str | None, device: str | None = None) -> dict:
+    return {"job": job.id, "command": command(job, level, out, threads, precision, data, device), "level": level,
             "precision": precision, **({"data": data} if data else {}), **machine.provenance(), "seconds": seconds}
 
 
@@ -136,10 +137,11 @@ def _trained(job: Job, out: Path) -> tuple[dict, TrainConfig, Path]:
     return metrics, TrainConfig(**metrics["config"]), folder
 
 
-def _train(job: Job, level: str, out: Path, progress: bool, precision: str, data: str | None) -> tuple[dict, str]:
-    """A training run: the variant's config at `level` (on `data` instead of the level's data set
-    when given); returns ({None: metrics}, line)."""
-    base = preset(job.model, level, precision=precision)
+def _train(job: Job, level: str, out: Path, progress: bool, precision: str, data: str | None,
+           device: str | None = None) -> tuple[dict, str]:
+    """A training run: the variant's config at `level` (on `data` instead of the level's data set,
+    on `device` instead of the level's, when given); returns ({None: metrics}, line)."""
+    base = preset(job.model, level, precision=precision, **({"device": device} if device else {}))
     config = replace(variant_config(replace(base, data=data) if data else base, job.kind, job.seed),
                      record_images=False)
     folder = job.folder(out)
@@ -184,7 +186,7 @@ def _peers(job: Job, level: str, out: Path) -> tuple[dict, str]:
 
 
 def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None, progress: bool = False,
-            precision: str = "fp32", data: str | None = None) -> str:
+            precision: str = "fp32", data: str | None = None, device: str | None = None) -> str:
     """Run one job (skipping it when finished) and return a one-line summary; `precision` is the
     switcher's in training runs (measurements use each trained run's own)."""
     job, out = Job.parse(job_id), Path(out)
@@ -193,25 +195,25 @@ def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None
     with folder_lock(job.folder(out)):  # never two workers on one job
         if job.finished(out):  # another process finished it while this one waited to start
             return "already finished (use a fresh --out to run it again)"
-        return _run_locked(job, level, out, threads, progress, precision, data)
+        return _run_locked(job, level, out, threads, progress, precision, data, device)
 
 
 def _run_locked(job: Job, level: str, out: Path, threads: int | None, progress: bool, precision: str,
-                data: str | None) -> str:
+                data: str | None, device: str | None) -> str:
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
         start = time.perf_counter()
         if job.stage == "train":
-            results, line = _train(job, level, out, progress, precision, data)
+            results, line = _train(job, level, out, progress, precision, data, device)
         elif job.kind == "magnitude":
             results, line = _magnitude(job, level, out)
         elif job.kind in ("peers", "scopes"):
             results, line = _peers(job, level, out)
         else:
             results, line = _frontier(job, level, out, progress)
-        provenance = _provenance(job, level, out, threads, precision, time.perf_counter() - start, data)
+        provenance = _provenance(job, level, out, threads, precision, time.perf_counter() - start, data, device)
         for kind, metrics in results.items():  # in order: the last one marks the job finished
             write_metrics(job.folder(out, kind), {**metrics, "command": provenance["command"],
                                                   "provenance": provenance})
@@ -233,6 +235,7 @@ class _Ledger:
     bar: tqdm
     precision: str = "fp32"
     data: str | None = None
+    device: str | None = None
     ran: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
@@ -249,7 +252,7 @@ class _Ledger:
 
     def fail(self, job: Job, error: str) -> None:
         self.failed[job.id] = error
-        self.log(f"{job.id:<24} FAILED: {error} (rerun alone: {command(job, self.level, self.out, self.threads, self.precision, self.data)})")
+        self.log(f"{job.id:<24} FAILED: {error} (rerun alone: {command(job, self.level, self.out, self.threads, self.precision, self.data, self.device)})")
         self.bar.update()
 
     def skip(self, job: Job, needs: list[str]) -> None:
@@ -266,7 +269,7 @@ def _run_here(ledger: _Ledger, progress: bool) -> None:
             continue
         try:
             ledger.done(job, run_job(job.id, ledger.level, ledger.out, ledger.threads, progress, ledger.precision,
-                                     ledger.data))
+                                     ledger.data, ledger.device))
         except RunStopped:
             raise  # a signal stops the study, not just this job
         except SnnEduError as exc:
@@ -297,7 +300,7 @@ def _keep_busy(ledger: _Ledger, workers: int, pool: ProcessPoolExecutor) -> None
             elif all(n.finished(ledger.out) for n in job.needs):
                 waiting.remove(job)
                 running[pool.submit(run_job, job.id, ledger.level, str(ledger.out), ledger.threads, False,
-                                    ledger.precision, ledger.data)] = job
+                                    ledger.precision, ledger.data, ledger.device)] = job
         if not running:  # nothing can start: what is left waits on jobs outside this plan
             for job in waiting:
                 ledger.skip(job, [n.id for n in job.needs if not n.finished(ledger.out)])
@@ -312,20 +315,23 @@ def _keep_busy(ledger: _Ledger, workers: int, pool: ProcessPoolExecutor) -> None
 
 def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int = 1, threads: int | None = None,
               progress: bool = True, log=tqdm.write, argv: str | None = None, precision: str = "fp32",
-              data: str | None = None) -> dict:
+              data: str | None = None, device: str | None = None) -> dict:
     """Run every unfinished job of the plan, `workers` at a time (each with `threads` threads,
     default: the usable cores split between the workers); then write frontier.csv and MANIFEST.json.
     Returns {'ran': [...], 'failed': {id: reason}, 'skipped': [...]}."""
     if workers < 1:
         raise ConfigError(f"--jobs must be at least 1, got {workers}")
     numeric.check(precision)
+    if device and device.startswith("cuda") and workers > 1:  # the jobs share one card: do they fit together?
+        check_shared([variant_config(preset(j.model, level, device=device, **({"data": data} if data else {})),
+                                     j.kind, j.seed) for j in jobs_planned if j.stage == "train"], device, workers)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     threads = threads or max(1, machine.available_cpus() // workers)
     todo = [j for j in jobs_planned if not j.finished(out)]
     started, start = datetime.now(timezone.utc), time.perf_counter()
     bar = tqdm(total=len(todo), desc=f"{level} study ({workers} x {threads} threads)", disable=not progress)
-    ledger = _Ledger(out, level, threads, todo, log, bar, precision, data)
+    ledger = _Ledger(out, level, threads, todo, log, bar, precision, data, device)
     try:
         with stopping_on_signals():
             _run_here(ledger, progress) if workers == 1 else _run_in_workers(ledger, workers)

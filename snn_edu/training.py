@@ -251,14 +251,17 @@ class Trainer:
                  reference: bool = False):
         self.config = config
         self.device = resolve_device(config.device)
+        switchers = config.gate == "switcher" and config.schedule != "dense"
         if model is None and config.model in NETWORKS:  # sized by the data in hand
             images, labels = train_set.tensors[0], torch.cat([train_set.tensors[1], test_set.tensors[1]])
             # the data set's classes, even when a subset lacks some (so that the run folder reloads)
             in_shape, classes = tuple(images.shape[1:]), max(int(labels.max()) + 1, shape_and_classes(config.data)[1])
-            if config.gate == "switcher" and config.schedule != "dense":
-                check_fits(config.model, config.switcher, self.device.type, in_shape, classes)  # before any work
+            if switchers:
+                check_fits(config.model, config.switcher, str(self.device), in_shape, classes)  # before any work
             model = make_model(config, in_shape, classes)
         elif model is None:
+            if switchers and self.device.type == "cuda":  # jobs sharing a card: against its free memory
+                check_fits(config.model, config.switcher, str(self.device))
             model = make_model(config)
         self.model = model.to(self.device)
         self.precision = numeric.resolve(config.precision, self.device)  # what the switchers compute in

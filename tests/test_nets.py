@@ -251,3 +251,31 @@ def test_the_catalog_counts_each_network_and_finds_measured_rows(tmp_path):
     assert counts["measured"] == 1
     (row,) = [line for line in table.splitlines() if "51.25" in line]
     assert "Mini-ImageNet" in row and "| resnet34 | neuron |" in row and "cpu/resnet34/al/seed0" in row
+
+
+def test_jobs_that_cannot_share_a_card_are_refused_before_any_work(monkeypatch, tmp_path):
+    """reproduce --device cuda --jobs N: N jobs of the largest switcher run against the card's free
+    memory (torch.cuda.mem_get_info on a real card; faked here), in one line; the MNIST networks
+    are estimated too."""
+    from snn_edu import memory
+    from snn_edu.study import plan, run_study
+
+    need = memory.estimate_step_mb("lenet5", "release", (1, 28, 28)) / 1024
+    assert 0 < memory.estimate_step_mb("mlp", None, (1, 28, 28)) / 1024 < need
+    monkeypatch.setattr(memory, "device_limit", lambda device: (3.5 * need, "the free memory of a fake card"))
+    with pytest.raises(ConfigError) as info:
+        run_study(plan(["mlp", "lenet5"], ["al"], 1, ()), "release+check", tmp_path, workers=4, device="cuda",
+                  progress=False)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("4 jobs at once need about")
+    assert "lenet5 with the release switcher" in message and message.endswith("use --jobs 3 or fewer")
+    assert not any(tmp_path.iterdir()), "nothing may be written before the refusal"
+    with pytest.raises(ConfigError, match="mlp with the release switcher needs about .* more than 0.01 GB"):
+        memory.check_fits("mlp", "release", "cpu", (1, 28, 28), 10, limit_gb=0.01)
+
+
+def test_reproduce_commands_carry_the_device(tmp_path, capsys):
+    assert main(["reproduce", "--level", "paper", "--models", "mlp", "--variants", "al", "--seeds", "1",
+                 "--no-frontier", "--out", str(tmp_path), "--device", "cuda", "--print-commands"]) == 0
+    assert capsys.readouterr().out.strip() == \
+        f"python -m snn_edu reproduce --level paper --out {tmp_path} --run mlp/al/seed0 --device cuda"
