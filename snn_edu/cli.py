@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train every run on this data set instead of the level's (e.g. fashion5k; use its own --out)")
     rep.add_argument("--device", default=None, help="every training job's device (default: the level's, auto); "
                      "with cuda and --jobs N, N jobs share the card, each checked against its free memory first")
+    rep.add_argument("--time-budget", type=_count, default=None, metavar="SECONDS",
+                     help="stop cleanly after this long (as on SIGTERM: running jobs keep their last good epoch) and "
+                     "exit 0; the same command goes on from there (a GPU lent for a few minutes at a time)")
     rep.add_argument("--no-progress", action="store_true")
     slurm = rep.add_argument_group("on a SLURM cluster (--slurm; see snn_edu/slurm.py)")
     slurm.add_argument("--slurm", action="store_true", help="submit one job array per stage with sbatch and return; "
@@ -337,7 +340,12 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
         return 0
     start = time.perf_counter()
     result = run_study(jobs, args.level, out, args.jobs, args.threads, not args.no_progress, argv=_argv_line(argv),
-                       precision=args.precision, data=args.data, device=args.device)
+                       precision=args.precision, data=args.data, device=args.device, time_budget=args.time_budget)
+    if result["budget_reached"]:
+        print(f"{len(result['ran'])} jobs run in this call, {len(result['failed'])} failed; the time budget of "
+              f"{args.time_budget:g} s is spent and the study is not finished: run the same command again to go on "
+              f"(results in {out})")
+        return 0
     print(f"{len(result['ran'])} jobs run, {len(jobs) - len(result['ran']) - len(result['failed']) - len(result['skipped'])}"
           f" already finished, {len(result['failed'])} failed, {len(result['skipped'])} skipped; "
           f"wall time {time.perf_counter() - start:.0f} s; results in {out}")

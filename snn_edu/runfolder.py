@@ -334,9 +334,10 @@ def _signals_deferred():
 
 
 @contextmanager
-def stopping_on_signals():
+def stopping_on_signals(budget_seconds: float | None = None):
     """Turn SIGINT and SIGTERM into RunStopped for the block (main thread only; elsewhere nothing
-    changes), so that a scheduler's stop ends a run between saves, without a traceback."""
+    changes), so that a scheduler's stop ends a run between saves, without a traceback; with
+    `budget_seconds`, SIGALRM after that long stops it the same way (a time budget)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -348,10 +349,15 @@ def stopping_on_signals():
         else:
             raise RunStopped(name, name)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    watched = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGALRM,) if budget_seconds else ())
+    previous = {s: signal.signal(s, stop) for s in watched}
+    if budget_seconds:
+        signal.setitimer(signal.ITIMER_REAL, budget_seconds)
     try:
         yield
     finally:
+        if budget_seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         for s, handler in previous.items():
             signal.signal(s, handler)
 

@@ -315,10 +315,12 @@ def _keep_busy(ledger: _Ledger, workers: int, pool: ProcessPoolExecutor) -> None
 
 def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int = 1, threads: int | None = None,
               progress: bool = True, log=tqdm.write, argv: str | None = None, precision: str = "fp32",
-              data: str | None = None, device: str | None = None) -> dict:
+              data: str | None = None, device: str | None = None, time_budget: float | None = None) -> dict:
     """Run every unfinished job of the plan, `workers` at a time (each with `threads` threads,
     default: the usable cores split between the workers); then write frontier.csv and MANIFEST.json.
-    Returns {'ran': [...], 'failed': {id: reason}, 'skipped': [...]}."""
+    With `time_budget` (seconds) the study stops cleanly once that long has passed, as on SIGTERM:
+    the running jobs keep their last good epoch and the same call goes on from there.
+    Returns {'ran': [...], 'failed': {id: reason}, 'skipped': [...], 'budget_reached': bool}."""
     if workers < 1:
         raise ConfigError(f"--jobs must be at least 1, got {workers}")
     numeric.check(precision)
@@ -332,11 +334,17 @@ def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int
     started, start = datetime.now(timezone.utc), time.perf_counter()
     bar = tqdm(total=len(todo), desc=f"{level} study ({workers} x {threads} threads)", disable=not progress)
     ledger = _Ledger(out, level, threads, todo, log, bar, precision, data, device)
+    budget_reached = False
     try:
-        with stopping_on_signals():
+        with stopping_on_signals(time_budget):
             _run_here(ledger, progress) if workers == 1 else _run_in_workers(ledger, workers)
     except RunStopped as stop:
-        raise RunStopped(f"study stopped by {stop.signal_name}: {len(ledger.ran)} jobs finished in this run are kept "
+        if stop.signal_name == "SIGALRM":
+            budget_reached = True
+            log(f"time budget of {time_budget:g} s reached: {len(ledger.ran)} jobs finished in this call, a stopped "
+                "training job keeps its last good epoch; the same command goes on from there")
+        else:
+            raise RunStopped(f"study stopped by {stop.signal_name}: {len(ledger.ran)} jobs finished in this run are kept "
                          "and a stopped training job keeps its last good epoch; the same command goes on from "
                          "there", stop.signal_name) from None
     finally:
@@ -347,7 +355,7 @@ def run_study(jobs_planned: list[Job], level: str, out: str | Path, workers: int
                "jobs_failed": len(ledger.failed), "workers": workers, "threads_per_worker": threads,
                "cpu": machine.cpu_model(), "cores_available": machine.available_cpus()}
     collect(out, jobs_planned, level, session if ledger.ran or ledger.failed else None)
-    return {"ran": ledger.ran, "failed": ledger.failed, "skipped": ledger.skipped}
+    return {"ran": ledger.ran, "failed": ledger.failed, "skipped": ledger.skipped, "budget_reached": budget_reached}
 
 
 def live_study(level: str, variants=None, measures=MEASURES, name: str = "study", data: str | None = None,

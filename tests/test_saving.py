@@ -240,3 +240,31 @@ def test_a_signal_stops_the_whole_study_not_one_job(tmp_path, monkeypatch):
     with pytest.raises(RunStopped, match="^study stopped by SIGTERM: 0 jobs finished in this run are kept") as info:
         study.run_study(jobs, "smoke", tmp_path, progress=False, log=lambda line: None)
     assert started == ["mlp/al/seed0"] and info.value.exit_code == 143
+
+
+def test_a_time_budget_stops_the_study_cleanly_and_the_same_call_goes_on(tmp_path):
+    """reproduce --time-budget: the study stops as on SIGTERM once the budget is spent (running jobs
+    keep their last good epoch), and calling it again finishes it with the same numbers as a study
+    that was never stopped."""
+    import snn_edu.study as study
+
+    jobs = study.plan(["mlp"], ["al", "dense"], 1, measures=())
+    straight, budgeted = tmp_path / "straight", tmp_path / "budgeted"
+    assert not study.run_study(jobs, "smoke", straight, progress=False, log=lambda line: None)["budget_reached"]
+    lines, calls = [], 0
+    while not json.loads((budgeted / "MANIFEST.json").read_text() if (budgeted / "MANIFEST.json").exists()
+                         else '{"complete": false}')["complete"]:
+        calls += 1
+        assert calls <= 20, "the budgeted study never finished"
+        result = study.run_study(jobs, "smoke", budgeted, progress=False, log=lines.append,
+                                 time_budget=1 if calls == 1 else None)
+        assert result["failed"] == {} and result["skipped"] == []
+    # a machine that trains both smoke jobs within 1 s would finish in one call: no timing is asserted
+    assert (calls == 2) == any(line.startswith("time budget of 1 s reached") for line in lines)
+    timing = {"seconds_per_epoch", "mean_seconds_per_epoch", "total_seconds", "command", "provenance"}
+
+    def numbers(out):
+        return {str(p.relative_to(out)): {k: v for k, v in json.loads(p.read_text()).items() if k not in timing}
+                for p in out.glob("*/*/seed*/metrics.json")}
+
+    assert numbers(budgeted) == numbers(straight) and len(numbers(straight)) == 2
