@@ -161,6 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--results", type=Path, default=Path("results"))
     tasks.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
 
+    sit = sub.add_parser("gpu-sitting", help="one sitting of the paper-scale study on a lent GPU: bench once, then "
+                         "the resumable study until --budget is spent (snn_edu.sitting)")
+    sit.add_argument("--budget", type=_count, default=480, help="seconds this call may work (default 480)")
+    sit.add_argument("--jobs", type=_count, default=4, help="jobs sharing the device at once (default 4)")
+    sit.add_argument("--device", default="cuda")
+    sit.add_argument("--level", type=_level, default="paper", help="paper (default), or smoke to check the path")
+    sit.add_argument("--data", type=_data_name, default="fashion-mnist")
+    sit.add_argument("--seeds", type=_count, default=3)
+    sit.add_argument("--results", type=Path, default=Path("results"))
+
+    psc = sub.add_parser("paper-scale", help="how far the paper-scale study has got, from results/paper-fashion")
+    psc.add_argument("--results", type=Path, default=Path("results/paper-fashion"))
+    psc.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+
     rec = sub.add_parser("recipes", help="does the release's recipe train to the end? its runs beside each fix's, "
                          "from results/recipes")
     rec.add_argument("--results", type=Path, default=Path("results/recipes"))
@@ -368,6 +382,17 @@ def tasks_page(args: argparse.Namespace) -> int:
     return _page(page(args.results), args.out)
 
 
+def gpu_sitting(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from .paperscale import paper_scale_page
+    from .sitting import sitting
+
+    done = sitting(args.results, args.budget, args.jobs, args.device, args.level, args.data, args.seeds,
+                   argv=_argv_line(argv))
+    print(paper_scale_page(done["progress"].parent), end="")
+    study = done["study"]
+    return 1 if study and (study["failed"] or study["skipped"]) else 0
+
+
 def recipes_page(args: argparse.Namespace) -> int:
     from .recipes import recipes_page as page
 
@@ -518,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
             return tasks_page(args)
         if args.command == "recipes":
             return recipes_page(args)
+        if args.command == "paper-scale":
+            from .paperscale import paper_scale_page
+            return _page(paper_scale_page(args.results), args.out)
+        if args.command == "gpu-sitting":
+            return gpu_sitting(args, argv)
         path = download_dataset(args.name, args.root)
         print(f"{args.name} is ready under {path}")
         return 0

@@ -183,13 +183,15 @@ def load_dataset(name: str, root=None, download: bool = False) -> tuple[TensorDa
         xtr, ytr, xte, yte = _shipped_split(name)
         return (_as_dataset(xtr.clone(), ytr.clone(), name), _as_dataset(xte.clone(), yte.clone(), name))
     if name in _TORCHVISION:
+        root = Path(root) if root else default_data_dir()
         try:
-            return _load_torchvision(name, Path(root) if root else default_data_dir(), download)
+            return _load_torchvision(name, root, download)
         except DataError:
-            system = SYSTEM_IDX.get(name)
-            if download or system is None or not system.is_dir():
+            # its four IDX files in a folder named after it (carried beside a run), or a system package's
+            folders = [f for f in (root / name, SYSTEM_IDX.get(name)) if f is not None and f.is_dir()]
+            if download or not folders:
                 raise
-            return _load_idx_folder(system)
+            return _load_idx_folder(folders[0])
     raise _unknown(name)
 
 

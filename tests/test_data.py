@@ -226,6 +226,10 @@ def test_fashion_mnist_read_from_the_system_package(tmp_path, monkeypatch):
     assert torch.allclose(test.tensors[0][:, 0], parts["t10k"][0].float() / 255)
     with pytest.raises(DataError):  # MNIST has no such package: still the one-line message
         data.load_dataset("mnist", root=tmp_path / "empty")
+    carried = tmp_path / "carried"  # a copy in the data folder comes first
+    other = _write_folder(carried / "fashion-mnist", n_train=20)
+    train, _ = data.load_dataset("fashion-mnist", root=carried)
+    assert torch.equal(train.tensors[1], other["train"][1])
 
 
 def test_failed_download_is_one_line(tmp_path, monkeypatch):
