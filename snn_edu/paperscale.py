@@ -61,7 +61,8 @@ def paper_scale_page(out: str | Path = "results/paper-fashion") -> str:
             "three seeds, on full Fashion-MNIST (60,000 / 10,000 images; the stand-in for MNIST where MNIST cannot "
             "be downloaded) for 100 epochs. Each row says the data set and the epochs its run has.", ""]
     if not path.exists():
-        return "\n".join(head + [f"Not yet measured: {out} holds no {PROGRESS}; no GPU sitting has run yet."]) + "\n"
+        shown = f"{Path(out).parent.name}/{Path(out).name}"
+        return "\n".join(head + [f"Not yet measured: {shown} holds no {PROGRESS}; no GPU sitting has run yet."]) + "\n"
     data = json.loads(path.read_text())
     lines = head + [f"Read on {data['date'][:10]}, device {data['device']}, commit {str(data['git_commit'])[:7]}.", "",
                     "| run | data | epochs done | last test acc % | best test acc % | pruned arch | params removed % | "
