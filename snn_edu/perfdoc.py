@@ -194,6 +194,24 @@ def memory_table(path: Path) -> str:
         f"`{str(p['git_commit'])[:7]}`{' with uncommitted changes' if p.get('git_dirty') else ''}.")
 
 
+def profile_table(runs: list[dict]) -> str:
+    """Each profiled row's work per step (bench --profile): aten ops and CPU time on any device,
+    kernel launches and GPU time on CUDA ('-' where a device has none)."""
+    lines = ["| device | switcher | mode | precision | TNN step | aten ops / TNN step | CPU / TNN step | "
+             "launches / TNN step | GPU / TNN step | switcher step | aten ops / switcher step | CPU / switcher step | "
+             "launches / switcher step | GPU / switcher step |", "|---" * 14 + "|"]
+    cell = lambda r, k, fmt: format(r[k], fmt) if k in r else "-"  # noqa: E731
+    for run in runs:
+        for r in (r for r in run["rows"] if "tnn_aten_ops" in r):
+            phases = " | ".join(
+                f"{_ms(r[f'{p}_step_ms']) if f'{p}_step_ms' in r else '-'} | {cell(r, f'{p}_aten_ops', ',.0f')} | "
+                f"{cell(r, f'{p}_cpu_ms', '.1f')} ms | {cell(r, f'{p}_launches', ',.0f')} | "
+                + (f"{r[f'{p}_gpu_ms']:.2f} ms" if f"{p}_gpu_ms" in r else "-") for p in ("tnn", "snn"))
+            lines.append(f"| {run['device_name']} | {r['switcher']} | {r['mode']} | {r['precision']} | {phases} |")
+    commands = "; ".join(f"`{run['command']}` on {_machine(run)}" for run in runs)
+    return "\n".join(lines + ["", f"Measured by {commands}."])
+
+
 def study_sessions_table(root: str | Path, studies=("cpu", "cpu-fashion5k")) -> str:
     """Every recorded session of the shipped cpu-level studies: its command, workers, jobs and wall time."""
     lines = ["| study | command | date | workers x threads | jobs run | wall time |", "|---|---|---|---|---|---|"]
@@ -212,7 +230,10 @@ def blocks(root: str | Path) -> dict[str, str]:
     return {"bench-rows": bench_table(plain[0]), "bench-ratios": ratio_table(plain), "bench-compile": compile_table(runs),
             "bench-gates": agreement_table(plain[0]), "precision-parity": precision_table(root / "precision"),
             "memory-networks": memory_table(root / "memory" / "cpu.json"), "study-sessions": study_sessions_table(root),
-            "bench-joint": joint_table(read_bench_runs(root / "bench-joint"))}
+            "bench-joint": joint_table(read_bench_runs(root / "bench-joint")),
+            "bench-profile": profile_table(read_bench_runs(root / "bench-profile")
+                                           + (read_bench_runs(root / "bench-cuda") if (root / "bench-cuda").is_dir()
+                                              else []))}
 
 
 def render(page_text: str, tables: dict[str, str]) -> str:

@@ -26,6 +26,8 @@ RELEASE = {"mlp": dict(switcher="release", data="mnist", epochs=100, switcher_bn
 FIXES = {
     "switcher-lr": (dict(switcher_lr=0.01), "the switchers' rate 0.01 instead of 0.1 (the TNN's stays 0.1)"),
     "clip": (dict(clip_grad_norm=1.0), "gradient norm clipped at 1 in every phase"),
+    "open": (dict(gates_start_open=True), "every gate starts at 1 (each switcher's last BatchNorm: scale 0, shift 1) "
+             "instead of a random share of them closed"),
 }
 SIZES = {"check": (dict(data="mnist5k", epochs=16), "mnist5k (4,000 / 1,000), 16 epochs")}
 PAPER_FIX = "clip"  # the fix `paper` adds to `release`, chosen by measurement (docs/recipes.md)

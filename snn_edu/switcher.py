@@ -232,6 +232,15 @@ class Switcher(Gate):
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    def start_open(self) -> None:
+        """Make every gate start at exactly 1: the last BatchNorm before the output ReLU gets scale 0
+        and shift 1 (as residual networks zero their blocks' last scale), so that switching the
+        gates on leaves the TNN as it was, and the switcher learns away from there."""
+        last = self.rows[-1][1] if self.head == "rows" else self.out[1]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.fill_(1.0)
+
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         expected = self.shape if self.channels == 1 else (self.channels, *self.shape)
         if image.shape != expected:

@@ -24,7 +24,7 @@ from .models import GatedNet, build_model, kaiming_init
 from .memory import check_fits
 from .joint import SCOPES, make_joint
 from .nets import NETWORKS, build_network, init_fc
-from .switcher import use_fast_kernels
+from .switcher import Switcher, use_fast_kernels
 
 SCHEDULES = ("alternate", "separate", "joint", "dense")
 OPTIMIZERS = ("sgd", "adam")
@@ -65,6 +65,7 @@ class TrainConfig:
     switcher_input: str = "weights"       # ablation controls: shuffled, noise, constant
     clip_grad_norm: float | None = None   # off by default (a deviation from the release)
     switcher_lr: float | None = None      # the gates' rate; None: lr (the release)
+    gates_start_open: bool = False        # every switcher gate starts at 1 (Switcher.start_open); the release: not
     train_size: int | None = None         # subsample the training set (smoke runs)
     test_size: int | None = None
     max_steps: int | None = None          # cap on steps per epoch (smoke runs)
@@ -204,6 +205,10 @@ def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, cla
         kaiming_init(model)
     if config.switcher_scope == "joint" and switcher is not None:
         make_joint(model, config.switcher)
+    if config.gates_start_open:
+        for m in model.modules():
+            if isinstance(m, Switcher):
+                m.start_open()
     model.set_gate_stats(config.gate_stats)
     if config.switcher_input != "weights":
         for i, layer in enumerate(model.gated_layers().values()):
