@@ -77,8 +77,8 @@ print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke
 #   the `lite` switcher on the 5,000 MNIST digits that ship inside the package, with the deviations
 #   from the paper listed in the README;
 # * `release` is the authors' recipe exactly as their code builds it (100 epochs, full MNIST);
-# * `paper` is `release` plus the one fix that makes it train to the end (the last section of
-#   this notebook shows why a fix is needed). Both are meant for a GPU: set `TRAIN_LIVE = True`
+# * `paper` is `release` plus one measured fix (the last section of this notebook shows why a
+#   fix is needed, and which one was chosen). Both are meant for a GPU: set `TRAIN_LIVE = True`
 #   and `LEVEL = "paper"` to use it.
 #
 # When you train here, `PRECISION = "auto"` runs the switcher in bfloat16 where the CPU or GPU
@@ -303,11 +303,12 @@ for model in ["mlp", "lenet5"]:
         print(f"{model} seed {seed}: {recipes.collapse_story(history) or 'no epoch fell more than 5 points'}")
 
 # %% [markdown]
-# A switcher's gates come out of a ReLU. When one large step pushes a whole layer's gates below
-# zero, that layer passes nothing on, no gradient reaches the switcher through it any more, and
-# the network stays dead: a failed recipe fails for good, not for one epoch. The authors' own
-# `test()` would have hidden this behind its accuracy floor. [docs/recipes.md](../docs/recipes.md)
-# has the same table with every epoch of seed 0 (losses, gradient and weight norms, units kept).
+# A switcher's gates come out of a ReLU. If one large step pushes all of a layer's gates below
+# zero, that layer passes nothing on and no gradient reaches the switcher through it any more: a
+# run that falls to 10 % this way (chance for ten classes) stays there, and its gradient norm
+# reads 0 from then on in [docs/recipes.md](../docs/recipes.md), which has every epoch of seed 0
+# (losses, gradient and weight norms, units kept). The authors' own `test()` would have hidden
+# such a run behind its accuracy floor.
 
 # %% [markdown]
 # ## Exercises
@@ -345,5 +346,6 @@ for model in ["mlp", "lenet5"]:
 # 7. **A recipe that collapses.** In the recipes figure, find the first epoch at which a release
 #    run falls. Which phase was that epoch, and which phase came just before it? The computed
 #    sentences give the largest gradient norm up to the fall: how does it compare with the
-#    warm-up's? Why would limiting the size of a step (the `clip` fix) or the switchers' rate
-#    (`switcher-lr`) help, and which did the table pick?
+#    warm-up's? Why would limiting the size of a step (the `clip` fix), the switchers' rate
+#    (`switcher-lr`) or starting every gate at 1 (`open`) help? Which did the table pick, and what
+#    did that fix do to the share of weights removed?

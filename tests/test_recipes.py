@@ -9,7 +9,7 @@ from snn_edu.errors import ConfigError
 from snn_edu.layers import KernelReducer
 from snn_edu.metrics import collapse
 from snn_edu.presets import FIXES, PAPER_FIX, preset, split_level
-from snn_edu.recipes import passes, recipes_page, rows, winner
+from snn_edu.recipes import chosen, passes, recipes_page, rows, verdict, winner
 from snn_edu.switcher import Switcher, switcher_spec
 from snn_edu.training import History, Trainer, make_model
 
@@ -150,9 +150,30 @@ def test_the_targets():
     warm = ["warmup"] * 2 + ["snn", "tnn"]
     assert passes(metrics("lenet5", [90.0, 95.0, 94.5, 94.1], warm))
     assert not passes(metrics("lenet5", [90.0, 95.0, 94.5, 93.9], warm))
+    eight = ["warmup"] * 4 + ["snn", "tnn"] * 3  # after 8 epochs too, not only at the end
+    assert not passes(metrics("lenet5", [90.0, 95.0, 95.0, 95.0, 80.0, 90.0, 94.0, 93.0, 95.0, 95.0], eight))
+    assert passes(metrics("lenet5", [90.0, 95.0, 95.0, 95.0, 80.0, 90.0, 94.0, 94.5, 95.0, 95.0], eight))
     assert passes(metrics("mlp", [50.0, 91.0], ["tnn", "snn"]))
     assert not passes(metrics("mlp", [50.0, 89.0], ["tnn", "snn"]))
     assert not passes(metrics("mlp", [50.0, 95.0], ["tnn", "snn"], diverged=True))
+
+
+def row(fix, model, passed, collapsed=0, final=(90.0, 90.0, 90.0), removed=50.0):
+    return {"fix": fix, "model": model, "seeds": 3, "passed": passed, "collapsed": collapsed, "diverged": 0,
+            "final": list(final), "removed_mean": removed}
+
+
+def test_the_fix_paper_takes():
+    table = [row(None, "mlp", 3), row(None, "lenet5", 1, collapsed=2)]
+    assert winner(table) is None and chosen(table) is None  # the release is no fix
+    table += [row("switcher-lr", "mlp", 0), row("switcher-lr", "lenet5", 0),
+              row("clip", "mlp", 0, collapsed=1), row("clip", "lenet5", 3)]
+    assert winner(table) is None and chosen(table) == "switcher-lr"  # clip had a collapsed run
+    off = table + [row("open", "mlp", 3, removed=0.0), row("open", "lenet5", 3, removed=0.0)]
+    assert winner(off) is None and chosen(off) == "switcher-lr"  # on target by never pruning: not counted
+    assert "Not counted" in verdict(off) and "`open`" in verdict(off)
+    table += [row("open", "mlp", 3), row("open", "lenet5", 3)]
+    assert winner(table) == chosen(table) == "open"
 
 
 @pytest.mark.skipif(not RECIPES.is_dir(), reason="results/recipes not shipped yet")
@@ -160,7 +181,7 @@ def test_the_shipped_page_and_paper_fix_are_computed_from_the_shipped_runs():
     page = (ROOT / "docs" / "recipes.md").read_text()
     assert page == recipes_page(RECIPES), "regenerate: python -m snn_edu recipes --out docs/recipes.md"
     table = rows(RECIPES)
-    assert winner(table) == PAPER_FIX, "snn_edu.presets.PAPER_FIX must be the fix the measurements choose"
+    assert chosen(table) == PAPER_FIX, "snn_edu.presets.PAPER_FIX must be the fix the measurements choose"
     assert {r["level"] for r in table} >= {"release+check", f"release+{PAPER_FIX}+check"}
     assert all(r["seeds"] == 3 for r in table)
     assert set(FIXES) >= {r["fix"] for r in table if r["fix"]}
