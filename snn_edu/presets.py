@@ -24,7 +24,7 @@ RELEASE = {"mlp": dict(switcher="release", data="mnist", epochs=100, switcher_bn
 # are exactly an 8-epoch run's). The MLP needs them: from the release's N(0, 0.01) init on 4,000
 # digits it passes 80 % only after about 8 epochs.
 FIXES = {
-    "switcher-lr": (dict(switcher_lr=0.01), "the switchers' rate 0.01 instead of 0.1 (the TNN's stays 0.1)"),
+    "switcher-lr": (dict(switcher_lr=0.01), "the switchers' rate 0.01 instead of 0.1, the TNN's staying 0.1"),
     "clip": (dict(clip_grad_norm=1.0), "gradient norm clipped at 1 in every phase"),
     "open": (dict(gates_start_open=True), "every gate starts at 1 (each switcher's last BatchNorm: scale 0, shift 1) "
              "instead of a random share of them closed"),

@@ -176,12 +176,18 @@ def test_the_fix_paper_takes():
     assert winner(table) == chosen(table) == "open"
 
 
-@pytest.mark.skipif(not RECIPES.is_dir(), reason="results/recipes not shipped yet")
 def test_the_shipped_page_and_paper_fix_are_computed_from_the_shipped_runs():
     page = (ROOT / "docs" / "recipes.md").read_text()
     assert page == recipes_page(RECIPES), "regenerate: python -m snn_edu recipes --out docs/recipes.md"
     table = rows(RECIPES)
     assert chosen(table) == PAPER_FIX, "snn_edu.presets.PAPER_FIX must be the fix the measurements choose"
     assert {r["level"] for r in table} >= {"release+check", f"release+{PAPER_FIX}+check"}
+    for level in ("release+check", f"release+{PAPER_FIX}+check"):  # what notebook 02's figure reads ships
+        assert len(list((RECIPES / level).glob("*/al/seed*/history.pt"))) == 6, level
     assert all(r["seeds"] == 3 for r in table)
     assert set(FIXES) >= {r["fix"] for r in table if r["fix"]}
+
+
+def test_the_readme_names_the_fix_paper_takes():
+    readme = (ROOT / "README.md").read_text()
+    assert f"`paper` is `release+{PAPER_FIX}`" in readme
