@@ -55,3 +55,19 @@ def test_frontier_figure_with_the_papers_mlp_point():
     assert reported_point("mlp")[1] > high
     assert any("above this window" in t.get_text() for t in ax.texts)
     plt.close(fig)
+
+
+def test_seed_curves_draw_one_line_per_seed_and_mark_a_nan_stop():
+    from snn_edu.training import History
+
+    def history(accs, diverged=None):
+        return History([{"epoch": i, "phase": "tnn" if i % 2 == 0 else "snn", "test_accuracy": a}
+                        for i, a in enumerate(accs)], diverged)
+
+    fig, ax = plots.new_figure()
+    plots.plot_seed_curves(ax, {0: history([10.0, 50.0, 90.0]), 1: history([10.0, 40.0], diverged="NaN")}, "t")
+    lines = ax.get_lines()
+    assert [list(line.get_ydata()) for line in lines] == [[10.0, 50.0, 90.0], [10.0, 40.0], [40.0]]
+    assert lines[2].get_marker() == "x" and list(lines[2].get_xdata()) == [2]  # the step the NaN stopped
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-2:] == ["seed 0", "seed 1"]
+    plt.close(fig)
