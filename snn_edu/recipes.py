@@ -2,9 +2,10 @@
 
 Reads the studies under results/recipes/LEVEL/ (one `reproduce --level LEVEL --variants al` per
 level: release+check, release+FIX+check; snn_edu.presets) and says, per level and network, how
-each seed ended against its own warm-up, where the loss jumped, and which fix passes the target:
-LeNet5 ends no more than TARGET_DROP points below its best warm-up epoch, the MLP (no warm-up)
-above MLP_TARGET %, every seed without a NaN. The page is docs/recipes.md
+each seed ended against its own warm-up, where the loss jumped, and which fix `paper` takes
+(`chosen`): LeNet5 no more than TARGET_DROP points below its best warm-up epoch after EARLY epochs
+and at the end, the MLP (no warm-up) above MLP_TARGET % at the end, every seed without a NaN, and
+a fix counts only while its runs still prune (MIN_REMOVED). The page is docs/recipes.md
 (`python -m snn_edu recipes`).
 """
 from __future__ import annotations
@@ -46,10 +47,6 @@ def load_runs(results: str | Path, level: str, model: str) -> list[dict]:
     """Every seed's metrics of one level and network, by seed."""
     paths = sorted(Path(results, level, model, "al").glob(f"seed*/{METRICS}"), key=lambda p: int(p.parent.name[4:]))
     return [json.loads(p.read_text()) for p in paths]
-
-
-def load_history(results: str | Path, level: str, model: str, seed: int) -> History:
-    return History.from_dict(read_file(Path(results, level, model, "al", f"seed{seed}", HISTORY)))
 
 
 def reference(metrics: dict) -> float | None:
@@ -279,7 +276,7 @@ def recipes_page(results: str | Path = "results/recipes") -> str:
         for model in MODELS:
             if Path(results, level, model, "al", "seed0", HISTORY).exists():
                 parts += ["", f"## `{level}`, {MODEL_NAMES[model]}, seed 0, epoch by epoch", "",
-                          epochs_markdown(load_history(results, level, model, 0))]
+                          epochs_markdown(load_histories(results, level, model)[0])]
     return "\n".join(parts) + "\n"
 
 
