@@ -28,6 +28,8 @@ FIXES = {
     "clip": (dict(clip_grad_norm=1.0), "gradient norm clipped at 1 in every phase"),
     "open": (dict(gates_start_open=True), "every gate starts at 1 (each switcher's last BatchNorm: scale 0, shift 1) "
              "instead of a random share of them closed"),
+    "ajar": (dict(gates_start_open=True, gates_start_scale=0.25), "gates start around 1 (each switcher's last "
+             "BatchNorm: scale 0.25, shift 1), so hardly any starts closed and the switcher learns from the first step"),
 }
 SIZES = {"check": (dict(data="mnist5k", epochs=16), "mnist5k (4,000 / 1,000), 16 epochs")}
 PAPER_FIX = "switcher-lr"  # the fix `paper` adds to `release`, chosen by measurement (snn_edu.recipes.chosen, docs/recipes.md)

@@ -232,13 +232,14 @@ class Switcher(Gate):
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def start_open(self) -> None:
-        """Make every gate start at exactly 1: the last BatchNorm before the output ReLU gets scale 0
-        and shift 1 (as residual networks zero their blocks' last scale), so that switching the
-        gates on leaves the TNN as it was, and the switcher learns away from there."""
+    def start_open(self, scale: float = 0.0) -> None:
+        """Make the gates start at 1: the last BatchNorm before the output ReLU gets shift 1 and
+        scale `scale` (0: every gate exactly 1, as residual networks zero their blocks' last scale;
+        a small scale: gates spread around 1, so that the switcher's convs get gradients at once),
+        so that switching the gates on leaves the TNN about as it was."""
         last = self.rows[-1][1] if self.head == "rows" else self.out[1]
         with torch.no_grad():
-            last.weight.zero_()
+            last.weight.fill_(scale)
             last.bias.fill_(1.0)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,7 @@ class TrainConfig:
     clip_grad_norm: float | None = None   # off by default (a deviation from the release)
     switcher_lr: float | None = None      # the gates' rate; None: lr (the release)
     gates_start_open: bool = False        # every switcher gate starts at 1 (Switcher.start_open); the release: not
+    gates_start_scale: float = 0.0        # with gates_start_open: the last BatchNorm's starting scale
     train_size: int | None = None         # subsample the training set (smoke runs)
     test_size: int | None = None
     max_steps: int | None = None          # cap on steps per epoch (smoke runs)
@@ -208,7 +209,7 @@ def make_model(config: TrainConfig, in_shape: tuple[int, ...] | None = None, cla
     if config.gates_start_open:
         for m in model.modules():
             if isinstance(m, Switcher):
-                m.start_open()
+                m.start_open(config.gates_start_scale)
     model.set_gate_stats(config.gate_stats)
     if config.switcher_input != "weights":
         for i, layer in enumerate(model.gated_layers().values()):
