@@ -296,7 +296,7 @@ print(recipes.verdict(table))
 # %% [markdown]
 # **What went wrong.** The sentences below are computed from the release runs' histories: for
 # each seed that fell, the first epoch that fell, the gradient norms up to it (the training
-# records the largest one of every epoch) and what the evaluation gates still kept.
+# records the largest one of every epoch) and the architecture the evaluation gates still left.
 
 # %%
 for model in ["mlp", "lenet5"]:
@@ -308,7 +308,7 @@ for model in ["mlp", "lenet5"]:
 # zero, that layer passes nothing on and no gradient reaches the switcher through it any more: a
 # run that falls to 10 % this way (chance for ten classes) stays there, and its gradient norm
 # reads 0 from then on in [docs/recipes.md](../docs/recipes.md), which has every epoch of seed 0
-# (losses, gradient and weight norms, units kept). The authors' own `test()` would have hidden
+# (losses, gradient and weight norms, pruned architecture). The authors' own `test()` would have hidden
 # such a run behind its accuracy floor.
 
 # %% [markdown]

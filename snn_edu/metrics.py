@@ -32,6 +32,7 @@ def run_metrics(model, history, config, device, precision: str, examples: dict |
     how many training and test examples the run used."""
     last = history.epochs[-1] if history.epochs else {}
     seconds = history.column("seconds")
+    fell = collapse(history)
     return {
         "test_accuracy": last.get("test_accuracy"),
         "train_accuracy": last.get("train_accuracy"),
@@ -46,8 +47,8 @@ def run_metrics(model, history, config, device, precision: str, examples: dict |
         "mean_seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
         "diverged": history.diverged is not None,
         "divergence": history.diverged,
-        "collapsed": collapse(history) is not None,
-        "collapse": collapse(history),
+        "collapsed": fell is not None,
+        "collapse": fell,
         "device": str(device),
         "precision": precision,
         "config": asdict(config),

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from .ablation import mean_architecture, mean_std
-from .analysis import alive_units
+from .analysis import architecture_of
 from .frontier import MODEL_NAMES
 from .metrics import COLLAPSE_MARGIN
 from .models import MODELS
@@ -150,15 +150,16 @@ def table_markdown(table: list[dict]) -> str:
 
 
 def kept_units(gates: dict) -> str:
-    """Units with a non-zero gate per layer, e.g. '20-37-790-500' ('-' without gates)."""
-    return "-".join(str(int(alive_units(g.float()).sum())) for g in gates.values()) or "-"
+    """The pruned architecture these gates leave, by the package's one counting rule
+    (analysis.architecture_of: what compact() keeps); '-' without gates."""
+    return architecture_of({name: g.float() for name, g in gates.items()}) if gates else "-"
 
 
 def epochs_markdown(history: History) -> str:
     """Per epoch: phase, losses, accuracy, gradient and weight norms and the units each layer keeps."""
     layers = list(history.epochs[0].get("weight_norms", {}))
     lines = ["| epoch | phase | train loss | test acc % | grad norm mean / max | "
-             + " | ".join(f"‖{n}‖" for n in layers) + " | units kept (eval gate) |",
+             + " | ".join(f"‖{n}‖" for n in layers) + " | pruned arch (eval gate) |",
              "|---" * (6 + len(layers)) + "|"]
     for e in history.epochs:
         norms = " | ".join(f"{e['weight_norms'][n]:.2f}" for n in layers)
@@ -304,7 +305,7 @@ def collapse_story(history: History) -> str | None:
         before = [x["grad_norm_max"] for x in epochs if x["phase"] == "warmup"] or [epochs[0]["grad_norm_max"]]
         peak = max(epochs[: i + 1], key=lambda x: x["grad_norm_max"])
         return (f"epoch {e['epoch']} ({e['phase']} phase) ended at {e['test_accuracy']:.1f} % against "
-                f"{ref:.1f} % before it, with the evaluation gates keeping {kept_units(e['gates_eval'])} units; "
+                f"{ref:.1f} % before it, with the evaluation gates leaving architecture {kept_units(e['gates_eval'])}; "
                 f"the largest gradient norm so far, {peak['grad_norm_max']:.1f}, came in epoch {peak['epoch']} "
                 f"({peak['phase']} phase), against at most {max(before):.1f} in "
                 + ("the warm-up" if warm else "the first epoch")
