@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "paper's section 3.3)")
     train.add_argument("--clip-grad-norm", type=float, help="off by default (not in the paper)")
     train.add_argument("--switcher-lr", type=float, help="the gates' learning rate (default: --lr, as the release)")
+    train.add_argument("--tnn-lr-gated", type=float, help="the TNN's rate once the gates turn on after a warm-up "
+                       "(default: --lr, as the release; no effect without a warm-up)")
     train.add_argument("--gates-start-open", action="store_true", help="every switcher gate starts at 1 (its last "
                        "BatchNorm: scale 0, shift 1); the release's start with about half closed")
     train.add_argument("--train-size", type=int, help="subsample the training set")

@@ -28,6 +28,8 @@ FIXES = {
     "clip": (dict(clip_grad_norm=1.0), "gradient norm clipped at 1 in every phase"),
     "open": (dict(gates_start_open=True), "every gate starts at 1 (each switcher's last BatchNorm: scale 0, shift 1) "
              "instead of a random share of them closed"),
+    "settle": (dict(tnn_lr_gated=0.01), "once the gates turn on after LeNet5's warm-up, the TNN learns at 0.01 "
+               "instead of 0.1 (the switchers keep 0.1); the MLP, which has no warm-up, is unchanged"),
     "ajar": (dict(gates_start_open=True, gates_start_scale=0.25), "gates start around 1 (each switcher's last "
              "BatchNorm: scale 0.25, shift 1), so hardly any starts closed and the switcher learns from the first step"),
 }

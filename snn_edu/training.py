@@ -65,6 +65,8 @@ class TrainConfig:
     switcher_input: str = "weights"       # ablation controls: shuffled, noise, constant
     clip_grad_norm: float | None = None   # off by default (a deviation from the release)
     switcher_lr: float | None = None      # the gates' rate; None: lr (the release)
+    tnn_lr_gated: float | None = None     # the TNN's rate once the gates turn on after a warm-up; None: lr
+                                          # (the release); no effect without a warm-up
     gates_start_open: bool = False        # every switcher gate starts at 1 (Switcher.start_open); the release: not
     gates_start_scale: float = 0.0        # with gates_start_open: the last BatchNorm's starting scale
     train_size: int | None = None         # subsample the training set (smoke runs)
@@ -132,6 +134,7 @@ _RULES = (
      "'default', 'uniform', 'kaiming' or a positive standard deviation"),
     ("clip_grad_norm", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
     ("switcher_lr", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
+    ("tnn_lr_gated", lambda v: v is None or (math.isfinite(v) and v > 0), "a positive number"),
     ("train_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
     ("test_size", lambda v: v is None or v >= 1, "a whole number >= 1"),
     ("max_steps", lambda v: v is None or v >= 1, "a whole number >= 1"),
@@ -277,9 +280,10 @@ class Trainer:
             compile_switchers(self.model, self.device)
         self.train_x, self.train_y = (t.to(self.device) for t in train_set.tensors)
         self.test_x, self.test_y = (t.to(self.device) for t in test_set.tensors)
-        groups = self.model.parameters() if config.switcher_lr is None else [  # the gates at their own rate
-            {"params": self.model.tnn_parameters()},
-            {"params": self.model.gate_parameters(), "lr": config.switcher_lr, "lr_scale": config.switcher_lr / config.lr}]
+        switcher_lr = config.switcher_lr or config.lr
+        groups = self.model.parameters() if config.switcher_lr is None and config.tnn_lr_gated is None else [
+            {"params": self.model.tnn_parameters(), "lr_scale": 1.0},  # the TNN and the gates at their own rates
+            {"params": self.model.gate_parameters(), "lr": switcher_lr, "lr_scale": switcher_lr / config.lr}]
         if config.optimizer == "adam":
             self.optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
         else:
@@ -344,10 +348,19 @@ class Trainer:
         self.model.after_step()
         return value, int((logits.argmax(1) == y).sum())
 
+    def _settle(self) -> None:
+        """The gates turn on after the warm-up: the TNN's rate becomes tnn_lr_gated (times any decay so far)."""
+        group = self.optimizer.param_groups[0]
+        factor = self.config.tnn_lr_gated / self.config.lr
+        group["lr"] *= factor
+        group["lr_scale"] = group.get("lr_scale", 1.0) * factor
+
     def train_epoch(self, epoch: int, phase: str | None = None) -> dict:
         """One epoch in `phase` (default: the schedule's); returns its training metrics."""
         self.enter_phase(phase or phase_for_epoch(self.config, epoch))
         self.scheduler.enter(self.phase)
+        if self.config.tnn_lr_gated is not None and epoch == self.config.warmup > 0:
+            self._settle()
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
         torch.manual_seed(self.config.seed * 100_003 + epoch)  # stochastic gates draw the same on resume
         order = torch.randperm(len(self.train_y), generator=generator).to(self.device)

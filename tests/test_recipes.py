@@ -94,6 +94,28 @@ def test_switcher_lr_gives_the_gates_their_own_rate(tiny):
     assert all(torch.allclose(s, -0.01 * g, atol=1e-7) for s, g in zip(step, grads) if g is not None)
 
 
+def test_settle_lowers_only_the_tnn_rate_and_only_when_the_gates_turn_on(tiny):
+    """LeNet5's TNN learns at 0.1 in the warm-up and at 0.01 from the first gated epoch; the switchers
+    keep 0.1; the MLP (no warm-up) is unchanged; the rates survive a checkpoint."""
+    config = preset("lenet5", "release+settle", data="mnist5k", switcher="lite", epochs=6, max_steps=1,
+                    record_images=False)
+    trainer = Trainer(config, *tiny, progress=False)
+    rates = []
+    for epoch in range(6):
+        trainer.train_epoch(epoch)
+        rates.append([g["lr"] for g in trainer.optimizer.param_groups])
+        trainer.scheduler.step(trainer.phase, 0.0)
+    assert rates == [[0.1, 0.1]] * 4 + [[pytest.approx(0.01), 0.1]] * 2
+    resumed = Trainer(config, *tiny, progress=False)
+    resumed.optimizer.load_state_dict(trainer.optimizer.state_dict())
+    resumed.train_epoch(6)
+    assert [g["lr"] for g in resumed.optimizer.param_groups] == [pytest.approx(0.01), 0.1]
+    mlp = Trainer(preset("mlp", "release+settle", data="mnist5k", switcher="lite", epochs=2, max_steps=1), *tiny,
+                  progress=False)
+    mlp.train_epoch(0)
+    assert [g["lr"] for g in mlp.optimizer.param_groups] == [0.1, 0.1]
+
+
 def test_levels_compose_and_refuse_unknown_parts():
     c = preset("lenet5", "release+clip+check")
     assert (c.switcher, c.init_std, c.conv_gates, c.switcher_bn_in_tnn, c.clip_grad_norm, c.data, c.epochs) == \
