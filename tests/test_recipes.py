@@ -180,9 +180,9 @@ def test_the_targets():
     assert not passes(metrics("mlp", [50.0, 95.0], ["tnn", "snn"], diverged=True))
 
 
-def row(fix, model, passed, collapsed=0, final=(90.0, 90.0, 90.0), removed=50.0):
+def row(fix, model, passed, collapsed=0, final=(90.0, 90.0, 90.0), removed=50.0, trace=None):
     return {"fix": fix, "model": model, "seeds": 3, "passed": passed, "collapsed": collapsed, "diverged": 0,
-            "final": list(final), "removed_mean": removed}
+            "final": list(final), "removed_mean": removed, "trace": trace or [(fix, model, passed, removed)]}
 
 
 def test_the_fix_paper_takes():
@@ -196,6 +196,18 @@ def test_the_fix_paper_takes():
     assert "Not counted" in verdict(off) and "`open`" in verdict(off)
     table += [row("open", "mlp", 3), row("open", "lenet5", 3)]
     assert winner(table) == chosen(table) == "open"
+
+
+def test_a_fix_is_not_blamed_for_a_network_it_leaves_as_the_release_left_it():
+    """A fix whose MLP runs are the release's own, epoch for epoch, counts although the MLP barely
+    prunes; the same low pruning from runs that differ does not count."""
+    same = [(0, [50.0, 91.0], 2.0)]
+    table = [row(None, "mlp", 3, removed=2.0, trace=same), row(None, "lenet5", 1, collapsed=2),
+             row("switcher-lr", "mlp", 0), row("switcher-lr", "lenet5", 0),
+             row("settle", "mlp", 3, removed=2.0, trace=same), row("settle", "lenet5", 2)]
+    assert chosen(table) == "settle" and "`settle` on MLP 784-300-100" in verdict(table)
+    table[-2] = row("settle", "mlp", 3, removed=2.0, trace=[(0, [50.0, 91.5], 2.0)])
+    assert chosen(table) == "switcher-lr" and "Not counted" in verdict(table)
 
 
 def test_the_shipped_page_and_paper_fix_are_computed_from_the_shipped_runs():
