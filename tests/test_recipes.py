@@ -1,4 +1,6 @@
 """The release's recipe as the release builds it, the measured fixes, collapse reporting and the shipped page."""
+import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -9,9 +11,9 @@ from snn_edu.errors import ConfigError
 from snn_edu.layers import KernelReducer
 from snn_edu.metrics import collapse
 from snn_edu.presets import FIXES, PAPER_FIX, preset, split_level
-from snn_edu.recipes import chosen, passes, recipes_page, rows, verdict, winner
+from snn_edu.recipes import FULL, chosen, passes, recipes_page, rows, verdict, winner
 from snn_edu.switcher import Switcher, switcher_spec
-from snn_edu.training import History, Trainer, make_model
+from snn_edu.training import History, Trainer, TrainConfig, make_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "results" / "recipes"
@@ -220,6 +222,20 @@ def test_the_shipped_page_and_paper_fix_are_computed_from_the_shipped_runs():
         assert len(list((RECIPES / level).glob("*/al/seed*/history.pt"))) == 6, level
     assert all(r["seeds"] == 3 for r in table)
     assert set(FIXES) >= {r["fix"] for r in table if r["fix"]}
+
+
+def test_the_shipped_runs_are_the_levels_they_are_filed_under():
+    """Every shipped recipe run's configuration is its level's as snn_edu.presets builds it today
+    (so a changed PAPER_FIX or fix cannot leave stale runs behind), apart from the seed and
+    whether weight images were recorded; a setting added after a run was made counts at its default."""
+    folders = sorted(p for p in RECIPES.iterdir() if (p / "MANIFEST.json").exists())
+    for folder in folders:
+        for path in folder.glob("*/al/seed*/metrics.json"):
+            shipped = json.loads(path.read_text())["config"]
+            built = json.loads(json.dumps(dataclasses.asdict(preset(shipped["model"], folder.name, seed=shipped["seed"]))))
+            default = json.loads(json.dumps(dataclasses.asdict(TrainConfig(model=shipped["model"]))))
+            differ = {k for k in built if built[k] != shipped.get(k, default[k])} - {"record_images"}
+            assert not differ, f"{path}: {sorted(differ)} differ from preset({shipped['model']!r}, {folder.name!r})"
 
 
 def test_the_readme_names_the_fix_paper_takes():
