@@ -39,8 +39,11 @@ $(TEST_STAMP): $(LAB_STAMP)
 	$(PIP) install $(PIN) -e '.[lab,test]'
 	touch $@
 
+# JupyterLab serves the whole repository (as Binder does), so the notebooks' links to docs/ open;
+# it opens on the index notebook.
+LAB_ROOT := .
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) notebooks/00_index.ipynb $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)

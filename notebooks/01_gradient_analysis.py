@@ -152,3 +152,6 @@ print("final loss with switcher:   ", float(gradients.loss(1.0, gated[-1], 1, w_
 #    class's error alone? With the switcher, does any weight move in a way its own class's
 #    error cannot explain? Which run ends with the lower loss in the two printed lines, and
 #    what in the formula could explain the difference?
+
+# %% [markdown]
+# **Back:** [00 · start here](00_index.ipynb) · **Next:** [02 · Training an MLP and LeNet5 with switchers](02_training.ipynb).

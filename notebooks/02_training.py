@@ -352,3 +352,6 @@ for model in ["mlp", "lenet5"]:
 #    (`switcher-lr`), the TNN's rate once the gates are on (`settle`) or starting every gate at 1
 #    (`open`) help? Which did the table pick, and what did that fix do to the share of weights
 #    removed?
+
+# %% [markdown]
+# **Back:** [01 · What a switcher does to a gradient](01_gradient_analysis.ipynb) · **Next:** [03 · Strengthened versus pruned kernels](03_kernels.ipynb).

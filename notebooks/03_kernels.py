@@ -241,3 +241,6 @@ print(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
 #    here (a few minutes). Do its strengthened and pruned kernels look like the same kinds of
 #    detectors as before? Does the ρ of gate against conductance among surviving kernels keep
 #    its sign?
+
+# %% [markdown]
+# **Back:** [02 · Training an MLP and LeNet5 with switchers](02_training.ipynb) · **Next:** [04 · The ablation study](04_ablation.ipynb).

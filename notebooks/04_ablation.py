@@ -314,6 +314,8 @@ widgets.threshold_explorer(final_gates)
 #    trust a difference between two rows?
 
 # %% [markdown]
+# **Back:** [03 · Strengthened versus pruned kernels](03_kernels.ipynb).
+#
 # **Next:** [05 · The switcher against its peers](05_peers.ipynb) removes the U-Net altogether (a
 # gate learned directly per neuron) and sets the switcher beside L0 regularisation, the method
 # both papers compare with in their Table 1.

@@ -193,3 +193,6 @@ widgets.peer_masks(histories)
 #    for the others (a few seconds for the MLP):
 #    `python -m snn_edu train --preset cpu --model mlp --gate l0 --optimizer adam --lr 0.01 --l0-lambda 0.3 0.03 0.03 --out runs/mlp_l0_sep`.
 #    Where does its printed point fall against the curve above?
+
+# %% [markdown]
+# **Back:** [04 · The ablation study](04_ablation.ipynb) · **Next:** [06 · Switchers on other networks](06_networks.ipynb).

@@ -194,3 +194,6 @@ print(f"The package runs {counts['runs']} of these {counts['rows']} rows; {count
 # 2. Train the ResNet18 above for more epochs (`epochs=8`). Does the number of pruned head
 #    inputs keep growing, or settle?
 # 3. Run `python -m snn_edu memory --models vgg16` and find which switcher size fits a 16 GB GPU.
+
+# %% [markdown]
+# **Back:** [05 · The switcher against its peers](05_peers.ipynb) · **Next:** [07 · Is a harder task pruned less?](07_harder_tasks.ipynb).

@@ -171,4 +171,4 @@ widgets.task_masks(histories)
 #    Does its params removed fall inside the fashion5k row's mean ± std?
 
 # %% [markdown]
-# **Back to:** [00 · start here](00_index.ipynb), the list of notebooks.
+# **Back:** [06 · Switchers on other networks](06_networks.ipynb) · **The end.** [00 · start here](00_index.ipynb) lists every notebook.
