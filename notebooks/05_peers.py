@@ -99,7 +99,8 @@ print("recipe:", report.recipe_text(RESULTS, MODELS))
 # shorter recipe printed above, so compare the rows of ours with each other, and with the papers
 # only for the shape of the pruned architecture. The BC authors choose each layer's pruning threshold by
 # hand, ours is -3 everywhere. L0 and BC-GNJ train with Adam, as their authors do, while the
-# switcher and the direct gate use the release's SGD with momentum.
+# switcher and the direct gate use SGD with momentum 0.9 (the `cpu` recipe's choice: the
+# release's SGD has no momentum).
 
 # %%
 for model in MODELS:

@@ -113,7 +113,8 @@ for sentence in tasks.task_sentences(rows, "mnist5k", "fashion5k"):
 # ## Which pixels each task keeps
 #
 # The MLP's first layer has one gate per input pixel, so its gates form a 28 x 28 picture:
-# red pixels are pruned, the others weakened or strengthened (the first paper's Fig. 4, left).
+# near-black pixels are pruned, blue ones weakened and orange ones strengthened (the legend under
+# the figure; the first paper's Fig. 4, left).
 # Each row is a task, each column a seed; the last column counts how many seeds keep each
 # pixel. Digits live in the middle of the frame, while clothes fill most of it.
 
@@ -127,11 +128,16 @@ plt.show()
 # VGG-cov2 is gated in its three FC layers, as in the authors' release: fc1 reads the
 # 12,544 features of its two convolutions on a 28 x 28 image. The counts of pruned, weakened
 # and strengthened units per epoch (the first paper's Fig. 4, right) show when the switcher
-# decides, on each task. The first epoch is a warm-up without gates.
+# decides, on each task. The runs begin with a warm-up without gates, so the counts begin where
+# the gates do (the line under the figure says at which epoch).
 
 # %%
 fig = widgets.category_counts_figure(histories, "vgg-cov2", 0)
 plt.show()
+vgg = next(h for (m, _, _), h in histories.items() if m == "vgg-cov2")
+warm = sum(e["phase"] == "warmup" for e in vgg.epochs)
+print(f"VGG-cov2's runs train {warm} warm-up epoch{'s' * (warm != 1)} without gates (epochs 0-{warm - 1}); "
+      f"the gates, and the counts, start at epoch {warm}.")
 
 # %% [markdown]
 # ## Every run's masks, epoch by epoch

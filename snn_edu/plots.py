@@ -25,9 +25,13 @@ def categorise(gate: torch.Tensor) -> np.ndarray:
     return category_codes(gate.cpu()).numpy()
 
 
+def category_handles() -> list[Patch]:
+    """One colour patch per gate category (pruned, weakened, strengthened), for a legend."""
+    return [Patch(color=CATEGORY_COLOURS[c], label=c) for c in CATEGORIES]
+
+
 def category_legend(ax, loc="upper right", **kw):
-    handles = [Patch(color=CATEGORY_COLOURS[c], label=c) for c in CATEGORIES]
-    return ax.legend(handles=handles, loc=loc, fontsize="small", **kw)
+    return ax.legend(handles=category_handles(), loc=loc, fontsize="small", **kw)
 
 
 def plot_gate_map(ax, gate: torch.Tensor, title: str | None = None):

@@ -159,6 +159,9 @@ def input_gates_figure(histories: dict, model: str = "mlp", layer: str = "fc1"):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{task}: kept by how many seeds", fontsize="small")
+    fig.legend(handles=plots.category_handles(), loc="lower center", ncol=len(plots.CATEGORY_COLOURS),
+               fontsize="small", frameon=False)
+    fig.subplots_adjust(bottom=0.12)
     return fig
 
 
