@@ -162,7 +162,10 @@ display(Markdown(networks_markdown()))
 # Their `paper` presets follow the authors' CIFAR recipe: SGD at 0.1, batch 64, and a learning
 # rate per phase that drops tenfold when that phase's training loss stops improving for 20
 # epochs; a run ends when both phases' rates are below 0.005. These commands are what a GPU
-# cluster runs (the `memory` command says beforehand which ones fit a 16 GB GPU):
+# cluster runs (the `memory` command says beforehand which ones fit a 16 GB GPU). The third one,
+# `magnitude`, trains nothing: once a seed's switcher (`al`) and dense runs exist, it prunes the
+# dense network by weight size to the switcher's sparsity and fine-tunes it (notebook 04's
+# baseline), so it can only start after the other two:
 
 # %%
 from snn_edu.cli import main as snn_edu_cli

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .analysis import CATEGORIES, alive_units, category_codes, gate_categories
 from .attribution import format_rho
@@ -62,6 +63,7 @@ def plot_gate_strip(ax, gate: torch.Tensor, label: str = ""):
     ax.imshow(cats[None, :], cmap=_CMAP, norm=_NORM, aspect="auto", interpolation="nearest")
     ax.set_yticks([0])
     ax.set_yticklabels([label])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # neurons are whole
     ax.set_xlabel("neuron")
     return ax
 
@@ -137,6 +139,9 @@ def plot_category_counts(ax, history, layer: str, mode: str = "eval"):
             rows.append(gate_categories(gate))
     for c in CATEGORIES:
         ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, color=CATEGORY_COLOURS[c], label=c)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+    if len(set(epochs)) == 1:  # one gated epoch: the locator has no whole number to spread
+        ax.set_xticks(epochs)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{layer} units")
     ax.legend(fontsize="small")

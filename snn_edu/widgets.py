@@ -274,6 +274,9 @@ def mask_inspector(history, layers: list[str] | None = None):
         "mode": w.ToggleButtons(options=["eval", "train"], value="eval", description="gate",
                                 style={"description_width": "initial", "button_width": "60px"}),
     }
+    if len(layers) == 1:  # nothing to pick: the figure names the one gated layer
+        del controls["layer"]
+        return _panel(controls, lambda epoch, mode: mask_figure(history, layers[0], epoch, mode))
     return _panel(controls, lambda epoch, layer, mode: mask_figure(history, layer, epoch, mode))
 
 

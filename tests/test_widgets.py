@@ -106,3 +106,28 @@ def test_the_harder_task_figures_follow_their_runs():
     assert "architecture 0-" in last._suptitle.get_text()
     missing = widgets.task_masks_figure(runs, "mlp", "mnist5k", 1, 0)
     assert missing.axes[0].texts[0].get_text() == "no mlp run on mnist5k with seed 1 in these results"
+
+
+def test_an_inspector_over_one_gated_layer_offers_no_layer_picker():
+    one = History([{**r, "gates_eval": {k: v for k, v in r["gates_eval"].items() if k == "fc3"},
+                    "gates_train": {}} for r in history().epochs])
+    names = lambda panel: [c.description for c in panel.children[0].children[0].children]  # noqa: E731
+    assert names(widgets.mask_inspector(one)) == ["epoch", "gate"]
+    assert names(widgets.mask_inspector(history())) == ["epoch", "layer", "gate"]
+
+
+def test_epoch_and_neuron_axes_tick_whole_numbers():
+    from snn_edu import plots
+
+    import matplotlib.pyplot as plt
+
+    fig, (a, b, c) = plt.subplots(1, 3)
+    plots.plot_category_counts(a, history(), "fc1")  # one gated epoch
+    longer = History(history().epochs + [{**history().epochs[1], "epoch": 2}, {**history().epochs[1], "epoch": 3}])
+    plots.plot_category_counts(c, longer, "fc1")
+    plots.plot_gate_strip(b, torch.rand(10))
+    fig.canvas.draw()
+    for ax in (a, b, c):
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)
