@@ -18,7 +18,8 @@
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/02_training.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/02_training.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
 #
-# A **switcher** is a small U-Net that looks at a layer's weight matrix as if it were a picture
+# A **switcher** is a small U-Net (a convolutional network that shrinks its input image and grows
+# it back) that looks at a layer's weight matrix as if it were a picture
 # and answers with one non-negative number per neuron, its *gate*. The task neural network
 # (TNN) multiplies each neuron by its gate: `0` removes it, a value below `1` weakens it and
 # `1` or more strengthens it.

@@ -198,7 +198,8 @@ for model in MODELS:
 # convolution, and the filters of all conv layers become the rows of one image.
 #
 # The paper leaves open how the padding is cropped back and how the output is split among the
-# layers. The package's choices, written down in `snn_edu/joint.py`: the U-Net has one output
+# layers. The package's choices, written down in `snn_edu/joint.py`: the U-Net (a convolutional
+# network that shrinks its input image and grows it back) has one output
 # channel per FC layer, layer k's channel is cropped back to that layer's own size (the padding
 # never reaches a gate) and reduced to one gate per row, that is per input unit, by the layer's
 # own row head, exactly as a per-layer switcher's head does; in the conv image, row r's gate gates
@@ -317,5 +318,6 @@ widgets.threshold_explorer(final_gates)
 # **Back:** [03 · Strengthened versus pruned kernels](03_kernels.ipynb).
 #
 # **Next:** [05 · The switcher against its peers](05_peers.ipynb) removes the U-Net altogether (a
-# gate learned directly per neuron) and sets the switcher beside L0 regularisation, the method
+# gate learned directly per neuron) and sets the switcher beside L0 regularisation (gates trained
+# with a penalty on how many of them are open), the method
 # both papers compare with in their Table 1.

@@ -19,13 +19,15 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/05_peers.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/05_peers.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
 #
 # Both papers' Table 1 set the switcher beside other methods that learn which neurons to remove.
-# This notebook runs two of them, L0 and BC-GNJ, and adds a third peer that the papers do not
-# test, the direct gate. All three go through the same gated layers, the same data and the same
+# This notebook runs two of them, L0 regularisation (gates trained with a penalty on how many of
+# them are open) and Bayesian compression with group normal-Jeffreys priors (BC-GNJ), and adds a
+# third peer that the papers do not test, the direct gate. All three go through the same gated layers, the same data and the same
 # counting of "pruned architecture" and "params removed":
 #
 # * **The direct gate**: one learned number per neuron, `relu(g)` with `g` starting at 1,
 #   trained *exactly* as the switcher is (the same alternating phases, the same cross-entropy,
-#   no penalty). It is the switcher with its U-Net taken out, so it asks the question at the
+#   no penalty). It is the switcher with its U-Net (a convolutional network that shrinks its input
+#   image and grows it back) taken out, so it asks the question at the
 #   centre of the method: **does a network that reads the weights choose better than a gate
 #   learned directly?**
 # * **L0 regularisation with hard-concrete gates** (Louizos, Welling and Kingma, ICLR 2018; the
@@ -35,8 +37,10 @@
 #   curve of accuracy against sparsity.
 # * **Bayesian compression with group normal-Jeffreys priors** (Louizos, Ullrich and Welling,
 #   NIPS 2017; the papers' `BC-GNJ`): each neuron gets a Gaussian scale and each weight a
-#   Gaussian posterior, trained on the cross-entropy plus their KL divergence from a sparsity-
-#   loving prior. A neuron is pruned when its scale's noise swamps its mean (`log alpha >= -3`).
+#   Gaussian posterior, trained on the cross-entropy plus their KL divergence (Kullback-Leibler:
+#   how far one distribution is from another) from a sparsity-loving prior. A neuron is pruned
+#   when its scale's noise swamps its mean: when log alpha, the log of a neuron's noise-to-signal
+#   ratio, reaches -3 (`log alpha >= -3`).
 #
 # All three were run at the `cpu` level, 3 seeds each, by the same command as notebook 04's
 # study:

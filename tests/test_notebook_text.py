@@ -1,14 +1,15 @@
-"""The notebooks' prose: every acronym of the method is spelled out at its first use."""
+"""The notebooks' prose: every glossary term is introduced at or before its first use."""
 import re
 from pathlib import Path
 
 import jupytext
 import pytest
 
+from snn_edu.glossary import TERMS
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9]*.py"))
-SPELLED_OUT = {"SNN": "switcher neural network (SNN)", "TNN": "task neural network (TNN)",
-               "AL": "alternate learning (AL)", "SL": "separate learning (SL)"}
+SPELLED_OUT = {term: t.intro for term, t in TERMS.items()}
 
 
 def markdown(source: Path) -> str:
@@ -19,12 +20,12 @@ def markdown(source: Path) -> str:
 
 def first_use(text: str, acronym: str) -> int | None:
     """Where the acronym first occurs as a word ('SNN-AL' counts for SNN and AL, SNN_EDU_SMOKE does not)."""
-    found = re.search(rf"\b{acronym}\b", text)
+    found = re.search(rf"\b{re.escape(acronym)}\b", text)
     return found.start() if found else None
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_acronyms_spelled_out_at_first_use(source):
+def test_terms_introduced_at_first_use(source):
     text = markdown(source)
     late = []
     for acronym, spelled_out in SPELLED_OUT.items():
@@ -39,3 +40,7 @@ def test_first_use_finds_words_only():
     assert first_use("train SNN-AL here", "AL") == 10
     assert first_use("set SNN_EDU_SMOKE=1", "SNN") is None
     assert first_use("FINAL answer", "AL") is None
+
+
+def test_every_glossary_intro_names_its_term():
+    assert all(first_use(t.intro, term) is not None for term, t in TERMS.items())
