@@ -190,7 +190,7 @@ widgets.peer_masks(histories)
 #    with the weights gain less from fine-tuning?
 # 3. **What does L0 prune first?** In the mask panel, choose an L0 run with a small `lambda`,
 #    layer fc1, and step the epoch slider from 0. Which pixels close first? Compare with
-#    `al` (the switcher) at the same epoch. Then choose a large `lambda`: which layer loses
+#    `switcher (SNN-AL)` at the same epoch. Then choose a large `lambda`: which layer loses
 #    the most units? The bars count a gate of 1 or more as strengthened. Can an L0 gate ever
 #    rise *above* 1, as the switcher's do? Why not?
 # 4. **Going further: lambda per layer.** The L0 paper separates `lambda` per layer. From the

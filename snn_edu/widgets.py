@@ -13,10 +13,14 @@ OUTPUT_HEIGHT = "460px"
 
 
 # -- pure callbacks ---------------------------------------------------------------------------
-def mask_figure(history, layer: str, epoch: int, mode: str = "eval"):
+NO_IMAGE = "no switcher input kept in this history"
+
+
+def mask_figure(history, layer: str, epoch: int, mode: str = "eval", no_image: str = NO_IMAGE):
     """Mask inspector at one epoch: the gate (map or strip), its category counts on a fixed
     scale, the weight image the switcher read (or, where the history keeps none, the run's
-    learning curves with the epoch marked), and the pruned architecture of the whole model."""
+    learning curves with the epoch marked and `no_image` saying why), and the pruned
+    architecture of the whole model."""
     record = history.epochs[epoch]
     gates = record[f"gates_{mode}"]
     fig, axes = plots.new_figure(1, 3, width=12, height=3.8)
@@ -29,7 +33,7 @@ def mask_figure(history, layer: str, epoch: int, mode: str = "eval"):
         why = ("the gates are off in this phase" if record["phase"] in ("warmup", "dense")
                else "one gate per weight is kept for the last epoch only")
         axes[0].text(0.5, 0.5, f"no {layer} gates at epoch {epoch}:\n{why}", ha="center", va="center")
-        _curves_panel(axes[2], history, epoch)
+        _curves_panel(axes[2], history, epoch, no_image)
         return fig
     gate = gates[layer]
     plots.plot_gate_map(axes[0], gate, title=f"{layer} gates ({mode} mode)")
@@ -42,13 +46,13 @@ def mask_figure(history, layer: str, epoch: int, mode: str = "eval"):
     if image is not None:
         plots.plot_weight_image(axes[2], image, f"{layer}: what the switcher read")
     else:
-        _curves_panel(axes[2], history, epoch)
+        _curves_panel(axes[2], history, epoch, no_image)
     return fig
 
 
-def _curves_panel(ax, history, epoch: int):
-    """The run's learning curves with `epoch` marked (where no switcher input is kept to show)."""
-    plots.plot_learning_curves(ax, history, title="learning curves (no switcher input kept in this history)")
+def _curves_panel(ax, history, epoch: int, why: str = NO_IMAGE):
+    """The run's learning curves with `epoch` marked (where no switcher input is there to show)."""
+    plots.plot_learning_curves(ax, history, title=f"learning curves ({why})")
     ax.axvline(epoch, color="black", lw=1)
 
 
@@ -129,7 +133,8 @@ def peer_masks_figure(histories: dict, method: str, seed: int, layer: str, epoch
 
     history = histories[(method, seed)]
     epoch = min(epoch, len(history.epochs) - 1)
-    fig = mask_figure(history, layer, epoch)
+    no_image = NO_IMAGE if method == "al" else f"{short_name(method)} reads no weights: there is no switcher input"
+    fig = mask_figure(history, layer, epoch, no_image=no_image)
     fig.axes[0].set_title(f"{short_name(method)}, seed {seed}: {fig.axes[0].get_title()}", fontsize="small")
     return fig
 

@@ -131,3 +131,10 @@ def test_epoch_and_neuron_axes_tick_whole_numbers():
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
     plt.close(fig)
+
+
+def test_a_peer_without_a_switcher_says_it_reads_no_weights():
+    h = history()
+    titles = {m: widgets.peer_masks_figure({(m, 0): h}, m, 0, "fc2", 1).axes[2].get_title() for m in ("al", "bc")}
+    assert "no switcher input kept" in titles["al"]
+    assert "BC-GNJ reads no weights" in titles["bc"] and "kept" not in titles["bc"]
