@@ -291,15 +291,15 @@ widgets.threshold_explorer(final_gates)
 #    pattern of pruned pixels look like the real run's, or different? Then set `run B` to
 #    "mlp sl/seed0": at which epoch do its gates first appear, and why not earlier?
 # 3. **What if "pruned" meant "small"?** In the threshold explorer, choose
-#    "mlp al/seed0 · fc1" in the `gate` dropdown and move the `prune if <` slider slowly up from
-#    0. Does the pruned bar grow smoothly, or is there a gap between the exact zeros and the
+#    "mlp al/seed0 · fc1" in the `gate` dropdown and move the `prune if <` slider slowly up
+#    from 0. Does the pruned bar grow smoothly, or is there a gap between the exact zeros and the
 #    smallest positive gates? Try a hidden layer and a control run too. Would counting small
 #    gates as pruned change what the ablation table seems to say?
 # 4. **The frontier.** In the frontier explorer, keep `fine-tune` on "no fine-tuning" and use
 #    the `curves` list (hold Ctrl, or Cmd on a Mac, to pick several) to show only the switcher
 #    gate, L1 norm and random curves of the switcher model. At which shares of weights removed
-#    is the switcher gate ahead, level or behind, and where do the curves not overlap at all? The `zoom (points)` slider shows only the top of the
-#    plot. Then pick the other `fine-tune` button (its label says how many epochs): do the
+#    is the switcher gate ahead, level or behind, and where do the curves not overlap at all?
+#    The `zoom (points)` slider shows only the top of the plot. Then pick the other `fine-tune` button (its label says how many epochs): do the
 #    differences between the criteria shrink or grow? Is the picture the same when you switch
 #    `model` between mlp and lenet5? Check your reading against the printed findings.
 # 5. **Dense or switcher model?** Still in the frontier explorer, show only "L1 norm (dense

@@ -18,7 +18,8 @@
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/05_peers.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/05_peers.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
 #
-# Both papers' Table 1 set the switcher beside other methods that learn which neurons to remove.
+# Both papers' Table 1 set the switcher neural network (SNN), trained by alternate learning (AL)
+# with the network it gates, beside other methods that learn which neurons to remove.
 # This notebook runs two of them, L0 regularisation (gates trained with a penalty on how many of
 # them are open) and Bayesian compression with group normal-Jeffreys priors (BC-GNJ), and adds a
 # third peer that the papers do not test, the direct gate. All three go through the same gated layers, the same data and the same

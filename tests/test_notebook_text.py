@@ -44,3 +44,14 @@ def test_first_use_finds_words_only():
 
 def test_every_glossary_intro_names_its_term():
     assert all(first_use(t.intro, term) is not None for term, t in TERMS.items())
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_numbered_lists_render_as_written(source):
+    """A wrapped line of a list item that starts with a number and a full stop ('   0. Does ...')
+    becomes a nested list in JupyterLab's renderer (CommonMark would keep it as text): no
+    indented line starts that way."""
+    for cell in jupytext.read(source).cells:
+        if cell.cell_type == "markdown":
+            bad = [line for line in cell.source.splitlines() if re.match(r"^\s{2,}\d+[.)]\s", line)]
+            assert not bad, f"{source.name}: a wrapped line reads as a nested numbered list: {bad[0]!r}"
