@@ -92,6 +92,7 @@ w_t = [0.4, -0.3, 0.8, 0.1, -0.5]
 w_s = [0.5] * 5
 fig = widgets.gradient_figure(x=1.0, k=0, target=1, w_t=w_t, w_s=w_s)
 plt.show()
+print(gradients.sign_story(1.0, w_t, w_s, target=1, k=0))
 
 # %% [markdown]
 # Now try it yourself: move $x$, choose which weight is updated and which class is the
@@ -100,28 +101,51 @@ plt.show()
 # * set $w_{S0}$ to 0: the orange bars of $w_{T0}$ vanish, because the switcher no longer
 #   depends on that weight;
 # * make all $w_S$ negative: the switcher's ReLU closes, $s = 0$, and nothing is learned;
-# * the target class's orange share usually has the opposite sign of the others.
+# * each orange share has the sign of its class's error times its class's weight (times
+#   $w_{Sk}$): the target's error is negative and every other class's positive, so the
+#   target's share has the opposite sign of the shares of the classes whose weights have the
+#   same sign as the target's weight (the line under the figure above checks it on its numbers).
+#
+# The explorer starts from the figure's settings and the same weights `w_t`.
 
 # %%
-widgets.gradient_explorer(k_classes=5)
+widgets.gradient_explorer(w_t=w_t)
 
 # %% [markdown]
 # ## A tiny training run
 #
-# Gradient descent on the TNN weights of this one-layer system, with and without the
-# (fixed) switcher. Without it each weight moves only to fix its own class's error; with it, each
-# weight also reacts to the others.
+# Gradient descent on the TNN weights of this one-layer system, with and without the (fixed)
+# switcher, for target class 2. Without the switcher each weight moves only to fix its own
+# class's error. With it, each weight also moves the switcher's output $s$, which scales every
+# logit at once: class 2's weight starts above the mean of the weights, so making every logit
+# larger helps, $s$ grows, and the run learns faster.
 
 # %%
-plain = gradients.train_single_layer(1.0, w_t, target=1, steps=60)
-gated = gradients.train_single_layer(1.0, w_t, target=1, w_s=w_s, steps=60)
+plain = gradients.train_single_layer(1.0, w_t, target=2, steps=60)
+gated = gradients.train_single_layer(1.0, w_t, target=2, w_s=w_s, steps=60)
 fig, axes = plots.new_figure(1, 2, width=11, height=3.4, sharey=True)
-plots.plot_weight_paths(axes[0], plain, target=1, title="without switcher")
-plots.plot_weight_paths(axes[1], gated, target=1, title="with switcher")
+plots.plot_weight_paths(axes[0], plain, target=2, title="without switcher")
+plots.plot_weight_paths(axes[1], gated, target=2, title="with switcher")
 axes[1].legend(fontsize="small")
 plt.show()
-print("final loss without switcher:", float(gradients.loss(1.0, plain[-1], 1)))
-print("final loss with switcher:   ", float(gradients.loss(1.0, gated[-1], 1, w_s)))
+print("final loss without switcher:", f"{float(gradients.loss(1.0, plain[-1], 2)):.4f}")
+print("final loss with switcher:   ", f"{float(gradients.loss(1.0, gated[-1], 2, w_s)):.4f}")
+print("with switcher,", gradients.run_story(1.0, gated, 2, w_s))
+
+# %% [markdown]
+# **When the switcher closes.** Now the target is class 1, whose weight starts *below* the mean.
+# The quickest way down for the loss is then to shrink every logit, so the gradient through the
+# switcher pushes $s$ down. One step takes it below zero, the switcher's ReLU outputs 0, and from
+# then on no gradient passes: every logit is 0, every class is equally likely, and the run is
+# stuck. This is the same dead ReLU that makes whole layers of a real network fall to chance
+# (notebook 02, "When the authors' recipe collapses").
+
+# %%
+stuck = gradients.train_single_layer(1.0, w_t, target=1, w_s=w_s, steps=60)
+fig, ax = plots.new_figure(1, 1, width=5.5, height=3.4)
+plots.plot_weight_paths(ax, stuck, target=1, title="with switcher, target 1")
+plt.show()
+print("with switcher,", gradients.run_story(1.0, stuck, 1, w_s))
 
 # %% [markdown]
 # ## Exercises
@@ -142,16 +166,17 @@ print("final loss with switcher:   ", float(gradients.loss(1.0, gated[-1], 1, w_
 # 3. **The input x.** Slide `x` to 0: what happens to every bar, and why? Now make `x`
 #    negative. Do the bars simply flip sign compared with the same positive value? (Hint: the
 #    probabilities $p$ depend on $x$ too.)
-# 4. **Reading the switcher.** The values of $w_T$ are hidden, but the title shows the
-#    switcher's output `s`. Move one `w_S[i]` slider at a time and watch `s`: from whether it
-#    goes up or down, what can you say about the sign of $w_{Ti}$? Then try to close the
+# 4. **Reading the switcher.** Pretend you do not know `w_t`: the title shows the switcher's
+#    output `s`. Move one `w_S[i]` slider at a time and watch `s`: from whether it goes up or
+#    down, what can you say about the sign of $w_{Ti}$? Check against `w_t` in the code. Then try to close the
 #    switcher's ReLU (`s = 0.000`) while some `w_S` sliders are still positive. What happens
 #    to the bars, and why does that mean nothing is learned?
-# 5. **The tiny training run.** In the last figure, follow one weight that is not the target's.
-#    Without the switcher, which way does it move, and can you explain that from its own
-#    class's error alone? With the switcher, does any weight move in a way its own class's
-#    error cannot explain? Which run ends with the lower loss in the two printed lines, and
-#    what in the formula could explain the difference?
+# 5. **The tiny training run.** In the target-2 figure, follow one weight that is not the
+#    target's. Without the switcher, which way does it move, and can you explain that from its
+#    own class's error alone? With the switcher, does any weight move in a way its own class's
+#    error cannot explain? Which run ends with the lower loss, and what in the formula could
+#    explain the difference? For which other targets would you expect the switcher to close, as
+#    it did for target 1? (Compare each class's weight with the mean of `w_t`, then try it.)
 
 # %% [markdown]
 # **Back:** [00 · start here](00_index.ipynb) · **Next:** [02 · Training an MLP and LeNet5 with switchers](02_training.ipynb).

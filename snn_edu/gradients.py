@@ -94,6 +94,35 @@ def train_single_layer(x, w_t, target: int, w_s=None, lr: float = 0.5, steps: in
     return torch.stack(path)
 
 
+def sign_story(x, w_t, w_s, target: int, k: int) -> str:
+    """The signs of the orange (through-switcher) shares of dR/dw_T[k], in one sentence: the
+    target's share against those of the classes whose weights have the target weight's sign."""
+    _, through = contributions(x, w_t, w_s, target)
+    share = through[k]
+    if float(share.abs().sum()) == 0.0:
+        return "the switcher's ReLU is closed: every orange share is 0"
+    w = _as64(w_t)[0]
+    same = [j for j in range(len(w)) if j != target and (w[j] > 0) == (w[target] > 0)]
+    other = [j for j in range(len(w)) if j != target and j not in same]
+    fmt = lambda js: ", ".join(f"{j} ({float(share[j]):+.3f})" for j in js) or "none"  # noqa: E731
+    return (f"target {target}'s orange share is {float(share[target]):+.3f}; classes whose weights have the "
+            f"target's sign: {fmt(same)}; the others: {fmt(other)}")
+
+
+def run_story(x, path: torch.Tensor, target: int, w_s) -> str:
+    """One sentence on a training run with the switcher: where its output s went, whether its
+    ReLU closed (and at which step), and the loss it ended at."""
+    scales = [float(switcher_scale(w, w_s)) for w in path]
+    closed = next((i for i, v in enumerate(scales) if v == 0.0), None)
+    end = float(loss(x, path[-1], target, w_s))
+    if closed is None:
+        return (f"target {target}: the switcher's output s went from {scales[0]:.3f} to {scales[-1]:.3f} and never "
+                f"closed; the loss ended at {end:.4f}")
+    return (f"target {target}: s went from {scales[0]:.3f} to 0 at step {closed} (w_S . w_T = "
+            f"{float(_as64(w_s)[0] @ _as64(path[closed])[0]):.3f}), its ReLU closed and no gradient passed any more; "
+            f"the loss stayed at {end:.4f} = ln {path.shape[1]} (every class equally likely)")
+
+
 def largest_closed_form_error(n_systems: int = 100, seed: int = 0) -> float:
     """Largest |closed form - autograd| over random systems (K from 2 to 9), both cases."""
     gen = torch.Generator().manual_seed(seed)

@@ -393,11 +393,13 @@ def explorer_weights(k_classes: int = 5, seed: int = 0) -> list[float]:
     return (w_t if float(w_t.sum()) > 0 else -w_t).tolist()
 
 
-def gradient_explorer(k_classes: int = 5, seed: int = 0):
-    """Sliders for x, the updated weight, the target and the switcher's weights."""
+def gradient_explorer(k_classes: int = 5, seed: int = 0, w_t=None):
+    """Sliders for x, the updated weight, the target and the switcher's weights, over the TNN
+    weights `w_t` (default: random ones drawn from `seed`)."""
     import ipywidgets as w
 
-    w_t = explorer_weights(k_classes, seed)
+    w_t = explorer_weights(k_classes, seed) if w_t is None else list(w_t)
+    k_classes = len(w_t)
     slider = dict(min=-2.0, max=2.0, step=0.05, continuous_update=False, readout_format=".2f")
     controls = {"x": w.FloatSlider(value=1.0, description="x", **slider),
                 "k": w.IntSlider(value=0, min=0, max=k_classes - 1, description="update w_T[k]",

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from snn_edu import gradients
 from snn_edu import gradients as g
 
 
@@ -44,3 +45,30 @@ def test_training_trajectories_differ():
     assert plain[-1, 0] > plain[0, 0]  # the target's weight grows
     assert not torch.allclose(plain, gated)
     assert float(g.loss(1.0, gated[-1], 0, w_s)) < float(g.loss(1.0, gated[0], 0, w_s))
+
+
+def test_the_sign_rule_notebook_01_states():
+    """Each through-switcher share has the sign of its class's error times its weight (times
+    w_S[k]): the target's is opposite to those of classes whose weights share its sign."""
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(200):
+        k = int(torch.randint(2, 8, (1,), generator=gen))
+        w_t, w_s = torch.randn(k, generator=gen, dtype=torch.float64), torch.rand(k, generator=gen, dtype=torch.float64)
+        target, row = int(torch.randint(0, k, (1,), generator=gen)), int(torch.randint(0, k, (1,), generator=gen))
+        share = gradients.contributions(1.0, w_t, w_s, target)[1][row]
+        if float(w_s @ w_t) <= 0:
+            assert float(share.abs().sum()) == 0.0
+            continue
+        for j in range(k):
+            if j != target and (w_t[j] > 0) == (w_t[target] > 0):
+                assert share[j] * share[target] < 0
+
+
+def test_the_tiny_runs_notebook_01_tells():
+    w_t, w_s = [0.4, -0.3, 0.8, 0.1, -0.5], [0.5] * 5
+    grows = gradients.train_single_layer(1.0, w_t, target=2, w_s=w_s, steps=60)
+    assert "never closed" in gradients.run_story(1.0, grows, 2, w_s)
+    assert float(gradients.loss(1.0, grows[-1], 2, w_s)) < float(
+        gradients.loss(1.0, gradients.train_single_layer(1.0, w_t, target=2, steps=60)[-1], 2))
+    stuck = gradients.train_single_layer(1.0, w_t, target=1, w_s=w_s, steps=60)
+    assert "to 0 at step 1" in gradients.run_story(1.0, stuck, 1, w_s) and "ln 5" in gradients.run_story(1.0, stuck, 1, w_s)
