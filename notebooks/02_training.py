@@ -135,6 +135,13 @@ plots.plot_category_counts(axes[1], mlp.history, "fc1")
 plt.show()
 share = snn_edu.analysis.border_vs_centre(last["gates_eval"]["fc1"])
 print(f"pruned: {share['border']:.1f} % of the pixels in the 4-pixel border, {share['centre']:.1f} % of the others")
+if share["border"] > share["centre"]:
+    print("So this run prunes the border more than the centre, as in the paper's picture.")
+elif share["border"] < share["centre"]:
+    print("So this run prunes the border *less* than the centre: the opposite of the paper's picture "
+          "(exercise 4 asks why this run might differ).")
+else:
+    print("So this run prunes border and centre alike, unlike the paper's picture.")
 
 # %% [markdown]
 # ### Gate patterns of the hidden layers (figure 5)
@@ -152,13 +159,17 @@ plt.show()
 #
 # The switcher's BatchNorm layers see a single image, the weight matrix. In training mode they
 # normalise with that image's own statistics; in evaluation mode they use running averages
-# collected during training. The two can disagree a lot. Like the authors' code, the package
+# collected during training, so the two need not agree. Like the authors' code, the package
 # reports the **evaluation-mode** gates (they are the ones the test accuracy was measured
-# with), but both are recorded:
+# with), but both are recorded; the last line says how far they differ for this run:
 
 # %%
-print("evaluation-mode architecture:", mlp_metrics["pruned_architecture"])
-print("training-mode architecture:  ", mlp_metrics["pruned_architecture_train_mode"])
+evaluation, training = mlp_metrics["pruned_architecture"], mlp_metrics["pruned_architecture_train_mode"]
+print("evaluation-mode architecture:", evaluation)
+print("training-mode architecture:  ", training)
+gaps = [abs(int(a) - int(b)) for a, b in zip(evaluation.split("-"), training.split("-"))]
+print(f"they differ by {sum(gaps)} unit{'s' * (sum(gaps) != 1)} in all, out of {sum(map(int, evaluation.split('-')))} kept "
+      f"in evaluation mode" + (f" (per layer: {', '.join(map(str, gaps))})" if sum(gaps) else ""))
 
 # %% [markdown]
 # ## Mask inspector
@@ -337,6 +348,9 @@ for model in ["mlp", "lenet5"]:
 # 4. **The paper's figure 4.** On fc1 at the last epoch, where are the pruned pixels: mostly at
 #    the border, in the centre, or scattered? Does this run look like the paper's picture?
 #    Check your impression against the border and centre percentages printed under figure 4.
+#    If the run differs from the paper, what might explain it? (The paper trained 100 epochs
+#    on 60,000 digits; compare with this run's recipe, printed near the top.) A border pixel is
+#    0 in almost every digit: what gradient does its gate ever receive?
 # 5. **LeNet5's warm-up.** In the LeNet5 inspector, put the `epoch` slider on 0. Why are there
 #    no gates to show? At which epoch do conv1's gates first appear, and in which phase? Then
 #    compare conv1, conv2, fc1 and fc2 at the last epoch: which layer does the switcher prune
