@@ -118,8 +118,9 @@ plt.show()
 # ### Kernel explorer
 #
 # Choose other digits (one of each class, a random sample, or several of one class), the second
-# convolution instead of the first, how many kernels of each kind to show, and whether to fill
-# missing columns with stand-ins. *maps* switches between the raw responses and what the
+# convolution instead of the first and how many kernels of each kind to show. Where the run has
+# fewer kernels of a kind than asked for, a checkbox appears that fills the missing columns
+# with stand-ins (with the shipped run it does not appear). *maps* switches between the raw responses and what the
 # network actually passes on (the gated maps, all black for a pruned kernel).
 
 # %%
@@ -141,12 +142,18 @@ widgets.kernel_explorer(lenet.model, x, y)
 # all kernels add up to the true class's score itself (up to the error of the numerical
 # integral, which `N_STEPS` controls).
 #
-# Three rankings of the 20 conv1 kernels:
+# Four rankings of the 20 conv1 kernels:
 #
 # * **gate**: the switcher's evaluation-mode gate;
 # * **conductance**: captum, on the gated network as it is evaluated;
+# * **activation**: how strongly the kernel's gated feature map responds, its mean absolute
+#   value over the digits (captum's `LayerActivation`), a cheaper measure than conductance
+#   that ignores what the rest of the network does with the map;
 # * **L1**: the sum of the kernel's absolute weights, the simplest guess at importance
 #   (magnitude pruning).
+#
+# The scatter plots set gate, conductance and L1 against each other; the printed table gives
+# every pair, activation included.
 #
 # We compare rankings with Spearman's rank correlation ρ: `+1` is the same order, `0` no
 # relation, `-1` the reverse order.
@@ -199,12 +206,17 @@ plt.show()
 
 # %% [markdown]
 # An integrated-gradients attribution is the pixel's value times an average gradient, so a
-# pixel that is black in every digit gets exactly 0, whatever its gate. Both maps therefore
-# agree on the empty border for free. The correlation over the pixels that at least one of
-# these digits uses is the more telling number:
+# pixel that is black in every digit gets exactly 0, whatever its gate. On those pixels the
+# attribution map says nothing, while the gate map may still keep or even strengthen them (the
+# first line below counts them). A correlation over all 784 pixels mixes those forced zeros
+# in; the correlation over the pixels that at least one of these digits uses is the more
+# telling number:
 
 # %%
 used = mlp_x.flatten(1).amax(0) > 0
+unused = gate_categories(mlp_gate[~used])
+print(f"the {int((~used).sum())} pixels no digit here uses: attribution 0 on all of them; their gates: "
+      + ", ".join(f"{n} {kind}" for kind, n in unused.items()))
 print(f"Spearman rho, all 784 pixels: {attribution.spearman(mlp_gate, pixel_map.flatten()):+.2f}")
 print(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
       f"{attribution.spearman(mlp_gate[used], pixel_map.flatten()[used]):+.2f}")
@@ -233,9 +245,10 @@ print(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
 #    gate against conductance for all kernels and for the surviving ones only. Why does the
 #    "all kernels" value get a head start? Then look at gate against L1: from this run, does
 #    the switcher seem to do more than magnitude pruning? How sure can you be with 20 kernels?
-# 5. **Pixels.** In the MLP's two pixel maps, where do the gates and the attributions agree,
-#    and why is that part of the agreement "free"? Which of the two printed Spearman ρ values
-#    is the fairer test, and what does it say about this run?
+# 5. **Pixels.** In the MLP's two pixel maps, what does each map show on the pixels no digit
+#    uses, and why must the attribution be 0 there? Does the switcher prune those pixels? Which
+#    of the two printed Spearman ρ values is the fairer test, and what does it say about this
+#    run?
 # 6. **Going further.** Set `TRAIN_LIVE = True` and, as suggested near the top, add `seed=1`
 #    to the `obtain_run("lenet5", ...)` call, then run the notebook again to train a new LeNet5
 #    here (a few minutes). Do its strengthened and pruned kernels look like the same kinds of
