@@ -149,10 +149,12 @@ widgets.peers_explorer(summary)
 # What the data say, computed from the runs above. Each seed of the switcher is compared with
 # the same seed of the other method, at the share of weights the switcher removed in that seed.
 # The other method's curve is read there from a measured point, or from the straight line
-# between two neighbouring points that lie close together. "Beats" and "trails" mean that the
-# two means over seeds differ by more than the larger of their standard deviations. A curve is
-# never read beyond its ends or across a wide gap: where the other method was not measured near
-# the switcher's sparsity, the sentence says so instead of guessing.
+# between its two neighbouring points, and only when those two lie at most 15 points of weights
+# removed apart: being close to *one* measured point is not enough, since the curve may fall
+# steeply on the other side of it. A curve is never read beyond its ends either. Where a curve
+# cannot be read, the sentence says "not measured" and gives the reason: which seed, where its
+# curve's points lie, and which rule stops the reading. "Beats" and "trails" mean that the two
+# means over seeds differ by more than the larger of their standard deviations.
 
 # %%
 for model in MODELS:

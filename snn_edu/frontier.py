@@ -23,7 +23,7 @@ from .analysis import alive_unit_masks, params_removed_pct
 from .attribution import kernel_l1, unit_conductance
 from .data import subset
 from .errors import ConfigError, DivergenceError
-from .matched import compare_at, read_at, seed_curves, span, verdict_ranges
+from .matched import compare_at, read_at, seed_curves, span, verdict_ranges, why_unread
 from .models import GatedNet
 from .training import TrainConfig, Trainer
 
@@ -274,9 +274,13 @@ def curves_of(summary: list[dict], model: str, criterion: str, source: str, epoc
 def value_at(summary: list[dict], model: str, criterion: str, source: str, epochs: int, removed: float) -> str:
     """'mean ± std' of a curve at `removed` % of the weights, read seed by seed where it was
     measured, or 'not measured'."""
-    values = [read_at(c, removed) for c in curves_of(summary, model, criterion, source, epochs).values()]
-    if not values or any(v is None for v in values):
+    curves = curves_of(summary, model, criterion, source, epochs)
+    values = [read_at(c, removed) for c in curves.values()]
+    if not values:
         return "not measured"
+    if any(v is None for v in values):
+        seed, curve = next((s, c) for (s, c), v in zip(curves.items(), values) if v is None)
+        return f"not measured (seed {seed}'s curve {why_unread(curve, removed)})"
     return format_pm({"accuracy": statistics.mean(values),
                       "accuracy_std": statistics.stdev(values) if len(values) > 1 else None})
 

@@ -40,6 +40,21 @@ def read_at(curve: list[tuple[float, float]], removed: float, reach: float = REA
     return None
 
 
+def why_unread(curve: list[tuple[float, float]], removed: float, reach: float = REACH) -> str | None:
+    """Why `read_at` gives None at `removed` % (a predicate for 'the curve ...'): beyond its ends,
+    or between two points more than `reach` apart; None when the curve can be read there."""
+    if read_at(curve, removed, reach) is not None:
+        return None
+    xs = [x for x, _ in curve]
+    if not xs:
+        return "has no points"
+    if removed < xs[0] or removed > xs[-1]:
+        where = f"at {xs[0]:.1f} %" if math.isclose(xs[0], xs[-1]) else f"from {xs[0]:.1f} to {xs[-1]:.1f} %"
+        return f"was measured only {where} removed"
+    x0, x1 = max(x for x in xs if x < removed), min(x for x in xs if x > removed)
+    return f"has its nearest points at {x0:.1f} and {x1:.1f} % removed, {x1 - x0:.1f} apart, more than {reach:g}"
+
+
 @dataclass(frozen=True)
 class Match:
     """Two methods at matched weights removed: means and standard deviations over seeds."""

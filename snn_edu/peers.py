@@ -14,7 +14,7 @@ from pathlib import Path
 from .ablation import PEERS, collapsed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, n_keep, point,
                        ranked_masks)
-from .matched import REACH, Match, seed_curves, versus
+from .matched import REACH, Match, read_at, seed_curves, versus, why_unread
 from .gates import BC_THRESHOLD
 from .models import GatedNet
 from .paper import TABLE1
@@ -147,10 +147,14 @@ def against(ours: dict, pts: list[dict]) -> Match | None:
 def _versus(ours: dict, pts: list[dict], name: str) -> str:
     m = against(ours, pts)
     if m is None:
-        lo, hi = min(p["removed"] for p in pts), max(p["removed"] for p in pts)
-        where = f"{lo:.1f} %" if math.isclose(lo, hi) else f"{lo:.1f} to {hi:.1f} %"
-        return (f"was not measured against {name} at this sparsity ({name}'s points lie at {where} removed; "
-                f"a curve is read only within {REACH:g} points of its measured points)")
+        curves, mine = seed_curves(pts), ours.get("per_seed", {})
+        missing = sorted(set(mine) - set(curves))
+        if missing or not mine:
+            return f"was not measured against {name} (no {name} run of seed {missing[0] if missing else 0})"
+        seed, removed = next((s, r) for s, (r, _) in mine.items() if read_at(curves[s], r) is None)
+        return (f"was not measured against {name} at this sparsity (seed {seed}, at {removed:.1f} % removed: "
+                f"{name}'s curve {why_unread(curves[seed], removed)}; a curve is read only at its points or "
+                f"between two that lie at most {REACH:g} apart)")
     word = {"ahead": "beats", "behind": "trails", "level": "ties with (within the seeds' spread)"}[m.verdict]
     return f"{word} {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, read at each seed's own sparsity)"
 

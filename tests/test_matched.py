@@ -30,7 +30,7 @@ def test_a_frontier_verdict_is_refused_where_the_curves_were_not_measured_close_
     pair = (("switcher", "switcher"), ("magnitude", "dense"))
     for removed in (45.0, 60.0, 70.0):  # at units-removed target 0 the two curves sit 70 points apart
         assert frontier.verdict(summary, "lenet5", *pair, 0, removed) is None
-    assert frontier.value_at(summary, "lenet5", "magnitude", "dense", 0, 75.0) == "not measured"
+    assert frontier.value_at(summary, "lenet5", "magnitude", "dense", 0, 75.0) == "not measured (seed 0's curve was measured only from 0.0 to 45.0 % removed)"
     text = frontier.findings(summary, "lenet5")
     assert any("the switcher model pruned by its gate is without fine-tuning, not measured within reach of each other "
                "at 0-100 %" in t for t in text)
@@ -48,3 +48,13 @@ def test_verdicts_follow_the_curves_where_both_were_measured():
     ranges = verdict_ranges(*curves)
     assert ranges[0] == ("not measured", [0]) and ranges[-1] == ("not measured", [35, 40] + list(range(45, 101, 5)))
     assert ranges[1] == ("ahead", [5, 10, 15, 20, 25, 30])
+
+
+def test_why_a_curve_cannot_be_read_says_which_rule_stops_it():
+    from snn_edu.matched import why_unread
+
+    curve = [(10.0, 90.0), (20.0, 88.0), (50.0, 60.0), (55.0, 58.0)]
+    assert why_unread(curve, 15.0) is None and why_unread(curve, 52.0) is None
+    assert why_unread(curve, 30.0) == "has its nearest points at 20.0 and 50.0 % removed, 30.0 apart, more than 15"
+    assert why_unread(curve, 5.0) == why_unread(curve, 60.0) == "was measured only from 10.0 to 55.0 % removed"
+    assert why_unread([(98.3, 50.0)], 86.9) == "was measured only at 98.3 % removed"
