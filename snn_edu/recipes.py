@@ -310,7 +310,8 @@ def full_length(results: str | Path) -> str:
         return ""
     table = rows(results, [FULL])
     ends = "; ".join(f"{MODEL_NAMES[r['model']]} {r['passed']} of {r['seeds']} seeds on target "
-                     f"(last epoch {_ends(r)} %)" for r in table)
+                     f"(last epoch {_ends(r)} %), removing {r['params_removed']} % of the weights"
+                     + ("" if prunes(r) else f", less than the {MIN_REMOVED:g} % that counts as pruning") for r in table)
     return "\n".join([
         f"## `paper` at its full length: `{FULL}`", "",
         f"The `check` size stops at 16 epochs. `paper` itself runs 100 (the release's MultiStepLR drops the rate "
