@@ -76,13 +76,15 @@ def test_the_switcher_is_compared_only_where_a_peer_was_measured():
     text = last_sentence(25.0, 88.0)
     assert "the switcher (88.00 ± 0.10 %)" in text and "beats L0 (85.00 ± 0.10 %, +3.00 points" in text
     # the direct curve's two points lie 40 points apart: nothing is read between them
-    assert "was not measured against the direct gate at this sparsity (the direct gate's points lie at 0.0 to 40.0 %" in text
+    assert ("was not measured against the direct gate at this sparsity (seed 0, at 25.0 % removed: the direct gate's "
+            "curve has its nearest points at 0.0 and 40.0 % removed, 40.0 apart, more than 15") in text
     assert "ties with (within the seeds' spread) L0 (85.00 ± 0.10 %, -0.05 points" in last_sentence(25.0, 84.95)
     assert "trails L0" in last_sentence(25.0, 84.0)
     assert "was not measured against L0 at this sparsity" in last_sentence(10.0, 95.0)  # never extrapolated
     # BC-GNJ is one point per seed: compared only at exactly its sparsity
     bc = ("natural", "bc", None, 50.0, 86.0)
-    assert "was not measured against BC-GNJ at this sparsity (BC-GNJ's points lie at 50.0 % removed" in last_sentence(25.0, 88.0, bc)
+    assert "was not measured against BC-GNJ at this sparsity (seed 0, at 25.0 % removed: BC-GNJ's curve was measured " \
+        "only at 50.0 % removed" in last_sentence(25.0, 88.0, bc)
 
 
 @pytest.fixture(scope="module")
