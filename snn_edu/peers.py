@@ -8,7 +8,6 @@ targets (criterion and source 'direct'). The L0 runs' natural points, one per la
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from .ablation import PEERS, collapsed, load_histories, load_runs, mean_architecture, mean_std
