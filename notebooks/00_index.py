@@ -18,6 +18,11 @@
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/snn-edu/snn_edu/main?urlpath=lab/tree/notebooks/00_index.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snn-edu/snn_edu/blob/main/notebooks/00_index.ipynb) [rendered book](https://snn-edu.github.io/snn_edu/) <!-- launch badges: python -m snn_edu links -->
 #
+# **First, run every cell** (in JupyterLab: *Run ▸ Run All Cells*). The notebooks ship without
+# outputs, so the table of how long each notebook takes and the first figure stay blank until
+# their cells have run; it takes a few seconds. The *rendered book* (the link beside the
+# buttons above) shows every notebook already executed.
+#
 # These notebooks teach one idea from two papers by Han, Liu and colleagues: a small network,
 # the **switcher**, looks at another network's weight matrix as if it were a picture and decides,
 # neuron by neuron, how much each one should count. Its answers are *gates*: `0` removes a
