@@ -267,10 +267,9 @@ widgets.compare_runs(histories)
 # gate below it counted as pruned?
 
 # %%
-final_gates = {f"{name} · {layer}": gate for name, h in histories.items() if h.epochs
-               for layer, gate in h.epochs[-1]["gates_eval"].items()}
+final_gates = {name: dict(h.epochs[-1]["gates_eval"]) for name, h in histories.items() if h.epochs}
 first = next(iter(final_gates))
-fig = widgets.threshold_figure(final_gates[first], 0.1)
+fig = widgets.threshold_figure(next(iter(final_gates[first].values())), 0.1)
 plt.show()
 
 # %%
@@ -290,8 +289,8 @@ widgets.threshold_explorer(final_gates)
 #    to fc1, and step the `epoch` slider. Do both runs prune pixels? Does the control's
 #    pattern of pruned pixels look like the real run's, or different? Then set `run B` to
 #    "mlp sl/seed0": at which epoch do its gates first appear, and why not earlier?
-# 3. **What if "pruned" meant "small"?** In the threshold explorer, choose
-#    "mlp al/seed0 · fc1" in the `gate` dropdown and move the `prune if <` slider slowly up
+# 3. **What if "pruned" meant "small"?** In the threshold explorer, choose "mlp al/seed0" in
+#    the `run` dropdown and fc1 in `layer`, and move the `prune if <` slider slowly up
 #    from 0. Does the pruned bar grow smoothly, or is there a gap between the exact zeros and the
 #    smallest positive gates? Try a hidden layer and a control run too. Would counting small
 #    gates as pruned change what the ablation table seems to say?

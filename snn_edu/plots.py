@@ -21,9 +21,9 @@ _CMAP = ListedColormap([CATEGORY_COLOURS[c] for c in CATEGORIES])
 _NORM = BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3)
 
 
-def categorise(gate: torch.Tensor) -> np.ndarray:
+def categorise(gate: torch.Tensor, threshold: float = 0.0) -> np.ndarray:
     """0 = pruned, 1 = weakened, 2 = strengthened, element-wise (analysis.category_codes)."""
-    return category_codes(gate.cpu()).numpy()
+    return category_codes(gate.cpu(), threshold).numpy()
 
 
 def category_handles() -> list[Patch]:
@@ -68,14 +68,15 @@ def plot_gate_strip(ax, gate: torch.Tensor, label: str = ""):
     return ax
 
 
-def plot_gate_values(ax, gate: torch.Tensor, title: str = "", max_bars: int = 2000):
+def plot_gate_values(ax, gate: torch.Tensor, title: str = "", max_bars: int = 2000, threshold: float = 0.0):
     """Sorted gate values with the 0 and 1 thresholds marked (evenly spaced ones of the sorted
-    values when there are more than `max_bars`, such as one gate per weight)."""
+    values when there are more than `max_bars`, such as one gate per weight), coloured by
+    category with 'pruned' meaning below `threshold` when one is given."""
     values = np.sort(gate.detach().cpu().float().flatten().numpy())
     n = values.size
     if n > max_bars:
         values = values[np.linspace(0, n - 1, max_bars).round().astype(int)]
-    colours = [CATEGORY_COLOURS[CATEGORIES[c]] for c in categorise(torch.from_numpy(values))]
+    colours = [CATEGORY_COLOURS[CATEGORIES[c]] for c in categorise(torch.from_numpy(values), threshold)]
     ax.bar(np.arange(values.size), values, width=1.0, color=colours)
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_xlabel("units, sorted by gate" + (f" ({values.size} of {n} shown, evenly spaced)" if n > max_bars else ""))

@@ -84,12 +84,18 @@ def compare_runs_figure(histories: dict, first: str, second: str, layer: str, ep
     return fig
 
 
-def threshold_figure(gate: torch.Tensor, threshold: float):
-    """How the split moves if 'pruned' meant gate < threshold instead of gate == 0."""
+def threshold_figure(gate: torch.Tensor | None, threshold: float, missing: str = "no gates"):
+    """How the split moves if 'pruned' meant gate < threshold instead of gate == 0 (`missing`
+    is said instead when there is no gate)."""
+    if gate is None:
+        fig, ax = plots.new_figure(1, 1, width=10, height=3.4)
+        ax.axis("off")
+        ax.text(0.5, 0.5, missing, ha="center", va="center")
+        return fig
     g = gate.detach().cpu().flatten()
     counts = gate_categories(g, threshold)
     fig, axes = plots.new_figure(1, 2, width=10, height=3.4)
-    plots.plot_gate_values(axes[0], g, title=f"pruned if gate < {threshold:.2f}")
+    plots.plot_gate_values(axes[0], g, title=f"pruned if gate < {threshold:.2f}", threshold=threshold)
     axes[0].axhline(threshold, color="#c0392b", lw=1)
     names = list(plots.CATEGORY_COLOURS)
     axes[1].bar(names, [counts[c] for c in names], color=[plots.CATEGORY_COLOURS[c] for c in names])
@@ -292,23 +298,28 @@ def compare_runs(histories: dict):
     names = list(histories)
     layers = sorted({k for h in histories.values() for r in h.epochs for k in r["gates_eval"]})
     longest = max(len(h.epochs) for h in histories.values()) - 1
+    own = [k for r in histories[names[0]].epochs for k in r["gates_eval"]]  # run A's layers, in its order
     controls = {
         "first": w.Dropdown(options=names, value=names[0], description="run A"),
         "second": w.Dropdown(options=names, value=names[min(1, len(names) - 1)], description="run B"),
-        "layer": w.Dropdown(options=layers, value=layers[0], description="layer"),
+        "layer": w.Dropdown(options=layers, value=own[0] if own else layers[0], description="layer"),
         "epoch": w.IntSlider(value=longest, min=0, max=longest, description="epoch", continuous_update=False),
     }
     return _panel(controls, lambda **kw: compare_runs_figure(histories, **kw))
 
 
 def threshold_explorer(gates: dict):
-    """A run/layer picker and a threshold slider over {name: gate}."""
+    """A run picker, a layer picker and a threshold slider over {run: {layer: gate}}."""
     import ipywidgets as w
 
-    controls = {"name": w.Dropdown(options=list(gates), description="gate"),
+    runs = list(gates)
+    layers = list(dict.fromkeys(layer for per_run in gates.values() for layer in per_run))
+    controls = {"run": w.Dropdown(options=runs, value=runs[0], description="run"),
+                "layer": w.Dropdown(options=layers, value=next(iter(gates[runs[0]])), description="layer"),
                 "threshold": w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, description="prune if <",
                                            continuous_update=False, readout_format=".2f")}
-    return _panel(controls, lambda name, threshold: threshold_figure(gates[name], threshold))
+    return _panel(controls, lambda run, layer, threshold: threshold_figure(gates[run].get(layer), threshold,
+                                                                           f"{run} has no {layer} gates"))
 
 
 def _model_and_tuning(summary: list[dict]) -> dict:

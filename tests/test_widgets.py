@@ -138,3 +138,27 @@ def test_a_peer_without_a_switcher_says_it_reads_no_weights():
     titles = {m: widgets.peer_masks_figure({(m, 0): h}, m, 0, "fc2", 1).axes[2].get_title() for m in ("al", "bc")}
     assert "no switcher input kept" in titles["al"]
     assert "BC-GNJ reads no weights" in titles["bc"] and "kept" not in titles["bc"]
+
+
+def test_the_threshold_explorer_colours_what_it_counts_and_picks_run_and_layer_apart():
+    from matplotlib.colors import to_hex
+
+    from snn_edu import plots
+
+    gate = torch.tensor([0.0, 0.2, 0.5, 0.99, 1.0, 1.5])
+    fig = widgets.threshold_figure(gate, 1.0)
+    colours = {to_hex(b.get_facecolor()) for b in fig.axes[0].patches}
+    assert plots.CATEGORY_COLOURS["weakened"] not in colours  # at 1.00 nothing counts as weakened
+    assert [b.get_height() for b in fig.axes[1].patches] == [4, 0, 2]
+    panel = widgets.threshold_explorer({"mlp al/seed0": {"fc1": gate}, "lenet5 al/seed0": {"conv1": gate}})
+    controls = panel.children[0].children[0].children
+    assert [c.description for c in controls] == ["run", "layer", "prune if <"] and controls[1].value == "fc1"
+    missing = widgets.threshold_figure(None, 0.5, "mlp al/seed0 has no conv1 gates")
+    assert missing.axes[0].texts[0].get_text() == "mlp al/seed0 has no conv1 gates"
+
+
+def test_compare_runs_opens_on_a_layer_of_run_a():
+    lenet = History([{**r, "gates_eval": {"conv1": torch.rand(20)}, "gates_train": {}} for r in history().epochs])
+    panel = widgets.compare_runs({"mlp al/seed0": history(), "lenet5 al/seed0": lenet})
+    layer = [c for c in panel.children[0].children[0].children if c.description == "layer"][0]
+    assert layer.value == "fc1"
