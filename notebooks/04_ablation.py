@@ -163,8 +163,9 @@ fig = widgets.frontier_figure(summary, MODELS[0], 0)
 plt.show()
 
 # %% [markdown]
-# Choose the network, fine-tuning and curves; *zoom* shows only the top points of the accuracy
-# axis, where the criteria differ before they all collapse. The window is set by the measured
+# Choose the network, fine-tuning and curves; *y range* shows only that many points of accuracy
+# below the best measured one (0 shows the whole axis), where the criteria differ before they
+# all collapse. The window is set by the measured
 # curves; when the paper's star falls outside it, a note in the corner says so.
 # *x axis* switches between params removed and the compression ratio (all weights / kept
 # weights) on a log scale, which spreads out the last few percent, where 90 % and 99 % removed
@@ -298,9 +299,10 @@ widgets.threshold_explorer(final_gates)
 #    the `curves` list (hold Ctrl, or Cmd on a Mac, to pick several) to show only the switcher
 #    gate, L1 norm and random curves of the switcher model. At which shares of weights removed
 #    is the switcher gate ahead, level or behind, and where do the curves not overlap at all?
-#    The `zoom (points)` slider shows only the top of the plot. Then pick the other `fine-tune` button (its label says how many epochs): do the
-#    differences between the criteria shrink or grow? Is the picture the same when you switch
-#    `model` between mlp and lenet5? Check your reading against the printed findings.
+#    A small `y range` shows only the top of the plot. Then pick the other `fine-tune` button
+#    (its label says how many epochs): do the differences between the criteria shrink or grow?
+#    Is the picture the same when you switch `model` between mlp and lenet5? Check your reading
+#    against the printed findings.
 # 5. **Dense or switcher model?** Still in the frontier explorer, show only "L1 norm (dense
 #    model)" and "L1 norm (switcher model, gates folded)". Which network keeps its accuracy
 #    better as more units are removed, and where does the diamond (the switcher model as

@@ -320,7 +320,10 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
     from .frontier import CURVES, NATURAL, curve_label, point
 
     tops = []
-    for criterion, source in curves or CURVES:
+    if curves is not None and not curves:
+        ax.text(0.5, 0.5, "no curve selected: pick one or more in the curves list", transform=ax.transAxes,
+                ha="center", va="center", fontsize="small", color="#444444")
+    for criterion, source in CURVES if curves is None else curves:
         pts = sorted((s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
                       == (model, criterion, source, finetune_epochs) and s["accuracy"] is not None),
                      key=lambda s: s["removed"])

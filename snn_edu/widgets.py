@@ -346,7 +346,7 @@ def frontier_explorer(summary: list[dict]):
         **_model_and_tuning(summary),
         "curves": w.SelectMultiple(options=[(curve_label(c, s), (c, s)) for c, s in CURVES], value=CURVES,
                                    rows=len(CURVES), description="curves", layout={"width": "430px"}),
-        "zoom": w.FloatSlider(value=0.0, min=0.0, max=40.0, step=1.0, description="zoom (points)",
+        "zoom": w.FloatSlider(value=0.0, min=0.0, max=40.0, step=1.0, description="y range (points, 0: all)",
                               continuous_update=False, style={"description_width": "initial"}),
     }
 

@@ -71,3 +71,11 @@ def test_seed_curves_draw_one_line_per_seed_and_mark_a_nan_stop():
     assert lines[2].get_marker() == "x" and list(lines[2].get_xdata()) == [2]  # the step the NaN stopped
     assert [t.get_text() for t in ax.get_legend().get_texts()][-2:] == ["seed 0", "seed 1"]
     plt.close(fig)
+
+
+def test_no_curve_selected_draws_no_curve_and_says_so():
+    fig, ax = plt.subplots()
+    plots.plot_frontier(ax, SUMMARY, "mlp", 0, curves=[])
+    assert not [line for line in ax.lines if line.get_label().startswith("L1")]
+    assert "no curve selected" in ax.texts[0].get_text()
+    plt.close(fig)
