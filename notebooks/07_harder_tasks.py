@@ -166,7 +166,9 @@ widgets.task_masks(histories)
 #    seed (the last column), or does each seed keep its own set?
 # 3. **When does the switcher decide?** In the VGG-cov2 counts, in which epoch does fc1 reach
 #    its final number of pruned units? Is it the same epoch on both tasks? Then set `network` to
-#    vgg-cov2 in the panel above and step the `epoch` slider: do you see the fc1 map settle?
+#    vgg-cov2 in the panel above and step the `epoch` slider: fc1's map has 12,544 cells, too
+#    many to follow one by one, so watch the architecture in the figure's title instead. Does its
+#    first number stop changing at the same epoch as the counts?
 # 4. **How many seeds?** The MLP's spread over seeds is large. Suppose the means stayed where they
 #    are and the spread shrank: how small would the spread have to be before the sentence
 #    changed its verdict? What does that say about three seeds as evidence for a claim about

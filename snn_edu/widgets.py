@@ -170,9 +170,8 @@ def input_gates_figure(histories: dict, model: str = "mlp", layer: str = "fc1"):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{task}: kept by how many seeds", fontsize="small")
-    fig.legend(handles=plots.category_handles(), loc="lower center", ncol=len(plots.CATEGORY_COLOURS),
+    fig.legend(handles=plots.category_handles(), loc="outside lower center", ncol=len(plots.CATEGORY_COLOURS),
                fontsize="small", frameon=False)
-    fig.subplots_adjust(bottom=0.12)
     return fig
 
 
@@ -186,8 +185,10 @@ def category_counts_figure(histories: dict, model: str = "vgg-cov2", seed: int =
     for row, (task, history) in enumerate(runs.items()):
         for col, layer in enumerate(layers):
             plots.plot_category_counts(axes[row, col], history, layer)
+            axes[row, col].get_legend().remove()  # one legend for the figure, under it, covering no line
             axes[row, col].set_title(f"{task}, seed {seed}: {layer}", fontsize="small")
             axes[row, col].xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.legend(handles=axes[0, 0].get_lines(), loc="outside lower center", ncol=3, fontsize="small", frameon=False)
     return fig
 
 

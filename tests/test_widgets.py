@@ -97,8 +97,10 @@ def test_the_harder_task_figures_follow_their_runs():
         f"fashion5k, seed 0: {kept} kept", "fashion5k, seed 1: 0 kept", "fashion5k: kept by how many seeds"]
     counts = grid[5].images[0].get_array()
     assert counts.max() == 1 and int(counts.sum()) == kept  # seed 1 keeps nothing
-    lines = widgets.category_counts_figure(runs, "mlp", 0).axes[0].lines
+    counts_fig = widgets.category_counts_figure(runs, "mlp", 0)
+    lines = counts_fig.axes[0].lines
     assert [list(line.get_xdata()) for line in lines] == [[1]] * 3  # the warm-up epoch has no gates
+    assert all(ax.get_legend() is None for ax in counts_fig.axes) and len(counts_fig.legends) == 1  # covers no line
     warm = widgets.task_masks_figure(runs, "mlp", "fashion5k", 1, 0)
     assert "no fc1 gates" in warm.axes[0].texts[0].get_text()
     last = widgets.task_masks_figure(runs, "mlp", "fashion5k", 1, 99)  # past the end: the last epoch
