@@ -32,6 +32,7 @@ $(LAB_STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --upgrade pip
 	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH_SPEC)
 	$(PIP) install $(PIN) -e '.[lab]'
+	$(BIN)/python snn_edu/cleanfilter.py --install  # outputs saved by JupyterLab stay out of git's view
 	touch $@
 
 # The test tools on top.
