@@ -380,10 +380,10 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
         std = np.array([p["accuracy_std"] or 0.0 for p in pts])
         ax.plot(x, y, line, marker=marker, ms=4, color=colour, label=label)
         ax.fill_between(x, y - std, y + std, color=colour, alpha=0.15, lw=0)
-    for i, p in enumerate(curve(summary, model, "l0", finetune_epochs)):  # labels alternate below and above
-        ax.annotate(f"λ {l0_lambda(p['source']):g}", (p["removed"], p["accuracy"]), textcoords="offset points",
-                    xytext=(4, -12 if i % 2 == 0 else 6), fontsize="x-small", color=PEER_STYLES["l0"][2],
-                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=0.5))
+    labels = [ax.annotate(f"λ {l0_lambda(p['source']):g}", (p["removed"], p["accuracy"]), textcoords="offset points",
+                          xytext=(4, -12), fontsize="x-small", color=PEER_STYLES["l0"][2],
+                          bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=0.5))
+              for p in curve(summary, model, "l0", finetune_epochs)]
     for source in ("switcher", "direct", "bc"):
         nat = natural_point(summary, model, source, finetune_epochs)
         if nat and nat["accuracy"] is not None:
@@ -396,4 +396,22 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     set_sparsity_axis(ax, scale)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
+    spread_labels(ax, labels)
     return ax
+
+
+def spread_labels(ax, labels: list, step: float = 9.0, tries: int = 12) -> None:
+    """Move annotations (offset in points) down, one step at a time, until none overlaps an
+    earlier one: crowded points (a log axis squeezes low sparsities together) keep readable labels."""
+    if len(labels) < 2:
+        return
+    renderer = ax.figure.canvas.get_renderer()
+    placed = []
+    for label in labels:
+        for _ in range(tries):
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            x, y = label.xyann
+            label.xyann = (x, y - step)
+        placed.append(label.get_window_extent(renderer))

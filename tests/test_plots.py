@@ -79,3 +79,12 @@ def test_no_curve_selected_draws_no_curve_and_says_so():
     assert not [line for line in ax.lines if line.get_label().startswith("L1")]
     assert "no curve selected" in ax.texts[0].get_text()
     plt.close(fig)
+
+
+def test_crowded_labels_are_spread_until_none_overlaps():
+    fig, ax = plt.subplots()
+    labels = [ax.annotate(f"λ {v:g}", (50.0, 90.0), textcoords="offset points", xytext=(4, -12)) for v in (0.1, 0.01, 1)]
+    plots.spread_labels(ax, labels)
+    boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    plt.close(fig)
