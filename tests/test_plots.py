@@ -83,6 +83,8 @@ def test_no_curve_selected_draws_no_curve_and_says_so():
 
 def test_crowded_labels_are_spread_until_none_overlaps():
     fig, ax = plt.subplots()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
     labels = [ax.annotate(f"λ {v:g}", (50.0, 90.0), textcoords="offset points", xytext=(4, -12)) for v in (0.1, 0.01, 1)]
     plots.spread_labels(ax, labels)
     boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in labels]
