@@ -55,3 +55,19 @@ def test_numbered_lists_render_as_written(source):
         if cell.cell_type == "markdown":
             bad = [line for line in cell.source.splitlines() if re.match(r"^\s{2,}\d+[.)]\s", line)]
             assert not bad, f"{source.name}: a wrapped line reads as a nested numbered list: {bad[0]!r}"
+
+
+def test_the_colours_the_prose_names_are_the_colours_drawn():
+    """07 names the gate categories' colours; they must be the plots' own."""
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    from snn_edu.plots import CATEGORY_COLOURS
+
+    hsv = {c: colorsys.rgb_to_hsv(*to_rgb(v)) for c, v in CATEGORY_COLOURS.items()}
+    assert hsv["pruned"][2] < 0.25  # near-black
+    assert 0.5 < hsv["weakened"][0] < 0.75 and hsv["weakened"][1] > 0.3  # blue
+    assert 0.04 < hsv["strengthened"][0] < 0.12 and hsv["strengthened"][1] > 0.5  # orange
+    assert "near-black pixels are pruned, blue ones weakened and orange ones strengthened" in \
+        markdown(NOTEBOOKS / "07_harder_tasks.py")
