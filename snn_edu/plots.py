@@ -53,7 +53,8 @@ def plot_gate_map(ax, gate: torch.Tensor, title: str | None = None):
     if square and blank:
         ax.set_xlabel(f"{gate.numel()} units, row by row; the last {blank} cells are empty", fontsize="x-small")
     counts = gate_categories(gate)
-    ax.set_title(title or " / ".join(f"{counts[c]} {c}" for c in CATEGORIES), fontsize="small")
+    parts = [f"{counts[c]} {c}" for c in CATEGORIES]  # on two lines, narrower than a map beside another
+    ax.set_title(title or " / ".join(parts[:-1]) + "\n" + parts[-1], fontsize="small")
     return ax
 
 

@@ -90,3 +90,16 @@ def test_crowded_labels_are_spread_until_none_overlaps():
     boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in labels]
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     plt.close(fig)
+
+
+def test_gate_maps_side_by_side_keep_their_titles_apart():
+    import torch
+
+    fig, axes = plt.subplots(1, 4, figsize=(11.2, 2.8))  # notebook 04's joint figure: 2.8 inches a map
+    for ax in axes:
+        plots.plot_gate_map(ax, torch.cat([torch.zeros(31), torch.full((156,), 0.5), torch.full((597,), 1.5)]))
+    fig.canvas.draw()
+    boxes = [ax.title.get_window_extent(fig.canvas.get_renderer()) for ax in axes]
+    assert axes[0].get_title() == "31 pruned / 156 weakened\n597 strengthened"
+    assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+    plt.close(fig)
