@@ -317,7 +317,7 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
     """Test accuracy against params removed, one line per (criterion, source) with a band of
     ± one standard deviation over seeds; the switcher model as trained (diamond) and, if given,
     the paper's (removed %, accuracy) point (star). `zoom`: show only the top `zoom` points of the
-    measured accuracy; a note on the axes says when the paper's point falls outside that window."""
+    measured accuracy; a legend entry says when the paper's point falls outside that window."""
     from .frontier import CURVES, NATURAL, curve_label, point
 
     tops = []
@@ -351,10 +351,9 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
         top = max(tops)
         low, high = top - zoom, top + 1
         ax.set_ylim(low, high)
-        if paper and not low <= paper[1] <= high:
+        if paper and not low <= paper[1] <= high:  # said in the legend, which covers no curve
             where = "above" if paper[1] > high else "below"
-            ax.text(0.99, 0.97, f"paper's point ({paper[1]:g} %) {where} this window", transform=ax.transAxes,
-                    ha="right", va="top", fontsize="x-small", color="#444444")
+            ax.plot([], [], " ", label=f"paper's point ({paper[1]:g} %) {where} this window")
     ax.grid(alpha=0.3)
     return ax
 
