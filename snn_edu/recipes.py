@@ -6,8 +6,8 @@ each seed ended against its own warm-up, where the loss jumped, and which fix `p
 (`chosen`): LeNet5 no more than TARGET_DROP points below its best warm-up epoch after EARLY epochs
 and at the end, the MLP (no warm-up) above MLP_TARGET % at the end, every seed without a NaN, and
 a fix counts only while its runs still prune (MIN_REMOVED) or are the release's own runs
-(`unchanged`: a fix that leaves a network alone is not blamed for how little the release prunes it). The page is docs/recipes.md
-(`python -m snn_edu recipes`).
+(`unchanged`: a fix that leaves a network alone is not blamed for how little the release prunes
+it). The page is docs/recipes.md (`python -m snn_edu recipes`).
 """
 from __future__ import annotations
 
@@ -121,8 +121,8 @@ def _measured(table: list[dict], fix: str) -> list[dict]:
 
 
 def winner(table: list[dict]) -> str | None:
-    """The first fix (in FIXES' order) that still prunes and whose runs met the target for every
-    seed of every network."""
+    """The first fix (in FIXES' order) that counts (`counts`) and whose runs met the target for
+    every seed of every network."""
     for fix in FIXES:
         mine = _measured(table, fix)
         if mine and all(r["passed"] == r["seeds"] for r in mine):
@@ -131,7 +131,7 @@ def winner(table: list[dict]) -> str | None:
 
 
 def chosen(table: list[dict]) -> str | None:
-    """The fix `paper` should add: the winner; without one, among the fixes that still prune, were
+    """The fix `paper` should add: the winner; without one, among the fixes that count, were
     measured on both networks and had no collapsed and no diverged run, the one with most seeds on
     target (then the higher mean last accuracy summed over the networks); None when none qualifies."""
     best = winner(table)
@@ -185,8 +185,9 @@ def epochs_markdown(history: History) -> str:
 
 
 def after_epochs(results: str | Path, level: str, model: str, epochs: int = EARLY) -> str:
-    """Each seed's test accuracy after its first `epochs` epochs (what `--epochs 8` gives: the
-    first epochs of a longer run are the same run), against its best warm-up epoch."""
+    """Each seed's test accuracy after its first `epochs` epochs (what `--epochs 8` gives on the
+    study's one thread: the first epochs of a longer run are the same run), against its best
+    warm-up epoch."""
     out = []
     for m in load_runs(results, level, model):
         seed, accs, phases = m["config"]["seed"], m["test_accuracy_per_epoch"], m["phases"]
@@ -208,7 +209,7 @@ def verdict(table: list[dict]) -> str:
     if best is not None:
         text += f"The first fix to meet it for every seed of both networks is `{best}` ({FIXES[best][1]}). "
     elif pick is not None:
-        text += (f"No measured fix that still prunes met it for every seed of both networks. Of those with no "
+        text += (f"No measured fix that counts met it for every seed of both networks. Of those with no "
                  f"collapsed or diverged run of either network, the one with the most seeds on target (then the "
                  f"higher last accuracy) is `{pick}` ({FIXES[pick][1]}). ")
     off = [fix for fix in FIXES if [r for r in table if r["fix"] == fix]

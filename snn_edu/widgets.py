@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.ticker import MaxNLocator
 
 from . import gradients, plots
 from .analysis import architecture_of, gate_categories, gate_category
@@ -187,7 +186,6 @@ def category_counts_figure(histories: dict, model: str = "vgg-cov2", seed: int =
             plots.plot_category_counts(axes[row, col], history, layer)
             axes[row, col].get_legend().remove()  # one legend for the figure, under it, covering no line
             axes[row, col].set_title(f"{task}, seed {seed}: {layer}", fontsize="small")
-            axes[row, col].xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.legend(handles=axes[0, 0].get_lines(), loc="outside lower center", ncol=3, fontsize="small", frameon=False)
     return fig
 
