@@ -120,8 +120,9 @@ plt.show()
 # Choose other digits (one of each class, a random sample, or several of one class), the second
 # convolution instead of the first and how many kernels of each kind to show. Where the run has
 # fewer kernels of a kind than asked for, a checkbox appears that fills the missing columns
-# with stand-ins (with the shipped run it does not appear). *maps* switches between the raw responses and what the
-# network actually passes on (the gated maps, all black for a pruned kernel).
+# with stand-ins (the line printed before figure 3 says whether this run needs them). *maps* switches
+# between the raw responses and what the network actually passes on (the gated maps, all black
+# for a pruned kernel).
 
 # %%
 widgets.kernel_explorer(lenet.model, x, y)
