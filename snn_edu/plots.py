@@ -105,7 +105,8 @@ def plot_learning_curves(ax, history, title: str = ""):
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="small", loc="lower right")
+    # beside the axes: a marked epoch (or a collapsed run's curve) may pass through any corner inside
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 
@@ -396,6 +397,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     set_sparsity_axis(ax, scale)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the curves
     spread_labels(ax, labels)
     return ax
 
@@ -405,6 +407,7 @@ def spread_labels(ax, labels: list, step: float = 9.0, tries: int = 12) -> None:
     earlier one: crowded points (a log axis squeezes low sparsities together) keep readable labels."""
     if len(labels) < 2:
         return
+    ax.figure.draw_without_rendering()  # the layout engine sizes the axes first: call after legends and titles
     renderer = ax.figure.canvas.get_renderer()
     placed = []
     for label in labels:

@@ -124,11 +124,10 @@ def peers_figure(summary: list[dict], model: str, finetune_epochs: int, scale: s
     from .peers import table1_points
 
     fig, ax = plots.new_figure(1, 1, width=11.5, height=4.8)
-    plots.plot_peers(ax, summary, model, finetune_epochs, table1_points(model), scale)
     seeds = max((s["seeds"] for s in summary if s["model"] == model), default=0)
     ax.set_title(f"{MODEL_NAMES[model]}: the switcher and its peers, {tuning_text(finetune_epochs)} "
-                 f"(mean ± std over {seeds} seeds)", fontsize="small")
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+                 f"(mean ± std over {seeds} seeds)", fontsize="small")  # before plotting: it spreads labels in the final layout
+    plots.plot_peers(ax, summary, model, finetune_epochs, table1_points(model), scale)
     return fig
 
 
@@ -269,7 +268,9 @@ def _panel(controls, callback, rows: list[list[str]] | None = None):
     rows = rows or [list(controls)]
     boxes = [w.HBox([controls[name] for name in row], layout=w.Layout(flex_flow="row wrap", width="100%"))
              for row in rows]
-    return w.VBox([w.VBox(boxes, layout=w.Layout(width="100%")), out], layout=w.Layout(width="100%"))
+    panel = w.VBox([w.VBox(boxes, layout=w.Layout(width="100%")), out], layout=w.Layout(width="100%"))
+    panel.controls, panel.draw = controls, callback  # what it offers and what it draws, for checks without a browser
+    return panel
 
 
 def mask_inspector(history, layers: list[str] | None = None):
