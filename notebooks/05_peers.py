@@ -140,9 +140,12 @@ plt.show()
 
 # %% [markdown]
 # In the explorer, *x axis* switches to the compression ratio (all weights / kept weights) on a
-# log scale: the papers' stars, which sit between 98 and 100 % removed, then separate.
+# log scale, which spreads out the last few percent removed, where stars crowd on the linear axis:
 
 # %%
+for model in MODELS:
+    stars = peers.table1_points(model)
+    print(f"{MODEL_NAMES[model]}: the papers' stars at " + ", ".join(f"{name} {removed:g} %" for name, (removed, _) in stars.items()) + " removed")
 widgets.peers_explorer(summary)
 
 # %% [markdown]

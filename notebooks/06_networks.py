@@ -50,7 +50,7 @@ from torch import nn
 import snn_edu
 from snn_edu import plots, widgets
 from snn_edu.analysis import compact, param_counts, pruned_architecture
-from snn_edu.catalog import network_rows_markdown, networks_markdown
+from snn_edu.catalog import baseline_sentence, network_rows_markdown, networks_markdown
 from snn_edu.metrics import result_line
 from snn_edu.nets import gate_classifier
 from snn_edu.presets import smoke_mode
@@ -152,10 +152,10 @@ except snn_edu.errors.ConfigError as refusal:
 
 # %%
 display(Markdown(networks_markdown()))
+print(baseline_sentence("vgg16"))
 
 # %% [markdown]
-# VGG16's head is the papers' 512-4096-4096 (the second paper's VGG16 baseline counts 38.9M
-# parameters; the CIFAR VGG16 built here has 33.6M, so its source used a different variant).
+# VGG16's head is the papers' 512-4096-4096, though its parameter count differs (printed above).
 # For VGG-cov2 the authors' code gates only the three FC layers, while the first paper says
 # every layer was optimised; `--gate-convs` gates the two convolutions too.
 #

@@ -36,6 +36,21 @@ def networks_markdown(in_shape=(3, 32, 32), classes: int = 10) -> str:
     return "\n".join(lines)
 
 
+# Parameters of the dense baselines the papers count (second paper, Tables 2 and 3: "VggNet16, Baseline").
+PAPER_BASELINE_PARAMS = {"vgg16": 38.9e6}
+
+
+def baseline_sentence(name: str = "vgg16", in_shape=(3, 32, 32), classes: int = 10) -> str:
+    """The papers' dense baseline's parameter count beside the network built here."""
+    with torch.device("meta"):
+        built = sum(p.numel() for p in build_network(name, switcher=None, in_shape=in_shape, classes=classes).parameters())
+    reported = PAPER_BASELINE_PARAMS[name]
+    verdict = ("the same count" if abs(built - reported) < 0.05e6 else
+               "so the papers' source used a different variant")
+    return (f"The second paper's {name.upper()} baseline counts {reported / 1e6:.1f}M parameters; the CIFAR "
+            f"{name.upper()} built here has {built / 1e6:.1f}M, {verdict}.")
+
+
 # The papers' rows beyond MNIST, copied from the papers (first paper Tables 3-4, CIFAR-10 and
 # Mini-ImageNet, mean ± std over 8 runs; second paper Tables 2-3, CIFAR-10 and CIFAR-100, one
 # number). "reported" is what the row gives beside the accuracy: the pruned architecture, or the
