@@ -68,6 +68,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from snn_edu import gradients, plots, widgets
+from snn_edu.prose import say
 
 # %% [markdown]
 # ## The closed forms agree with autograd
@@ -77,7 +78,7 @@ from snn_edu import gradients, plots, widgets
 
 # %%
 worst = gradients.largest_closed_form_error(n_systems=100, seed=0)
-print(f"largest difference over 100 random systems: {worst:.1e}")
+say(f"largest difference over 100 random systems: {worst:.1e}")
 
 # %% [markdown]
 # ## Who contributes to one weight's update?
@@ -92,7 +93,7 @@ w_t = [0.4, -0.3, 0.8, 0.1, -0.5]
 w_s = [0.5] * 5
 fig = widgets.gradient_figure(x=1.0, k=0, target=1, w_t=w_t, w_s=w_s)
 plt.show()
-print(gradients.sign_story(1.0, w_t, w_s, target=1, k=0))
+say(gradients.sign_story(1.0, w_t, w_s, target=1, k=0))
 
 # %% [markdown]
 # Now try it yourself: move $x$, choose which weight is updated and which class is the
@@ -128,9 +129,9 @@ plots.plot_weight_paths(axes[0], plain, target=2, title="without switcher")
 plots.plot_weight_paths(axes[1], gated, target=2, title="with switcher")
 axes[1].legend(fontsize="small")
 plt.show()
-print("final loss without switcher:", f"{float(gradients.loss(1.0, plain[-1], 2)):.4f}")
-print("final loss with switcher:   ", f"{float(gradients.loss(1.0, gated[-1], 2, w_s)):.4f}")
-print("with switcher,", gradients.run_story(1.0, gated, 2, w_s))
+say("final loss without switcher:", f"{float(gradients.loss(1.0, plain[-1], 2)):.4f}")
+say("final loss with switcher:   ", f"{float(gradients.loss(1.0, gated[-1], 2, w_s)):.4f}")
+say("with switcher,", gradients.run_story(1.0, gated, 2, w_s))
 
 # %% [markdown]
 # **When the switcher closes.** Now the target is class 1, whose weight starts *below* the mean.
@@ -145,7 +146,7 @@ stuck = gradients.train_single_layer(1.0, w_t, target=1, w_s=w_s, steps=60)
 fig, ax = plots.new_figure(1, 1, width=5.5, height=3.4)
 plots.plot_weight_paths(ax, stuck, target=1, title="with switcher, target 1")
 plt.show()
-print("with switcher,", gradients.run_story(1.0, stuck, 1, w_s))
+say("with switcher,", gradients.run_story(1.0, stuck, 1, w_s))
 
 # %% [markdown]
 # ## Exercises

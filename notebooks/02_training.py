@@ -56,13 +56,14 @@ from IPython.display import Markdown, display
 
 import snn_edu
 from snn_edu import plots, widgets
+from snn_edu.metrics import result_line
 from snn_edu.paper import comparison_markdown
 from snn_edu.presets import preset, smoke_mode
+from snn_edu.prose import say
 from snn_edu.runs import obtain_run
-from snn_edu.metrics import result_line
 
 torch.manual_seed(0)
-print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke_mode())
+say("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke_mode())
 
 # %% [markdown]
 # ## Trained runs, or train them here
@@ -108,8 +109,8 @@ preset("mlp", LEVEL, precision=PRECISION) if LIVE else "loading the shipped cpu-
 # %%
 mlp = obtain_run("mlp", live=LIVE, level=LEVEL, precision=PRECISION)
 mlp_metrics = mlp.metrics
-print(mlp.origin)
-print(result_line(mlp_metrics))
+say(mlp.origin)
+say(result_line(mlp_metrics))
 
 # %% [markdown]
 # The shaded bands show which network was learning in each epoch. Accuracy often dips or jumps
@@ -139,14 +140,14 @@ plots.category_legend(axes[0], loc="upper left", bbox_to_anchor=(1.0, 1.0))
 plots.plot_category_counts(axes[1], mlp.history, "fc1")
 plt.show()
 share = snn_edu.analysis.border_vs_centre(last["gates_eval"]["fc1"])
-print(f"pruned: {share['border']:.1f} % of the pixels in the 4-pixel border, {share['centre']:.1f} % of the others")
+say(f"pruned: {share['border']:.1f} % of the pixels in the 4-pixel border, {share['centre']:.1f} % of the others")
 if share["border"] > share["centre"]:
-    print("So this run prunes the border more than the centre, as in the paper's picture.")
+    say("So this run prunes the border more than the centre, as in the paper's picture.")
 elif share["border"] < share["centre"]:
-    print("So this run prunes the border *less* than the centre: the opposite of the paper's picture "
+    say("So this run prunes the border *less* than the centre: the opposite of the paper's picture "
           "(exercise 4 asks why this run might differ).")
 else:
-    print("So this run prunes border and centre alike, unlike the paper's picture.")
+    say("So this run prunes border and centre alike, unlike the paper's picture.")
 
 # %% [markdown]
 # ### Gate patterns of the hidden layers (figure 5)
@@ -170,10 +171,10 @@ plt.show()
 
 # %%
 evaluation, training = mlp_metrics["pruned_architecture"], mlp_metrics["pruned_architecture_train_mode"]
-print("evaluation-mode architecture:", evaluation)
-print("training-mode architecture:  ", training)
+say("evaluation-mode architecture:", evaluation)
+say("training-mode architecture:  ", training)
 gaps = [abs(int(a) - int(b)) for a, b in zip(evaluation.split("-"), training.split("-"))]
-print(f"they differ by {sum(gaps)} unit{'s' * (sum(gaps) != 1)} in all, out of {sum(map(int, evaluation.split('-')))} kept "
+say(f"they differ by {sum(gaps)} unit{'s' * (sum(gaps) != 1)} in all, out of {sum(map(int, evaluation.split('-')))} kept "
       f"in evaluation mode" + (f" (per layer: {', '.join(map(str, gaps))})" if sum(gaps) else ""))
 
 # %% [markdown]
@@ -215,8 +216,8 @@ widgets.mask_inspector(mlp.history)
 # %%
 lenet = obtain_run("lenet5", live=LIVE, level=LEVEL, precision=PRECISION)
 lenet_metrics = lenet.metrics
-print(lenet.origin)
-print(result_line(lenet_metrics))
+say(lenet.origin)
+say(result_line(lenet_metrics))
 
 # %%
 fig, axes = plots.new_figure(1, 2, width=11, height=3.4)
@@ -270,8 +271,8 @@ x = mlp.test_set().tensors[0][:256]
 with torch.no_grad():
     gap = (small(x) - mlp.model.eval()(x)).abs().max().item()
 dense_params = sum(p.numel() for p in mlp.model.tnn_parameters())
-print(small)
-print(f"weights: {sum(p.numel() for p in small.parameters()):,} of {dense_params:,}; "
+say(small)
+say(f"weights: {sum(p.numel() for p in small.parameters()):,} of {dense_params:,}; "
       f"largest output difference {gap:.2e}")
 
 # %% [markdown]
@@ -309,7 +310,7 @@ plt.show()
 # %%
 table = recipes.rows(RECIPES)
 display(Markdown(recipes.table_markdown(table)))
-print(recipes.verdict(table))
+say(recipes.verdict(table))
 
 # %% [markdown]
 # **What went wrong.** The sentences below are computed from the release runs' histories: for
@@ -319,7 +320,7 @@ print(recipes.verdict(table))
 # %%
 for model in ["mlp", "lenet5"]:
     for seed, history in recipes.load_histories(RECIPES, compared[0], model).items():
-        print(f"{model} seed {seed}: {recipes.collapse_story(history) or 'no epoch fell more than 5 points'}")
+        say(f"{model} seed {seed}: {recipes.collapse_story(history) or 'no epoch fell more than 5 points'}")
 
 # %% [markdown]
 # A switcher's gates come out of a ReLU. If one large step pushes all of a layer's gates below

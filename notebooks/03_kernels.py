@@ -50,16 +50,17 @@ import torch
 
 from snn_edu import attribution, widgets
 from snn_edu.analysis import gate_categories
-from snn_edu.presets import smoke_mode
-from snn_edu.runs import obtain_run
 from snn_edu.metrics import result_line
+from snn_edu.presets import smoke_mode
+from snn_edu.prose import say
+from snn_edu.runs import obtain_run
 
 torch.manual_seed(0)
 TRAIN_LIVE = False  # True: train the networks here (minutes) instead of loading the shipped cpu-level runs
 LEVEL = None        # when training: None means "smoke" with SNN_EDU_SMOKE=1, else "cpu"; "paper" on a GPU
 LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always trains a tiny run, to test that path
 N_IMAGES, N_STEPS = (32, 8) if smoke_mode() else (256, 32)
-print("smoke mode:", smoke_mode())
+say("smoke mode:", smoke_mode())
 
 # %% [markdown]
 # ## A gated LeNet5
@@ -73,9 +74,9 @@ print("smoke mode:", smoke_mode())
 lenet = obtain_run("lenet5", live=LIVE, level=LEVEL)
 x, y = lenet.test_set().tensors
 gate = lenet.model.conv1.gate_in_mode("eval").cpu()
-print(lenet.origin)
-print(result_line(lenet.metrics))
-print("conv1 kernels:", gate_categories(gate))
+say(lenet.origin)
+say(result_line(lenet.metrics))
+say("conv1 kernels:", gate_categories(gate))
 
 # %% [markdown]
 # An accuracy near 10 % means the run has collapsed: when a switcher prunes every kernel of a
@@ -93,10 +94,10 @@ print("conv1 kernels:", gate_categories(gate))
 
 # %%
 strong, pruned = attribution.pick_kernels(gate, 3, 2)
-print(f"this run has {len(strong)} of 3 strengthened and {len(pruned)} of 2 pruned kernels to show")
+say(f"this run has {len(strong)} of 3 strengthened and {len(pruned)} of 2 pruned kernels to show")
 if len(strong) < 3 or len(pruned) < 2:
     strong, pruned = attribution.pick_kernels(gate, 3, 2, fill=True)
-    print("missing columns are filled with stand-ins, labelled with their real category")
+    say("missing columns are filled with stand-ins, labelled with their real category")
 
 # %% [markdown]
 # Each row is one test digit, each column one kernel (its 5×5 weights on top, red positive and
@@ -166,7 +167,7 @@ fig = widgets.ranking_scatter_figure(table)
 plt.show()
 
 # %%
-print(attribution.rho_report(table))
+say(attribution.rho_report(table))
 
 # %% [markdown]
 # **How to read these numbers.** They come from *this* run, on the digits above; another seed
@@ -198,7 +199,7 @@ print(attribution.rho_report(table))
 
 # %%
 mlp = obtain_run("mlp", live=LIVE, level=LEVEL)
-print(mlp.origin)
+say(mlp.origin)
 mlp_gate = mlp.model.fc1.gate_in_mode("eval").cpu()
 mlp_x, mlp_y = (t[:N_IMAGES] for t in mlp.test_set().tensors)
 pixel_map = attribution.pixel_attribution(mlp.model, mlp_x, mlp_y, n_steps=N_STEPS)
@@ -216,10 +217,10 @@ plt.show()
 # %%
 used = mlp_x.flatten(1).amax(0) > 0
 unused = gate_categories(mlp_gate[~used])
-print(f"the {int((~used).sum())} pixels no digit here uses: attribution 0 on all of them; their gates: "
+say(f"the {int((~used).sum())} pixels no digit here uses: attribution 0 on all of them; their gates: "
       + ", ".join(f"{n} {kind}" for kind, n in unused.items()))
-print(f"Spearman rho, all 784 pixels: {attribution.spearman(mlp_gate, pixel_map.flatten()):+.2f}")
-print(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
+say(f"Spearman rho, all 784 pixels: {attribution.spearman(mlp_gate, pixel_map.flatten()):+.2f}")
+say(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
       f"{attribution.spearman(mlp_gate[used], pixel_map.flatten()[used]):+.2f}")
 
 # %% [markdown]

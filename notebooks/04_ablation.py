@@ -70,6 +70,7 @@ from IPython.display import Markdown, display
 from snn_edu import ablation, frontier, plots, report, scopes, study, widgets
 from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
+from snn_edu.prose import say
 from snn_edu.runs import describe_results, load_run, results_dir
 from snn_edu.training import make_model
 
@@ -88,9 +89,9 @@ if LIVE:
                                else [*ablation.VARIANTS, "joint"])
 else:
     RESULTS = results_dir("cpu")
-print(describe_results(RESULTS))
+say(describe_results(RESULTS))
 MODELS = [m for m in ("mlp", "lenet5") if (RESULTS / m).is_dir()]
-print("recipe:", report.recipe_text(RESULTS, MODELS))
+say("recipe:", report.recipe_text(RESULTS, MODELS))
 runs = {m: ablation.load_runs(RESULTS / m) for m in MODELS}
 histories = {f"{m} {name}": h for m in MODELS for name, h in ablation.load_histories(RESULTS / m).items()}
 
@@ -117,9 +118,9 @@ plt.show()
 
 # %%
 for model in MODELS:
-    print(MODEL_NAMES[model])
+    say(MODEL_NAMES[model])
     for sentence in ablation.findings(runs[model]):
-        print("  •", sentence)
+        say(sentence, bullet="  • ")
 
 # %% [markdown]
 # ## Why the controls matter
@@ -185,7 +186,7 @@ widgets.frontier_explorer(summary)
 # %%
 for model in MODELS:
     for sentence in frontier.findings(summary, model):
-        print("•", sentence)
+        say(sentence, bullet="• ")
 
 # %% [markdown]
 # ## One switcher for all layers
@@ -242,7 +243,7 @@ for model in SCOPED:
 
 # %%
 for sentence in scopes.scope_sentences(RESULTS, SCOPED, summary):
-    print("•", sentence)
+    say(sentence, bullet="• ")
 
 # %% [markdown]
 # ## Compare two runs

@@ -74,6 +74,7 @@ from snn_edu import frontier, peers, report, study, widgets
 from snn_edu.ablation import PEERS
 from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
+from snn_edu.prose import say
 from snn_edu.runs import describe_results, results_dir
 
 TRAIN_LIVE = False  # True: train every peer and the switcher here (about half an hour on 2 cores at the cpu level)
@@ -90,11 +91,11 @@ if LIVE:
     RESULTS = study.live_study(level, ["al", "dense", *PEERS], measures=("frontier", "peers"), name="peers")
 else:
     RESULTS = results_dir("cpu")
-print(describe_results(RESULTS))
+say(describe_results(RESULTS))
 MODELS = [m for m in ("mlp", "lenet5") if (RESULTS / m / "direct").is_dir()]
 runs = {m: peers.load_method_runs(RESULTS / m) for m in MODELS}
 summary = [s for s in frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv")) if s["model"] in MODELS]
-print("recipe:", report.recipe_text(RESULTS, MODELS))
+say("recipe:", report.recipe_text(RESULTS, MODELS))
 
 # %% [markdown]
 # ## Ours beside the papers' Table 1
@@ -117,7 +118,7 @@ for model in MODELS:
 
 # %%
 for note in peers.RECIPE_NOTES:
-    print("•", note)
+    say(note, bullet="• ")
 
 # %% [markdown]
 # ## On the frontier
@@ -145,7 +146,7 @@ plt.show()
 # %%
 for model in MODELS:
     stars = peers.table1_points(model)
-    print(f"{MODEL_NAMES[model]}: the papers' stars at " + ", ".join(f"{name} {removed:g} %" for name, (removed, _) in stars.items()) + " removed")
+    say(f"{MODEL_NAMES[model]}: the papers' stars at " + ", ".join(f"{name} {removed:g} %" for name, (removed, _) in stars.items()) + " removed")
 widgets.peers_explorer(summary)
 
 # %% [markdown]
@@ -162,7 +163,7 @@ widgets.peers_explorer(summary)
 # %%
 for model in MODELS:
     for sentence in peers.findings(summary, model, sorted({s["finetune_epochs"] for s in summary})):
-        print("•", sentence)
+        say(sentence, bullet="• ")
 
 # %% [markdown]
 # ## Step through each method's masks

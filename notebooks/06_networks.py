@@ -54,10 +54,11 @@ from snn_edu.catalog import baseline_sentence, network_rows_markdown, networks_m
 from snn_edu.metrics import result_line
 from snn_edu.nets import gate_classifier
 from snn_edu.presets import smoke_mode
+from snn_edu.prose import say
 from snn_edu.training import Trainer, TrainConfig, load_data
 
 torch.manual_seed(0)
-print("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke_mode())
+say("device:", snn_edu.training.resolve_device("auto"), "| smoke mode:", smoke_mode())
 
 # %% [markdown]
 # ## Switchers on a torchvision ResNet18 in three lines
@@ -93,7 +94,7 @@ config = TrainConfig(model="torchvision-resnet18", switcher="lite", lr=0.01, mom
 train_set, test_set = load_data(config)  # the shipped digits (config.data is mnist5k), subsampled
 trainer = Trainer(config, train_set, test_set, model=model, progress=False)
 history = trainer.fit()
-print(result_line(trainer.metrics()))
+say(result_line(trainer.metrics()))
 
 # %% [markdown]
 # Left: the head's 512 gates after the last epoch, sorted, coloured pruned, weakened or
@@ -128,7 +129,7 @@ x = test_set.tensors[0][:64].to(trainer.device)
 with torch.no_grad():
     trainer.model.eval()
     gap = (small(x) - trainer.model(x)).abs().max().item()
-print(f"head kept {pruned_architecture(trainer.model)} of 512 inputs, {kept:,} of {total:,} head weights; "
+say(f"head kept {pruned_architecture(trainer.model)} of 512 inputs, {kept:,} of {total:,} head weights; "
       f"largest output difference after compact(): {gap:.2e}")
 
 # %% [markdown]
@@ -140,7 +141,7 @@ print(f"head kept {pruned_architecture(trainer.model)} of 512 inputs, {kept:,} o
 try:
     gate_classifier(torchvision.models.resnet18(num_classes=10), linear=["fc"], conv=["layer1.0.conv1"])
 except snn_edu.errors.ConfigError as refusal:
-    print(refusal)
+    say(refusal)
 
 # %% [markdown]
 # ## The papers' networks by name
@@ -152,7 +153,7 @@ except snn_edu.errors.ConfigError as refusal:
 
 # %%
 display(Markdown(networks_markdown()))
-print(baseline_sentence("vgg16"))
+say(baseline_sentence("vgg16"))
 
 # %% [markdown]
 # VGG16's head is the papers' 512-4096-4096, though its parameter count differs (printed above).
@@ -186,7 +187,7 @@ exit_code = snn_edu_cli(["reproduce", "--level", "paper", "--models", "resnet34"
 # %%
 table, counts = network_rows_markdown("../results")
 display(Markdown(table))
-print(f"The package runs {counts['runs']} of these {counts['rows']} rows; {counts['measured']} "
+say(f"The package runs {counts['runs']} of these {counts['rows']} rows; {counts['measured']} "
       f"{'has' if counts['measured'] == 1 else 'have'} a finished run under results/.")
 
 # %% [markdown]

@@ -59,6 +59,7 @@ from IPython.display import Markdown, display
 
 from snn_edu import study, tasks, widgets
 from snn_edu.presets import smoke_mode
+from snn_edu.prose import say
 from snn_edu.report import recipe_text
 from snn_edu.runs import describe_results, results_dir
 
@@ -80,14 +81,14 @@ if LIVE:
 else:
     FOLDERS = SHIPPED
 for task, folder in FOLDERS.items():
-    print(f"{task}: {describe_results(folder)}")
+    say(f"{task}: {describe_results(folder)}")
 MODELS = [m for m in tasks.MODELS if (FOLDERS["mnist5k"] / m).is_dir()]
 rows = tasks.task_rows(FOLDERS, MODELS)
 histories = tasks.load_task_histories(FOLDERS, MODELS)
 if "vgg-cov2" not in MODELS:  # trained here: VGG-cov2 comes from the shipped runs
     rows += tasks.task_rows(SHIPPED, ["vgg-cov2"])
     histories.update(tasks.load_task_histories(SHIPPED, ["vgg-cov2"]))
-print("recipes:", recipe_text(FOLDERS["mnist5k"], MODELS)
+say("recipes:", recipe_text(FOLDERS["mnist5k"], MODELS)
       + ("" if "vgg-cov2" in MODELS else "; " + recipe_text(SHIPPED["mnist5k"], ["vgg-cov2"])))
 
 # %% [markdown]
@@ -107,7 +108,7 @@ display(Markdown(tasks.tasks_markdown(rows)))
 
 # %%
 for sentence in tasks.task_sentences(rows, "mnist5k", "fashion5k"):
-    print("•", sentence)
+    say(sentence, bullet="• ")
 
 # %% [markdown]
 # ## Which pixels each task keeps
@@ -136,7 +137,7 @@ fig = widgets.category_counts_figure(histories, "vgg-cov2", 0)
 plt.show()
 vgg = next(h for (m, _, _), h in histories.items() if m == "vgg-cov2")
 warm = sum(e["phase"] == "warmup" for e in vgg.epochs)
-print(f"VGG-cov2's runs train {warm} warm-up epoch{'s' * (warm != 1)} without gates (epochs 0-{warm - 1}); "
+say(f"VGG-cov2's runs train {warm} warm-up epoch{'s' * (warm != 1)} without gates (epochs 0-{warm - 1}); "
       f"the gates, and the counts, start at epoch {warm}.")
 
 # %% [markdown]

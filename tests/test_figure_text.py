@@ -17,12 +17,13 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from snn_edu import widgets  # noqa: E402
+from snn_edu import prose, widgets  # noqa: E402
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SOURCES = sorted(NOTEBOOKS.glob("[0-9]*.py"))
 PANEL_BUILDERS = [name for name, f in vars(widgets).items()
                   if inspect.isfunction(f) and name != "_panel" and "_panel(" in inspect.getsource(f)]
-WITH_PANELS = [p for p in sorted(NOTEBOOKS.glob("[0-9]*.py"))
+WITH_PANELS = [p for p in SOURCES
                if any(f"widgets.{name}(" in p.read_text() for name in PANEL_BUILDERS)]
 
 
@@ -91,26 +92,40 @@ def ends(control) -> list:
     return [values[0], values[-1]]
 
 
-def notebook_panels(source: Path, monkeypatch) -> list:
-    """Run a notebook's code here (default mode, shipped results) and keep the panels it builds."""
+RUNS: dict = {}  # one run of each notebook serves both tests (this file runs on one worker: --dist loadfile)
+
+
+def notebook_run(source: Path, monkeypatch) -> tuple[list, str]:
+    """Run a notebook's code here (default mode, shipped results): the panels it builds, what it prints."""
+    if source in RUNS:
+        return RUNS[source]
     panels, build = [], widgets._panel
     monkeypatch.setattr(widgets, "_panel", lambda *a, **k: panels.append(build(*a, **k)) or panels[-1])
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
     monkeypatch.delenv("SNN_EDU_SMOKE", raising=False)
     monkeypatch.chdir(NOTEBOOKS)
-    namespace = {"__name__": "__main__"}
+    namespace, printed = {"__name__": "__main__"}, io.StringIO()
     for cell in jupytext.read(source).cells:
         if cell.cell_type == "code":
             code = "\n".join(line for line in cell.source.splitlines() if not line.startswith(("%", "!")))
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(printed):
                 exec(compile(code, str(source), "exec"), namespace)
         plt.close("all")
-    return panels
+    RUNS[source] = panels, printed.getvalue()
+    return RUNS[source]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_printed_lines_fit_the_output_area(source, monkeypatch):
+    """JupyterLab wraps a longer line anywhere, mid-word: print long sentences with prose.say."""
+    _, printed = notebook_run(source, monkeypatch)
+    long = [line for line in printed.splitlines() if len(line) > prose.WIDTH and "\x1b" not in line]
+    assert not long, f"{source.name} prints {len(long)} lines over {prose.WIDTH} characters, e.g. {long[0][:120]!r}"
 
 
 @pytest.mark.parametrize("source", WITH_PANELS, ids=lambda p: p.stem)
 def test_every_widget_keeps_its_text_apart_at_every_end_of_its_controls(source, monkeypatch):
-    panels = notebook_panels(source, monkeypatch)
+    panels, _ = notebook_run(source, monkeypatch)
     assert panels, f"{source.name} builds no panel"
     failures = []
     for number, panel in enumerate(panels):
