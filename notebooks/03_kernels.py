@@ -25,7 +25,7 @@
 # This notebook
 #
 # 1. redraws the first paper's **figure 3**: the feature maps of the first convolution of a
-#    gated LeNet5, one digit of each class per row, strengthened and pruned kernels in columns;
+#    gated LeNet5, one row per strengthened or pruned kernel, one digit of each class per column;
 # 2. asks a second opinion from [captum](https://captum.ai), which measures from data how much
 #    each kernel contributes to the network's answer, and compares three rankings of the
 #    kernels: the switcher's gate, captum's *conductance* and the plain size (L1 norm) of the
@@ -88,8 +88,8 @@ say("conv1 kernels:", gate_categories(gate))
 #
 # The paper picks three strengthened and two pruned kernels of the first convolution. A short
 # or unlucky run may have fewer of one kind (a tiny smoke run often has no strengthened kernel
-# at all). Then we show what exists, and fill the missing columns with the closest stand-ins:
-# the highest remaining gates, or the weakest surviving ones. Each column is labelled and framed
+# at all). Then we show what exists, and fill the missing rows with the closest stand-ins:
+# the highest remaining gates, or the weakest surviving ones. Each row is labelled and framed
 # with the **real** category of its kernel, so a stand-in shows as *weakened*.
 
 # %%
@@ -97,11 +97,11 @@ strong, pruned = attribution.pick_kernels(gate, 3, 2)
 say(f"this run has {len(strong)} of 3 strengthened and {len(pruned)} of 2 pruned kernels to show")
 if len(strong) < 3 or len(pruned) < 2:
     strong, pruned = attribution.pick_kernels(gate, 3, 2, fill=True)
-    say("missing columns are filled with stand-ins, labelled with their real category")
+    say("missing rows are filled with stand-ins, labelled with their real category")
 
 # %% [markdown]
-# Each row is one test digit, each column one kernel (its 5×5 weights on top, red positive and
-# blue negative). The maps are the kernels' **raw** responses, computed with the un-gated
+# Each row is one kernel (its 5×5 weights first, red positive and blue negative), each column
+# one test digit. The maps are the kernels' **raw** responses, computed with the un-gated
 # weights: the network itself multiplies a pruned kernel's map by 0, which would show nothing.
 #
 # The paper reads its figure like this: the pruned kernels respond to the *global* shape of
@@ -120,7 +120,7 @@ plt.show()
 #
 # Choose other digits (one of each class, a random sample, or several of one class), the second
 # convolution instead of the first and how many kernels of each kind to show. Where the run has
-# fewer kernels of a kind than asked for, a checkbox appears that fills the missing columns
+# fewer kernels of a kind than asked for, a checkbox appears that fills the missing rows
 # with stand-ins (the line printed before figure 3 says whether this run needs them). *maps* switches
 # between the raw responses and what the network actually passes on (the gated maps, all black
 # for a pruned kernel).
@@ -229,9 +229,9 @@ say(f"Spearman rho, the {int(used.sum())} pixels these digits use: "
 # Questions 1 to 3 use the kernel explorer (its `digits` dropdown, `seed` slider, `layer`
 # dropdown and `maps` buttons).
 #
-# 1. **Raw or gated?** Switch `maps` between raw and gated. Which columns change, and which
-#    look exactly the same? The figure's title says that each column shares one grey scale:
-#    use that to explain why a weakened or strengthened kernel's column can look unchanged
+# 1. **Raw or gated?** Switch `maps` between raw and gated. Which rows change, and which
+#    look exactly the same? The figure's title says that each row shares one grey scale:
+#    use that to explain why a weakened or strengthened kernel's row can look unchanged
 #    although its map was multiplied by its gate.
 # 2. **Global shape or local texture?** Set `digits` to "class 1", then to a class with round
 #    strokes such as "class 0", and try a few values of the `seed` slider. Do the pruned

@@ -41,7 +41,7 @@ def pick_kernels(gate: torch.Tensor, n_strengthened: int = 3, n_pruned: int = 2,
     When too few exist, only those are returned. With `fill=True` the shortfall is filled
     with the closest stand-ins, which are NOT what their list is named after: the highest
     remaining gates for "strengthened", the weakest non-pruned gates for "pruned". Label
-    columns with `analysis.gate_category` of the real gate value.
+    rows with `analysis.gate_category` of the real gate value.
     """
     gate = gate.detach().cpu().flatten()
     order = torch.argsort(gate, descending=True, stable=True)

@@ -219,7 +219,7 @@ def plot_kernel(ax, weight: torch.Tensor, title: str = ""):
 
 
 def plot_feature_map(ax, fmap: torch.Tensor, vmin: float | None = None, vmax: float | None = None):
-    """One feature map in grey levels (shared limits make a column comparable)."""
+    """One feature map in grey levels (shared limits make a row or column comparable)."""
     ax.imshow(fmap.detach().cpu().float().numpy(), cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])

@@ -9,6 +9,7 @@ from . import gradients, plots
 from .analysis import architecture_of, gate_categories, gate_category
 
 OUTPUT_HEIGHT = "460px"
+FIGURE_HEIGHT = 6.0  # inches: the tallest a panel's figure may be (JupyterLab shows about 680 px at 1,280 x 800)
 
 
 # -- pure callbacks ---------------------------------------------------------------------------
@@ -436,9 +437,9 @@ def _layer_gate(model, layer: str):
 
 def fig3_figure(model, images: torch.Tensor, strengthened, pruned, layer: str = "conv1",
                 labels=None, gated: bool = False):
-    """The paper's Fig. 3: one row per digit, one column per kernel (its weights on top).
+    """The paper's Fig. 3, one row per kernel (its weights first), one column per digit.
 
-    Columns are framed in the colour of their kernel's real gate category, so stand-ins
+    Rows are framed in the colour of their kernel's real gate category, so stand-ins
     chosen by pick_kernels(fill=True) show as 'weakened', not as what they stand in for.
     """
     from . import attribution
@@ -455,28 +456,33 @@ def fig3_figure(model, images: torch.Tensor, strengthened, pruned, layer: str = 
     maps = attribution.feature_maps(model, layer, images, gated=gated)[:, kernels]
     weight = getattr(model, layer).weight.detach().cpu()
     n, k = len(images), len(kernels)
-    size = 0.95 if k <= 6 else 0.75  # small enough that the panel's controls and rows share a screen
-    fig, axes = plots.new_figure(n + 1, k + 1, width=size * (k + 1) + 0.6, height=0.72 * size * (n + 1) + 0.8,
-                                 squeeze=False)
+    # digits run across the notebook's width, kernels down, within FIGURE_HEIGHT; a deeper layer's
+    # kernel (one 5x5 slice per input channel) gets a wider first column to stay readable
+    first = 1.8 if weight.dim() == 4 and weight.shape[1] > 1 else 1.0
+    size = min(0.95, (FIGURE_HEIGHT - 0.7) / (k + 1), 9.2 / (n + first))
+    fig, axes = plots.new_figure(k + 1, n + 1, width=size * (n + first) + 1.6, height=size * (k + 1) + 0.7,
+                                 squeeze=False, gridspec_kw={"width_ratios": [first] + [1] * n})
     axes[0, 0].axis("off")
-    for col, kernel in enumerate(kernels, start=1):
-        category = "no gate" if gate is None else gate_category(float(gate[kernel]))
-        g_text = "" if gate is None else f"g={float(gate[kernel]):.2f}"
-        colour = plots.CATEGORY_COLOURS.get(category, "#999999")
-        plots.plot_kernel(axes[0, col], weight[kernel].squeeze(0), f"kernel {kernel}\n{category}\n{g_text}")
-        axes[0, col].title.set(color="white", bbox=dict(facecolor=colour, edgecolor="none", pad=2))
-        lo, hi = float(maps[:, col - 1].min()), float(maps[:, col - 1].max())
-        for row in range(n):
-            plots.plot_feature_map(axes[row + 1, col], maps[row, col - 1], lo, hi)
-        for ax in axes[:, col]:
-            plots.plot_frame(ax, colour)
-    for row in range(n):
-        ax = axes[row + 1, 0]
-        plots.plot_feature_map(ax, images[row, 0].cpu())
+    for col in range(n):
+        ax = axes[0, col + 1]
+        plots.plot_feature_map(ax, images[col, 0].cpu())
         if labels is not None:
-            ax.set_ylabel(f"digit {int(labels[row])}", fontsize="x-small")
+            ax.set_title(f"digit {int(labels[col])}", fontsize="x-small")
+    for row, kernel in enumerate(kernels, start=1):
+        category = "no gate" if gate is None else gate_category(float(gate[kernel]))
+        g_text = "" if gate is None else f"\ng={float(gate[kernel]):.2f}"
+        colour = plots.CATEGORY_COLOURS.get(category, "#999999")
+        plots.plot_kernel(axes[row, 0], weight[kernel].squeeze(0))
+        axes[row, 0].set_ylabel(f"kernel {kernel}\n{category}{g_text}", rotation=0, ha="right", va="center",
+                                fontsize="x-small", color="white",
+                                bbox=dict(facecolor=colour, edgecolor="none", pad=2))
+        lo, hi = float(maps[:, row - 1].min()), float(maps[:, row - 1].max())
+        for col in range(n):
+            plots.plot_feature_map(axes[row, col + 1], maps[col, row - 1], lo, hi)
+        for ax in axes[row]:
+            plots.plot_frame(ax, colour)
     fig.suptitle(f"{layer}: {MAP_KINDS['gated' if gated else 'raw']}; frames: kernel category; "
-                 "each column shares one grey scale", fontsize="small")
+                 "each row shares one grey scale", fontsize="small")
     return fig
 
 
@@ -538,7 +544,7 @@ def kernel_explorer_figure(model, x, y, digits: str = "one of each class", seed:
     return fig3_figure(model, x[idx], strong, pruned, layer, labels=y[idx], gated=maps == "gated")
 
 
-KERNEL_COLUMNS = 6  # at most this many strengthened and this many pruned kernels in the explorer
+KERNEL_ROWS = 6  # at most this many strengthened and this many pruned kernels in the explorer
 
 
 def kernel_explorer(model, x, y, layers=("conv1", "conv2")):
@@ -546,7 +552,7 @@ def kernel_explorer(model, x, y, layers=("conv1", "conv2")):
     import ipywidgets as w
 
     narrow = {"description_width": "initial"}
-    count = dict(min=0, max=KERNEL_COLUMNS, continuous_update=False, style=narrow, layout={"width": "230px"})
+    count = dict(min=0, max=KERNEL_ROWS, continuous_update=False, style=narrow, layout={"width": "230px"})
     controls = {
         "digits": w.Dropdown(options=DIGIT_CHOICES, value=DIGIT_CHOICES[0], description="digits",
                              layout={"width": "260px"}),
@@ -576,7 +582,7 @@ def kernel_explorer(model, x, y, layers=("conv1", "conv2")):
 
 def fill_can_act(model, layer: str, n_strengthened: int, n_pruned: int) -> bool:
     """True when the layer has fewer strengthened or pruned kernels than asked for, so that
-    'fill with stand-ins' would add columns."""
+    'fill with stand-ins' would add rows."""
     from . import attribution
 
     gate = _layer_gate(model, layer)

@@ -1,7 +1,8 @@
 """Every widget a notebook builds keeps its figure readable: at its defaults, and with each control
-moved to each end of its range (one control at a time), no two pieces of text overlap and no
-legend covers a plotted line. The notebooks run here, in this process, on the shipped results;
-`widgets._panel` hands over each panel's controls and drawing function. No browser needed."""
+moved to each end of its range (one control at a time), no two pieces of text overlap, no
+legend covers a plotted line and the figure fits one screen; printed lines fit the output area.
+The notebooks run here, in this process, on the shipped results; `widgets._panel` hands over each
+panel's controls and drawing function. No browser needed."""
 import contextlib
 import inspect
 import io
@@ -137,6 +138,8 @@ def test_every_widget_keeps_its_text_apart_at_every_end_of_its_controls(source, 
         for case, values in cases.items():
             fig = panel.draw(**values)
             failures += [f"panel {number} at {case}: {p}" for p in problems(fig)]
+            if fig.get_size_inches()[1] > widgets.FIGURE_HEIGHT + 1e-6:  # the panel would not fit one screen
+                failures.append(f"panel {number} at {case}: {fig.get_size_inches()[1]:.1f} inches tall")
             plt.close(fig)
     assert not failures, f"{source.name}: " + "\n".join(failures)
 

@@ -47,7 +47,7 @@ def test_a_ranking_scatter_says_why_the_surviving_kernels_give_no_rho():
     assert ax.get_title() == "Spearman rho +0.90\ngate > 0 only: undefined, all 3 share g = 1.24"
 
 
-def test_the_stand_ins_checkbox_is_offered_only_where_it_adds_columns():
+def test_the_stand_ins_checkbox_is_offered_only_where_it_adds_rows():
     from snn_edu.models import build_model
 
     model = build_model("lenet5", "neuron", "lite")
