@@ -6,5 +6,4 @@ from .layers import GatedConv2d, GatedLinear, cached_gates
 from .models import LeNet5, MLP, build_model
 from .switcher import Switcher, switcher_spec
 from .training import History, Trainer, TrainConfig, evaluate, phase_for_epoch
-
-__version__ = "0.1.0"
+from .version import __version__

@@ -185,11 +185,11 @@ def _values(runs: dict[str, list[dict]], variant: str, key: str) -> list[float]:
     return [m[key] for m in runs.get(variant, []) if m.get(key) is not None and m.get("test_accuracy") is not None]
 
 
-def _by_seed(runs: dict[str, list[dict]], variant: str) -> dict[int, dict]:
+def by_seed(runs: dict[str, list[dict]], variant: str) -> dict[int, dict]:
     return {m["config"]["seed"]: m for m in runs.get(variant, []) if m.get("test_accuracy") is not None}
 
 
-def _spread_word(a: list[float], b: list[float], more: str, less: str, same: str) -> str:
+def spread_word(a: list[float], b: list[float], more: str, less: str, same: str) -> str:
     """`more`, `less` or `same`: whether mean(a) exceeds mean(b) by more than the larger std."""
     diff = statistics.mean(a) - statistics.mean(b)
     spread = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in (a, b))
@@ -213,7 +213,7 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
                    f"{mean('connection', 'params_removed_pct'):.1f} % of the weights removed.")
     if al_acc is not None and mean("sl", "test_accuracy") is not None:
         sl, al = _values(runs, "sl", "params_removed_pct"), _values(runs, "al", "params_removed_pct")
-        word = _spread_word(sl, al, "SL prunes more than AL", "SL prunes less than AL",
+        word = spread_word(sl, al, "SL prunes more than AL", "SL prunes less than AL",
                             "the two prune alike within the seeds' spread")
         model = next(iter(runs.values()))[0]["config"]["model"]
         paper = {row[0]: row[3] for row in REPORTED[model]}
@@ -221,9 +221,9 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
                 if "SNN-SL (neuron)" in paper else "")
         out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} % with {mean_std(sl, '.1f')} % of the weights removed, "
                    f"against AL's {mean_std(al, '.1f')} %: {word}{said}.")
-    al_seeds = _by_seed(runs, "al")
+    al_seeds = by_seed(runs, "al")
     for variant in ("magnitude", "magnitude_ft"):
-        pruned = _by_seed(runs, variant)
+        pruned = by_seed(runs, variant)
         seeds = sorted(set(pruned) & set(al_seeds))
         if not seeds:
             continue
@@ -231,7 +231,7 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
         gaps = [pruned[s]["params_removed_pct"] - al_seeds[s]["params_removed_pct"] for s in seeds]
         removed = mean_std([pruned[s]["params_removed_pct"] for s in seeds], ".1f")
         if max(abs(g) for g in gaps) <= MATCHED_WITHIN:
-            word = _spread_word(acc, [al_seeds[s]["test_accuracy"] for s in seeds], "ahead of AL", "behind AL",
+            word = spread_word(acc, [al_seeds[s]["test_accuracy"] for s in seeds], "ahead of AL", "behind AL",
                                 "level with AL within the seeds' spread")
             diff = statistics.mean(acc) - statistics.mean(al_seeds[s]["test_accuracy"] for s in seeds)
             verdict = (f"{diff:+.2f} points against AL at matched weights removed (within {MATCHED_WITHIN:g} "

@@ -434,7 +434,7 @@ def ablation(args: argparse.Namespace, argv: list[str] | None) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from .report import report_markdown, save_frontier_figure
+    from .ablationdoc import report_markdown, save_frontier_figure
 
     if args.figure is not None:
         save_frontier_figure(args.results, args.figure)

@@ -75,7 +75,7 @@ def provenance() -> dict:
     snn_edu, the git commit (and whether the code differed from it) and the UTC date."""
     import torch
 
-    from . import __version__
+    from .version import __version__
 
     commit, dirty = git_commit()
     return {"threads": torch.get_num_threads(), "cpu": cpu_model(), "cpu_bf16_flags": cpu_bf16_flags(),

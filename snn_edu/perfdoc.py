@@ -16,7 +16,7 @@ import torch
 
 from .errors import DataError
 from .ablation import mean_std
-from .report import _minutes
+from .report import minutes
 from .runfolder import read_metrics
 from .runs import load_run, read_manifest
 from .stats import format_rho
@@ -218,7 +218,7 @@ def study_sessions_table(root: str | Path, studies=("cpu", "cpu-fashion5k")) -> 
     for study in studies:
         for s in read_manifest(Path(root) / study).get("sessions", []):
             lines.append(f"| `results/{study}` | `{s['command']}` | {s['started'][:10]} | "
-                         f"{s['workers']} x {s['threads_per_worker']} | {s['jobs_run']} | {_minutes(s['wall_seconds'])} ({s['wall_seconds']:,.0f} s) |")
+                         f"{s['workers']} x {s['threads_per_worker']} | {s['jobs_run']} | {minutes(s['wall_seconds'])} ({s['wall_seconds']:,.0f} s) |")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .ablation import _by_seed, _spread_word, load_histories, load_runs, mean_architecture, mean_std
+from .ablation import by_seed, spread_word, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES, curves_of, describe_ranges, tuning_text
 from .matched import verdict_ranges
 
@@ -51,13 +51,13 @@ def scope_sentences(results: str | Path, models, summary: list[dict]) -> list[st
     out = []
     for model in models:
         runs = load_runs(Path(results) / model, kinds=tuple(RUNS_COMPARED))
-        al, joint = _by_seed(runs, "al"), _by_seed(runs, "joint")
+        al, joint = by_seed(runs, "al"), by_seed(runs, "joint")
         if not al or not joint:
             out.append(f"{MODEL_NAMES.get(model, model)}: the joint switcher was not run.")
             continue
         removed = {k: [r["params_removed_pct"] for r in v.values()] for k, v in (("al", al), ("joint", joint))}
         accuracy = {k: [r["test_accuracy"] for r in v.values()] for k, v in (("al", al), ("joint", joint))}
-        how_much = _spread_word(removed["joint"], removed["al"], "more, beyond the seeds' spread",
+        how_much = spread_word(removed["joint"], removed["al"], "more, beyond the seeds' spread",
                                 "less, beyond the seeds' spread", "no differently beyond the seeds' spread")
         overlap = kept_overlap(results, model)
         which = ", ".join(f"{layer} {statistics.mean(v):.2f}" for layer, v in overlap.items())

@@ -8,7 +8,7 @@ import shlex
 import statistics
 from pathlib import Path
 
-from .ablation import _by_seed, _spread_word, load_histories, load_runs, mean_architecture, mean_std
+from .ablation import by_seed, spread_word, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES
 from .report import recipe_text
 
@@ -22,7 +22,7 @@ def task_rows(results: dict[str, Path], models) -> list[dict]:
     for model in models:
         for task, folder in results.items():
             runs = load_runs(Path(folder) / model, kinds=("al", "dense"))
-            al, dense = _by_seed(runs, "al"), _by_seed(runs, "dense")
+            al, dense = by_seed(runs, "al"), by_seed(runs, "dense")
             if not al:
                 continue
             seeds = sorted(al)
@@ -57,7 +57,7 @@ def task_sentences(rows: list[dict], easier: str, harder: str) -> list[str]:
         e, h = by_task[easier]["removed"], by_task[harder]["removed"]
         diff = statistics.mean(h) - statistics.mean(e)
         spread = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in (e, h))
-        verdict = _spread_word(h, e, "pruned more on the harder task, by more than the seeds' spread, against the "
+        verdict = spread_word(h, e, "pruned more on the harder task, by more than the seeds' spread, against the "
                                "papers' claim", "pruned less on the harder task, by more than the seeds' spread",
                                "no difference beyond the seeds' spread: the claim is not shown here")
         out.append(f"{MODEL_NAMES.get(model, model)}: the switcher removed {mean_std(h)} % of the weights on "

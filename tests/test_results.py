@@ -10,7 +10,7 @@ import torch
 from snn_edu import frontier
 from snn_edu.ablation import PEERS
 from snn_edu.analysis import pruned_architecture
-from snn_edu.report import report_markdown
+from snn_edu.ablationdoc import report_markdown
 from snn_edu.runs import load_run, read_manifest
 from snn_edu.study import POINTS, Job, finished_jobs
 from snn_edu.training import evaluate
