@@ -2,8 +2,8 @@
 lowest-ranked share of every layer, and measure test accuracy before and after a short
 fine-tuning of the remaining weights (masks fixed).
 
-Criteria: `switcher` (the evaluation-mode gate), `magnitude` (L1 norm of the unit's weights),
-`random` (seeded) and `conductance` (captum, on training digits). Sources: the `switcher` model
+Criteria (`criteria.CRITERIA`): `switcher` (the evaluation-mode gate), `magnitude` (L1 norm of the
+unit's weights), `random` (seeded) and `conductance` (captum, on training digits). Sources: the `switcher` model
 with its gates folded into the weights (as `compact()` does; units the switcher already pruned
 stay pruned) and the `dense` model trained without switchers.
 """
@@ -20,21 +20,18 @@ import torch
 from tqdm.auto import tqdm
 
 from .analysis import alive_unit_masks, params_removed_pct
-from .attribution import kernel_l1, unit_conductance
+from .criteria import CRITERIA, RankingInputs, criterion as registered
 from .data import subset
-from .errors import ConfigError, DivergenceError
+from .errors import DivergenceError
 from .matched import compare_at, read_at, seed_curves, span, verdict_ranges, why_unread
 from .models import GatedNet
 from .training import TrainConfig, Trainer
 
-CRITERIA = ("switcher", "magnitude", "random", "conductance")
 SOURCES = ("switcher", "dense")
-CURVES = tuple((c, s) for s in SOURCES for c in CRITERIA if (c, s) != ("switcher", "dense"))
+CURVES = tuple((name, s) for s in SOURCES for name, c in CRITERIA.items() if s in c.sources)  # (criterion, source)
 NATURAL = "natural"  # the switcher model as trained: units with gate exactly 0 removed
 COLUMNS = ("model", "criterion", "source", "target_removed_pct", "finetune_epochs", "seed", "test_accuracy",
            "params_removed_pct")
-LABELS = {"switcher": "switcher gate", "magnitude": "L1 norm", "random": "random", "conductance": "conductance",
-          "direct": "direct gate", "joint": "joint switcher gate"}
 
 
 @dataclass(frozen=True)
@@ -105,23 +102,10 @@ def folded_copy(model: GatedNet, gates: dict[str, torch.Tensor]) -> tuple[GatedN
     return folded, alive
 
 
-def unit_scores(criterion: str, model: GatedNet, sample, settings: FrontierSettings, seed: int,
+def unit_scores(name: str, model: GatedNet, sample, settings: FrontierSettings, seed: int,
                 gates: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-    """One score per unit of every gated layer (higher = more important)."""
-    layers = model.gated_layers()
-    if criterion == "switcher":
-        if gates is None:
-            raise ConfigError("the switcher criterion needs the switcher model's gates")
-        return {name: gates[name].float().cpu() for name in layers}
-    if criterion == "magnitude":
-        return {name: kernel_l1(layer) for name, layer in layers.items()}
-    if criterion == "random":
-        return {name: torch.rand(layer.weight.shape[0], generator=torch.Generator().manual_seed(seed * 1000 + i))
-                for i, (name, layer) in enumerate(layers.items())}
-    if criterion == "conductance":
-        x, y = sample.tensors
-        return {name: unit_conductance(model, name, x, y, settings.attribution_steps) for name in layers}
-    raise ConfigError(f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
+    """One score per unit of every gated layer by the registered criterion `name` (higher = more important)."""
+    return registered(name).scores(model, RankingInputs(sample, seed, gates, settings.attribution_steps))
 
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -165,13 +149,13 @@ def frontier_rows(switcher_model: GatedNet, dense_model: GatedNet, switcher_metr
              "params_removed_pct": switcher_metrics["params_removed_pct"]}]
     work = [(c, s, t) for c, s in CURVES for t in settings.targets]
     bar = tqdm(total=len(work), desc=f"{config.model} frontier seed {config.seed}", leave=False, disable=not progress)
-    for criterion, source in CURVES:
+    for name, source in CURVES:
         model, source_alive = sources[source]
-        scores = unit_scores(criterion, model, sample, settings, config.seed, gates)
+        scores = unit_scores(name, model, sample, settings, config.seed, gates)
         for target in settings.targets:
             masks = ranked_masks(model, scores, {n: n_keep(len(s), target) for n, s in scores.items()}, source_alive)
             for epochs, accuracy, removed in measure(model, masks, config, train, test, settings.finetune_epochs):
-                rows.append({**base, "criterion": criterion, "source": source, "target_removed_pct": target,
+                rows.append({**base, "criterion": name, "source": source, "target_removed_pct": target,
                              "finetune_epochs": epochs, "test_accuracy": accuracy, "params_removed_pct": removed})
             bar.update()
     bar.close()
@@ -236,7 +220,7 @@ def curve_label(criterion: str, source: str) -> str:
     if criterion == NATURAL:
         return f"{source} model as trained (gates = 0 removed)"
     model = {"switcher": "switcher model, gates folded", "dense": "dense model"}.get(source, f"{source} model")
-    return f"{LABELS[criterion]} ({model})"
+    return f"{CRITERIA[criterion].label} ({model})"
 
 
 # -- findings -------------------------------------------------------------------------------------

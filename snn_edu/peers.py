@@ -13,6 +13,7 @@ from pathlib import Path
 from .ablation import PEERS, collapsed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, n_keep, point,
                        ranked_masks)
+from .criteria import CRITERIA
 from .matched import REACH, Match, read_at, seed_curves, versus, why_unread
 from .gates import BC_THRESHOLD
 from .models import GatedNet
@@ -60,7 +61,7 @@ def l0_lambda(source: str) -> float:
 
 
 # -- measuring -----------------------------------------------------------------------------------
-OWN_RANKING = ("direct", "joint")  # runs whose own gate also ranks units into a frontier curve
+OWN_RANKING = tuple(c.peer_run for c in CRITERIA.values() if c.peer_run)  # runs whose own gate also ranks their units
 
 
 def peer_rows(models: dict[str, GatedNet], config: TrainConfig, train, test, settings: FrontierSettings) -> list[dict]:

@@ -7,6 +7,7 @@ import torch
 from snn_edu import frontier
 from snn_edu.analysis import params_removed_pct
 from snn_edu.attribution import unit_conductance
+from snn_edu.errors import ConfigError
 from snn_edu.models import build_model
 from snn_edu.training import Trainer, TrainConfig
 
@@ -123,3 +124,18 @@ def test_params_removed_counts_the_masks(trained_pair):
     kept = 392 * 150 + 150 * 50 + 50 * 10
     assert params_removed_pct(dense.model, {n: m.float() for n, m in masks.items()}) == pytest.approx(
         100 * (1 - kept / (784 * 300 + 300 * 100 + 100 * 10)))
+
+
+def test_every_registered_criterion_scores_each_unit_and_names_its_curves(trained_pair, tiny):
+    from snn_edu.criteria import CRITERIA, RankingInputs
+    from snn_edu.data import subset
+
+    al, _, _ = trained_pair
+    inputs = RankingInputs(subset(tiny[0], 8, 0), seed=0, gates=al.model.gates("eval"), steps=4)
+    for name, criterion in CRITERIA.items():
+        scores = criterion.scores(al.model, inputs)
+        assert {n: len(s) for n, s in scores.items()} == {n: l.weight.shape[0] for n, l in al.model.gated_layers().items()}, name
+    assert [c for c, _ in frontier.CURVES] == [n for s in frontier.SOURCES for n, c in CRITERIA.items() if s in c.sources]
+    assert frontier.curve_label("magnitude", "dense") == f"{CRITERIA['magnitude'].label} (dense model)"
+    with pytest.raises(ConfigError, match="unknown criterion 'taylor'"):
+        frontier.unit_scores("taylor", al.model, None, frontier.SETTINGS["smoke"], 0)
