@@ -12,7 +12,7 @@ from pathlib import Path
 from .ablation import RUNS, VARIANTS
 from .book import LEVELS as BOOK_LEVELS
 from .data import DATASETS, download_dataset
-from .gates import GATES
+from .gates import GATE_KINDS, GATES
 from .errors import ConfigError, SnnEduError
 from .models import MODELS
 from .nets import NETWORKS
@@ -277,20 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The preset (or the defaults), overridden by every flag given."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    if given.get("gate") in ("l0", "bc"):
-        given.setdefault("schedule", "joint")
+    kind = GATE_KINDS.get(given.get("gate") or "switcher")
+    if kind is not None and kind.schedule:  # e.g. L0 and BC-GNJ train jointly with the TNN
+        given.setdefault("schedule", kind.schedule)
     model = given.pop("model", TrainConfig.model)
     base = preset(model, args.preset) if args.preset else TrainConfig(model=model)
     return replace(base, **given)
 
 
 def _gate_name(c: dict) -> str:
-    gate = c.get("gate", "switcher")
-    if gate == "switcher":
-        return f"switcher {c['switcher']}"
-    if gate == "bc":
-        return "BC-GNJ gates"
-    return "direct gates" if gate == "direct" else f"L0 gates (lambda {', '.join(map(str, c['l0_lambda']))} / N)"
+    return GATE_KINDS[c.get("gate", "switcher")].recipe_words(c)
 
 
 def summary(m: dict) -> str:

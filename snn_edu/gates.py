@@ -32,12 +32,13 @@ evaluation and counting use the deterministic gate z_mu (0 where pruned).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-GATES = ("switcher", "direct", "l0", "bc")
 LIMIT_LOW, LIMIT_HIGH = -0.1, 1.1   # the hard concrete's stretch
 TEMPERATURE = 2 / 3
 EPSILON = 1e-6
@@ -172,3 +173,44 @@ class GroupNJGate(Gate):
     def after_step(self) -> None:
         if self.clip_var is not None:
             self.weight_logvar.clamp_(max=math.log(self.clip_var))
+
+
+# -- the registry of gate kinds ------------------------------------------------------------------
+@dataclass(frozen=True)
+class GateKind:
+    """One kind of gate (`--gate`): its names, what it needs and how a layer builds it.
+
+    `build(units, group_size, droprate_init, weight_shape, clip_var)` makes the gate of one
+    layer (None for the switcher, which the layer builds from its switcher spec); `schedule` is
+    the training schedule it defaults to (None: the config's); `describe` formats a recipe's
+    words from a config dict ({switcher}, {lambdas}).
+    """
+
+    name: str
+    label: str
+    build: Callable | None = None
+    has_switcher: bool = False
+    gates_connections: bool = True
+    schedule: str | None = None
+    describe: str = ""
+
+    def recipe_words(self, config: dict) -> str:
+        return self.describe.format(switcher=config.get("switcher"),
+                                    lambdas=", ".join(map(str, config.get("l0_lambda", ()))))
+
+    def reported_gate(self, gate_stats: str) -> str:
+        """How metrics.json's accuracy and counts read this kind's gate."""
+        return (f"eval mode (BatchNorm {gate_stats} statistics)" if self.has_switcher
+                else f"eval mode ({self.name} gates' deterministic value)")
+
+
+GATE_KINDS: dict[str, GateKind] = {k.name: k for k in (
+    GateKind("switcher", "switcher", has_switcher=True, describe="switcher {switcher}"),
+    GateKind("direct", "direct gate", build=lambda units, group, drop, shape, clip: DirectGate(units),
+             describe="direct gates"),
+    GateKind("l0", "L0", build=lambda units, group, drop, shape, clip: HardConcreteGate(units, group, drop),
+             schedule="joint", describe="L0 gates (lambda {lambdas} / N)"),
+    GateKind("bc", "BC-GNJ", build=lambda units, group, drop, shape, clip: GroupNJGate(units, shape, clip),
+             gates_connections=False, schedule="joint", describe="BC-GNJ gates"),
+)}
+GATES = tuple(GATE_KINDS)

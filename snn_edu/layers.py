@@ -10,7 +10,7 @@ from torch import nn
 
 from . import precision as numeric
 from .errors import ConfigError
-from .gates import GATES, DirectGate, Gate, GroupNJGate, HardConcreteGate
+from .gates import GATE_KINDS, Gate
 from .switcher import Switcher, SwitcherSpec, conv_bn_relu
 
 STRATEGIES = ("neuron", "connection")
@@ -194,20 +194,17 @@ def make_gate(kind: str, switcher, shape: tuple[int, int], head: str, group_size
     """The module that gates a layer: the switcher (`build_switcher(head, spec)`), a direct gate,
     an L0 gate or a BC-GNJ gate, one per unit (neuron strategy) or per connection (not BC); None
     without a switcher spec."""
-    if kind not in GATES:
-        raise ConfigError(f"unknown gate {kind!r}; choose one of {', '.join(GATES)}")
+    if kind not in GATE_KINDS:
+        raise ConfigError(f"unknown gate {kind!r}; choose one of {', '.join(GATE_KINDS)}")
     if switcher is None:
         return None
+    spec = GATE_KINDS[kind]
+    if spec.has_switcher:
+        return build_switcher(head, switcher)
+    if head != "rows" and not spec.gates_connections:
+        raise ConfigError(f"{spec.label} gates units (neuron strategy), not single connections")
     units = shape[:1] if head == "rows" else shape
-    if kind == "bc":
-        if head != "rows":
-            raise ConfigError("BC-GNJ gates units (neuron strategy), not single connections")
-        return GroupNJGate(units, weight_shape, clip_var)
-    if kind == "direct":
-        return DirectGate(units)
-    if kind == "l0":
-        return HardConcreteGate(units, group_size if head == "rows" else 1, droprate_init)
-    return build_switcher(head, switcher)
+    return spec.build(units, group_size if head == "rows" else 1, droprate_init, weight_shape, clip_var)
 
 
 class GatedLinear(GatedLayer):

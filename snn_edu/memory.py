@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from . import machine
 from .data import shape_and_classes
 from .errors import ConfigError
+from .gates import GATE_KINDS
 from .layers import GatedLayer
 from .models import MODELS, build_model
 from .nets import build_network
@@ -155,7 +156,7 @@ def check_shared(configs, device: str, workers: int) -> float:
     switcher runs of `configs` (TrainConfigs), in GB; refuses in one line when `workers` of them
     exceed the card's free memory (device_limit)."""
     sizes = {(c.model, c.switcher): estimate_step_mb(c.model, c.switcher, *shape_and_classes(c.data)) / 1024
-             for c in configs if c.gate == "switcher" and c.schedule != "dense"}
+             for c in configs if GATE_KINDS[c.gate].has_switcher and c.schedule != "dense"}
     if not sizes:
         return 0.0
     (model, switcher), need = max(sizes.items(), key=lambda kv: kv[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from . import analysis
+from .gates import GATE_KINDS
 
 COLLAPSE_MARGIN = 5.0  # points of test accuracy a run may end below its reference before it counts as collapsed
 
@@ -40,8 +41,7 @@ def run_metrics(model, history, config, device, precision: str, examples: dict |
         "phases": history.column("phase"),
         **analysis.gate_summary(model, last.get("gates_eval", {})),
         "pruned_architecture_train_mode": analysis.pruned_architecture(model, last.get("gates_train", {})),
-        "reported_gate": (f"eval mode (BatchNorm {config.gate_stats} statistics)" if config.gate == "switcher"
-                          else f"eval mode ({config.gate} gates' deterministic value)"),
+        "reported_gate": GATE_KINDS[config.gate].reported_gate(config.gate_stats),
         "epochs": len(history.epochs),
         "seconds_per_epoch": seconds,
         "mean_seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,

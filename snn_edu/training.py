@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from . import precision as numeric
 from .data import load_dataset, shape_and_classes, subset
 from .errors import CheckpointError, ConfigError, DivergenceError
-from .gates import GATES
+from .gates import GATE_KINDS, GATES
 from .compiled import compile_switchers
 from .layers import cached_gates
 from .metrics import epoch_line, run_metrics
@@ -97,7 +97,7 @@ class TrainConfig:
             raise ConfigError(f"unknown --lr-schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
         if self.switcher_scope not in SCOPES:
             raise ConfigError(f"unknown --switcher-scope {self.switcher_scope!r}; choose one of {', '.join(SCOPES)}")
-        if self.switcher_scope == "joint" and (self.gate != "switcher" or self.strategy != "neuron"
+        if self.switcher_scope == "joint" and (not GATE_KINDS[self.gate].has_switcher or self.strategy != "neuron"
                                                or self.switcher_input != "weights"):
             raise ConfigError("--switcher-scope joint needs --gate switcher, --strategy neuron and the weights as "
                               "the switcher's input")
@@ -260,7 +260,7 @@ class Trainer:
                  reference: bool = False):
         self.config = config
         self.device = resolve_device(config.device)
-        switchers = config.gate == "switcher" and config.schedule != "dense"
+        switchers = GATE_KINDS[config.gate].has_switcher and config.schedule != "dense"
         if model is None and config.model in NETWORKS:  # sized by the data in hand
             images, labels = train_set.tensors[0], torch.cat([train_set.tensors[1], test_set.tensors[1]])
             # the data set's classes, even when a subset lacks some (so that the run folder reloads)

@@ -239,3 +239,16 @@ def test_bc_training_output_centres_on_the_test_time_output(layer):
 def test_bc_gates_units_only():
     with pytest.raises(ConfigError, match="BC-GNJ gates units"):
         GatedConv2d(1, 20, 5, strategy="connection", switcher="lite", gate="bc")
+
+
+def test_every_registered_gate_kind_builds_trains_and_describes_itself():
+    from snn_edu.gates import GATE_KINDS, Gate
+
+    for name, kind in GATE_KINDS.items():
+        model = build_model("mlp", gate=name, switcher="lite")
+        gate = model.fc1.gate
+        assert isinstance(gate, Gate) and gate.reads_weights == kind.has_switcher, name
+        model.train()
+        model(torch.randn(2, 1, 28, 28)).sum().backward()
+        assert kind.recipe_words({"switcher": "lite", "l0_lambda": (0.1,)}), name
+        assert ("BatchNorm" in kind.reported_gate("running")) == kind.has_switcher
