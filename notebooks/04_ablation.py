@@ -67,7 +67,7 @@ import dataclasses
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from snn_edu import ablation, frontier, plots, report, scopes, study, widgets
+from snn_edu import ablation, frontier, plots, report, scopes, study, variants, widgets
 from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
 from snn_edu.prose import say
@@ -86,7 +86,7 @@ LIVE = TRAIN_LIVE or smoke_mode()  # SNN_EDU_SMOKE=1 always runs a tiny study, t
 if LIVE:
     level = LEVEL or ("smoke" if smoke_mode() else "cpu")
     RESULTS = study.live_study(level, ["al", "dense", "noise", "joint"] if level == "smoke"
-                               else [*ablation.VARIANTS, "joint"])
+                               else [*variants.VARIANTS, "joint"])
 else:
     RESULTS = results_dir("cpu")
 say(describe_results(RESULTS))

@@ -71,7 +71,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from snn_edu import frontier, peers, report, study, widgets
-from snn_edu.ablation import PEERS
+from snn_edu.variants import PEERS
 from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
 from snn_edu.prose import say

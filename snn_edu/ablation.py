@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,39 +21,9 @@ from .metrics import collapse_of
 from .paper import REPORTED
 from .runfolder import HISTORY, METRICS, read_file
 from .training import History, Trainer, TrainConfig, evaluate
+from .variants import VARIANTS
 
-# variant -> (TrainConfig overrides, one-line description)
-VARIANTS = {
-    "al": ({}, "SNN-AL: switcher and TNN alternate by epoch (the method)"),
-    "sl": ({"schedule": "separate"}, "SNN-SL: TNN alone first, then the switcher alone on the frozen TNN"),
-    "dense": ({"schedule": "dense"}, "dense baseline: no switcher"),
-    "shuffled": ({"switcher_input": "shuffled"}, "control: the switcher reads the weights shuffled"),
-    "noise": ({"switcher_input": "noise"}, "control: the switcher reads Gaussian noise of the weights' scale"),
-    "constant": ({"switcher_input": "constant"}, "control: the switcher reads a constant image"),
-    "connection": ({"strategy": "connection"}, "connection strategy: one gate per weight"),
-}
-# the switcher's peers (snn_edu.gates): runs a study makes when asked for them (--variants).
-# L0 trains with Adam as its authors do, at lr 0.01: their 1e-3 suits 200 epochs of 60,000 digits;
-# in the cpu level's 8 epochs of 4,000 it moved no gate to 0 (lambda 0.1 to 10, measured).
-# Measured at the cpu level (seed 0), params removed from lambda 0.0001 to 0.3: MLP 28 to 89 %
-# (lambda 0 removes nothing: the border pixels fall as soon as anything pulls), LeNet5 0 to 96 %
-# (its accuracy falls to 25 % at 0.3 and to chance at 1).
-L0_LAMBDAS = (0.0001, 0.001, 0.01, 0.03, 0.05, 0.1, 0.3)
-PEERS = {
-    "direct": ({"gate": "direct"}, "direct gates: one learned gate per unit, trained as the switcher is, no U-Net"),
-    **{f"l0-{lam:g}": ({"gate": "l0", "schedule": "joint", "l0_lambda": (lam,), "optimizer": "adam", "lr": 0.01,
-                        "warmup_epochs": 0},
-                       f"L0 hard-concrete gates, lambda {lam:g}/N, trained jointly with the TNN (Adam)")
-       for lam in L0_LAMBDAS},
-    # L0 and BC-GNJ start gated from the first epoch, as their authors' code does (no warm-up, no KL annealing).
-    # BC-GNJ, like L0, moved no unit past its threshold at Adam's lr 1e-3 in the cpu level's 8 epochs (measured)
-    "bc": ({"gate": "bc", "schedule": "joint", "optimizer": "adam", "lr": 0.01, "warmup_epochs": 0},
-           "BC-GNJ: Bayesian compression with group normal-Jeffreys priors, trained jointly with the TNN (Adam)"),
-}
-# how many switchers read the weights (snn_edu.joint): runs a study makes when asked (--variants joint)
-SCOPE_RUNS = {"joint": ({"switcher_scope": "joint"}, "joint switchers: one reads all FC layers, one all conv layers "
-                        "(the first paper's section 3.3), trained as SNN-AL")}
-RUNS = {**VARIANTS, **PEERS, **SCOPE_RUNS}  # every kind of training run a study knows
+# the variants themselves live in snn_edu.variants, beside the jobs that run them
 DERIVED = {
     "magnitude": "dense run pruned by L1 norm to the AL run's surviving units per layer, no fine-tuning",
     "magnitude_ft": "the same, then fine-tuned with the mask fixed",
@@ -64,9 +33,6 @@ PAPER_ROWS = {"al": "SNN (AL, neuron)", "sl": "SNN-SL (neuron)", "dense": "dense
               "connection": "SNN (connection, 2nd paper)"}
 
 
-def variant_config(base: TrainConfig, variant: str, seed: int) -> TrainConfig:
-    """The configuration of one ablation variant at one seed."""
-    return replace(base, seed=seed, **RUNS[variant][0])
 
 
 def magnitude_masks(model: GatedNet, alive_counts: list[int]) -> dict[str, torch.Tensor]:

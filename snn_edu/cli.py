@@ -9,7 +9,7 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
-from .ablation import RUNS, VARIANTS
+from .variants import RUNS, VARIANTS
 from .book import LEVELS as BOOK_LEVELS
 from .data import DATASETS, download_dataset
 from .gates import GATE_KINDS, GATES

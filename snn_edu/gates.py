@@ -193,6 +193,7 @@ class GateKind:
     gates_connections: bool = True
     schedule: str | None = None
     describe: str = ""
+    called: str = ""  # its name inside a sentence ("the direct gate")
 
     def recipe_words(self, config: dict) -> str:
         return self.describe.format(switcher=config.get("switcher"),
@@ -205,12 +206,12 @@ class GateKind:
 
 
 GATE_KINDS: dict[str, GateKind] = {k.name: k for k in (
-    GateKind("switcher", "switcher", has_switcher=True, describe="switcher {switcher}"),
+    GateKind("switcher", "switcher", has_switcher=True, describe="switcher {switcher}", called="the switcher"),
     GateKind("direct", "direct gate", build=lambda units, group, drop, shape, clip: DirectGate(units),
-             describe="direct gates"),
+             describe="direct gates", called="the direct gate"),
     GateKind("l0", "L0", build=lambda units, group, drop, shape, clip: HardConcreteGate(units, group, drop),
-             schedule="joint", describe="L0 gates (lambda {lambdas} / N)"),
+             schedule="joint", describe="L0 gates (lambda {lambdas} / N)", called="L0"),
     GateKind("bc", "BC-GNJ", build=lambda units, group, drop, shape, clip: GroupNJGate(units, shape, clip),
-             gates_connections=False, schedule="joint", describe="BC-GNJ gates"),
+             gates_connections=False, schedule="joint", describe="BC-GNJ gates", called="BC-GNJ"),
 )}
 GATES = tuple(GATE_KINDS)

@@ -10,31 +10,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .ablation import PEERS, collapsed, load_histories, load_runs, mean_architecture, mean_std
+from .ablation import collapsed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, n_keep, point,
                        ranked_masks)
 from .criteria import CRITERIA
 from .matched import REACH, Match, read_at, seed_curves, versus, why_unread
-from .gates import BC_THRESHOLD
+from .gates import BC_THRESHOLD, GATE_KINDS
 from .models import GatedNet
 from .paper import TABLE1
 from .training import History, TrainConfig
+from .variants import PEERS, REGISTRY, label
 
 METHODS = ("al", *PEERS)  # the switcher's run, then its peers', in table order
-L0_RUNS = tuple(p for p in PEERS if p.startswith("l0-"))
-METHOD_NAMES = {"al": "switcher (SNN-AL)", "direct": "direct gate (no U-Net)",
-                **{p: f"L0 hard concrete, lambda {p[3:]} (one lambda for all layers)" for p in L0_RUNS},
-                "bc": "BC-GNJ"}
+METHOD_NAMES = {m: REGISTRY[m].table_name for m in METHODS}
 
 
 def short_name(method: str) -> str:
     """A run kind as a reader knows it: 'switcher (SNN-AL)', 'L0, lambda 0.001', 'BC-GNJ'."""
-    if method in L0_RUNS:
-        return f"L0, lambda {method[3:]}"
-    return {"al": "switcher (SNN-AL)", "direct": "direct gate", "bc": "BC-GNJ"}.get(method, method)
+    return label(method)
 
 
-COMPARED = (("direct", "the direct gate"), ("l0", "L0"), ("bc", "BC-GNJ"))  # (method, name) in the sentences
+COMPARED = tuple((k.name, k.called) for k in GATE_KINDS.values() if not k.has_switcher)  # (method, name) in sentences
 
 
 # What differs from the peers' authors, said wherever their numbers are shown (report, notebook 05).
@@ -120,13 +116,13 @@ def table_markdown(model: str, runs: dict[str, list[dict]], data_note: str = "")
 def curve(summary: list[dict], model: str, method: str, finetune_epochs: int) -> list[dict]:
     """A method's summarised points sorted by params removed: 'switcher' and 'direct' ranked by
     their own gates, 'l0' the natural points of its lambdas, 'bc' its natural point."""
-    if method in ("l0", "bc"):
-        sources = L0_RUNS if method == "l0" else ("bc",)
-        pts = [s for s in summary if s["model"] == model and s["criterion"] == NATURAL
-               and s["source"] in sources and s["finetune_epochs"] == finetune_epochs]
-    else:
+    if method in CRITERIA:  # ranked by its own gate: a curve of targets
         pts = [s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
                == (model, method, method, finetune_epochs)]
+    else:  # each run of that gate kind (L0's lambdas, BC-GNJ) at its own point
+        sources = tuple(name for name, v in REGISTRY.items() if v.overrides.get("gate") == method)
+        pts = [s for s in summary if s["model"] == model and s["criterion"] == NATURAL
+               and s["source"] in sources and s["finetune_epochs"] == finetune_epochs]
     return sorted((p for p in pts if p["accuracy"] is not None), key=lambda p: p["removed"])
 
 
@@ -191,5 +187,5 @@ def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] =
 def plotted_curves(summary: list[dict], model: str, finetune_epochs: int) -> dict[str, list[dict]]:
     """{label: points} of the figure: switcher and direct ranked by their own gates, the L0 curve."""
     return {curve_label("switcher", "switcher"): curve(summary, model, "switcher", finetune_epochs),
-            "direct gate (direct model, its own ranking)": curve(summary, model, "direct", finetune_epochs),
-            "L0 hard concrete (one point per lambda)": curve(summary, model, "l0", finetune_epochs)}
+            f"{GATE_KINDS['direct'].label} (direct model, its own ranking)": curve(summary, model, "direct", finetune_epochs),
+            f"{GATE_KINDS['l0'].label} hard concrete (one point per lambda)": curve(summary, model, "l0", finetune_epochs)}

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import frontier, machine, peers
 from . import precision as numeric
-from .ablation import PEERS, RUNS, SCOPE_RUNS, VARIANTS, magnitude_metrics, variant_config
+from .ablation import magnitude_metrics
 from .errors import ConfigError, DataError, SnnEduError, first_line
 from .models import MODELS
 from .nets import NETWORKS
@@ -40,6 +40,7 @@ from .runs import MANIFEST, WEIGHTS, load_model, write_run_files
 from .memory import check_shared
 from .metrics import result_line
 from .training import TrainConfig, Trainer, load_data
+from .variants import PEERS, RUNS, SCOPE_RUNS, VARIANTS, variant_config
 
 ALL_MODELS = MODELS + NETWORKS  # the MNIST networks, then the papers' CIFAR ones
 

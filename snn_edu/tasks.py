@@ -11,6 +11,7 @@ from pathlib import Path
 from .ablation import by_seed, spread_word, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES
 from .report import recipe_text
+from .training import History
 
 MODELS = ("mlp", "lenet5", "vgg-cov2")
 
@@ -74,7 +75,7 @@ def task_folders(results: str | Path = "results") -> dict[str, Path]:
     return {task: Path(results) / folder for task, folder in TASKS.items()}
 
 
-def load_task_histories(folders: dict[str, Path], models=MODELS) -> dict[tuple[str, str, int], "History"]:
+def load_task_histories(folders: dict[str, Path], models=MODELS) -> dict[tuple[str, str, int], History]:
     """{(model, task, seed): History} of every switcher (AL) run in the studies (for the widgets)."""
     out = {}
     for model in models:

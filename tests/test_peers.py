@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from snn_edu import frontier, peers, widgets
-from snn_edu.ablation import L0_LAMBDAS, PEERS
+from snn_edu.variants import L0_LAMBDAS, PEERS
 from snn_edu.analysis import params_removed_pct
 from snn_edu.cli import main
 from snn_edu.frontier import FrontierSettings

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from snn_edu import frontier
-from snn_edu.ablation import PEERS
+from snn_edu.variants import PEERS
 from snn_edu.analysis import pruned_architecture
 from snn_edu.ablationdoc import report_markdown
 from snn_edu.runs import load_run, read_manifest
