@@ -53,6 +53,26 @@ class Gate(nn.Module):
     samples_output = False  # True: in training the layer asks `sample(batch)` for per-example unit
     #                         scales and `weight_variance()` for its weights' variances
     uses_lambda = False     # True: `penalty` is scaled by the layer's --l0-lambda
+    # A weight-reading conv gate also has `reducer(weight) -> image`: the layer's (out, in, k, k)
+    # kernels as the one image it reads (a submodule or a method, hence declared, not defined, here).
+    reducer: Callable[[torch.Tensor], torch.Tensor]
+
+    def forward(self, image: torch.Tensor | None = None) -> torch.Tensor:
+        """The gate: one value per unit (or per connection). `image` is what a gate that reads the
+        weights (`reads_weights`) reads; the others ignore it."""
+        raise NotImplementedError
+
+    def deterministic(self) -> torch.Tensor:
+        """The gate without noise, which evaluation and counting read (gates that read no weights)."""
+        return self.forward()
+
+    def sample(self, batch: int) -> torch.Tensor:
+        """Per-example unit scales, (batch, units), for a gate that draws the layer's output (`samples_output`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not draw the layer's output")
+
+    def weight_variance(self) -> torch.Tensor:
+        """The variance of each of the layer's weights (`samples_output` gates)."""
+        raise NotImplementedError(f"{type(self).__name__} does not draw the layer's output")
 
     def penalty(self, weight: torch.Tensor, lam: float) -> torch.Tensor | None:
         """What the gate adds to the summed loss of the training set (divided by N by the
@@ -95,14 +115,14 @@ class HardConcreteGate(Gate):
         """The test-time gate: clamp(sigmoid(log alpha) * (high - low) + low, 0, 1)."""
         return (torch.sigmoid(self.log_alpha) * (LIMIT_HIGH - LIMIT_LOW) + LIMIT_LOW).clamp(0, 1)
 
-    def sample(self) -> torch.Tensor:
+    def draw(self) -> torch.Tensor:
         """One draw of the stretched, clamped hard concrete (shared by the whole minibatch)."""
         u = torch.rand_like(self.log_alpha).clamp(EPSILON, 1 - EPSILON)
         s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + self.log_alpha) / TEMPERATURE)
         return (s * (LIMIT_HIGH - LIMIT_LOW) + LIMIT_LOW).clamp(0, 1)
 
     def forward(self, image: torch.Tensor | None = None) -> torch.Tensor:
-        return self.sample() if self.training else self.deterministic()
+        return self.draw() if self.training else self.deterministic()
 
     def nonzero_probability(self) -> torch.Tensor:
         """P(z != 0) per gate: sigmoid(log alpha - temperature * log(-low / high))."""
