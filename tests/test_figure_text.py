@@ -1,7 +1,7 @@
 """Every widget a notebook builds keeps its figure readable: at its defaults, and with each control
 moved to each end of its range (one control at a time), no two pieces of text overlap, no
 legend covers a plotted line and the figure fits one screen; printed lines fit the output area.
-The notebooks run here, in this process, on the shipped results; `widgets._panel` hands over each
+The notebooks run here, in this process, on the shipped results; `widgets.panel.build` hands over each
 panel's controls and drawing function. No browser needed."""
 import contextlib
 import inspect
@@ -23,7 +23,7 @@ from snn_edu import prose, widgets  # noqa: E402
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9]*.py"))
 PANEL_BUILDERS = [name for name, f in vars(widgets).items()
-                  if inspect.isfunction(f) and name != "_panel" and "_panel(" in inspect.getsource(f)]
+                  if inspect.isfunction(f) and "panel.build(" in inspect.getsource(f)]
 WITH_PANELS = [p for p in SOURCES
                if any(f"widgets.{name}(" in p.read_text() for name in PANEL_BUILDERS)]
 
@@ -100,8 +100,8 @@ def notebook_run(source: Path, monkeypatch) -> tuple[list, str]:
     """Run a notebook's code here (default mode, shipped results): the panels it builds, what it prints."""
     if source in RUNS:
         return RUNS[source]
-    panels, build = [], widgets._panel
-    monkeypatch.setattr(widgets, "_panel", lambda *a, **k: panels.append(build(*a, **k)) or panels[-1])
+    panels, build = [], widgets.panel.build
+    monkeypatch.setattr(widgets.panel, "build", lambda *a, **k: panels.append(build(*a, **k)) or panels[-1])
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
     monkeypatch.delenv("SNN_EDU_SMOKE", raising=False)
     monkeypatch.chdir(NOTEBOOKS)
