@@ -73,146 +73,181 @@ PRECISION_HELP = ("the switcher's precision: fp32 (default), bf16 (autocast), fp
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snn-edu", description="Switcher neural networks, for teaching.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_bench(sub)
+    _add_tasks(sub)
+    _add_gpu_sitting(sub)
+    _add_paper_scale(sub)
+    _add_recipes(sub)
+    _add_reproduce(sub)
+    _add_ablation(sub)
+    _add_report(sub)
+    _add_book(sub)
+    _add_perf_doc(sub)
+    _add_links(sub)
+    _add_memory(sub)
+    _add_data(sub)
+    return parser
 
-    train = sub.add_parser("train", help="train a TNN with (or without) switchers and write metrics",
-                           argument_default=argparse.SUPPRESS)
+
+def _add_train(sub) -> None:
+    cmd = sub.add_parser("train", help="train a TNN with (or without) switchers and write metrics",
+                         argument_default=argparse.SUPPRESS)
     d = TrainConfig()
-    train.add_argument("--preset", type=_level, default=None,
-                       help=f"start from a named configuration ({', '.join(LEVELS)}, optionally +FIX and +SIZE, "
-                       "e.g. release+clip+check); flags override it")
-    train.add_argument("--model", choices=MODELS + NETWORKS,
-                       help=f"default {d.model}; the CIFAR networks need colour images (--data cifar10, ...)")
-    train.add_argument("--gate-convs", action="store_true",
-                       help="vgg-cov2: gate its convs too, as the first paper says (default: FC layers, as the release)")
-    train.add_argument("--strategy", choices=STRATEGIES, help=f"default {d.strategy}")
-    train.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
-    train.add_argument("--switcher", choices=PRESETS, help=f"default {d.switcher}")
-    train.add_argument("--gate", choices=GATES, help="what gates the units: the switcher (default), a direct learned "
-                       "gate per unit (the switcher without its U-Net), L0 hard-concrete gates (trained jointly "
-                       "with the expected-L0 penalty) or BC-GNJ (Bayesian compression, trained jointly on "
-                       "cross-entropy + KL / N); l0 and bc imply --schedule joint")
-    train.add_argument("--l0-lambda", type=float, nargs="+", help="L0 penalty lambda, times 1/N (the L0 paper's "
-                       "0.1/N is 0.1, the default): one value, or one per gated layer")
-    train.add_argument("--data", type=_data_name, help=f"mnist, mnist5k, fashion-mnist, fashion5k, cifar10, cifar100, idx:PATH or imagefolder:PATH (default {d.data})")
-    train.add_argument("--epochs", type=int, help=f"default {d.epochs}")
-    train.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
-    train.add_argument("--lr", type=float, help=f"default {d.lr}")
-    train.add_argument("--momentum", type=float, help=f"default {d.momentum} (SGD only)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd (default, the release's) or adam (the L0 authors')")
-    train.add_argument("--milestones", type=int, nargs="*", help="MultiStepLR epochs (default 50 75 100)")
-    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="step (milestones, the default) or plateau "
-                       "(ReduceLROnPlateau per phase, the release's CIFAR recipe)")
-    train.add_argument("--patience", type=int, help="plateau: epochs without improvement before the rate "
-                       "drops (default 20)")
-    train.add_argument("--stop-lr", type=float, help="plateau: stop once every phase's rate is below this "
-                       "(the release: 0.005); --epochs is then a cap")
-    train.add_argument("--warmup-epochs", type=int, help="default: 4 for lenet5, 0 for mlp")
-    train.add_argument("--init", dest="init_std", type=_init, help="TNN init: 'default' (the release: "
-                       "N(0, 0.01) for the MLP), 'uniform' (PyTorch's), 'kaiming' (Kaiming normal, fan_out, on every "
-                       "gated weight as stored: the release's LeNet5), or a normal std such as 0.05")
-    train.add_argument("--conv-gates", choices=CONV_GATES, help="lenet5: one gate per filter (default) or per "
-                       "(filter, input channel) kernel slice (the release's conv2)")
-    train.add_argument("--switcher-bn-in-tnn", action="store_true", help="train the switchers' BatchNorm scale "
-                       "and shift in the TNN phase too (the release never freezes them)")
-    train.add_argument("--gate-stats", choices=GATE_STATS,
-                       help="BatchNorm statistics of the evaluation gate (default running, as the release)")
-    train.add_argument("--switcher-input", choices=SWITCHER_INPUTS,
-                       help="what the switcher reads: weights (the method) or a control (ablation)")
-    train.add_argument("--switcher-scope", choices=SCOPES, help="layer: one switcher per layer (default, the "
-                       "release); joint: one switcher reads all FC layers and one all conv layers (the first "
-                       "paper's section 3.3)")
-    train.add_argument("--clip-grad-norm", type=float, help="off by default (not in the paper)")
-    train.add_argument("--switcher-lr", type=float, help="the gates' learning rate (default: --lr, as the release)")
-    train.add_argument("--tnn-lr-gated", type=float, help="the TNN's rate once the gates turn on after a warm-up "
-                       "(default: --lr, as the release; no effect without a warm-up)")
-    train.add_argument("--gates-start-open", action="store_true", help="every switcher gate starts at 1 (its last "
-                       "BatchNorm: scale 0, shift 1); the release's start with about half closed")
-    train.add_argument("--train-size", type=int, help="subsample the training set")
-    train.add_argument("--test-size", type=int, help="subsample the test set")
-    train.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
-    train.add_argument("--seed", type=int, help=f"default {d.seed}")
-    train.add_argument("--device", help="auto (default), cpu or cuda")
-    train.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
-    train.add_argument("--compile", action="store_true", help="torch.compile the switchers (the first run on a "
-                       "machine spends about a minute compiling; later ones read ~/.cache/snn_edu/inductor)")
-    train.add_argument("--out", type=Path, required=True, help="folder for metrics.json, checkpoint, history")
-    train.add_argument("--resume", action="store_true", default=False,
-                       help="continue from the checkpoint in --out")
-    train.add_argument("--overwrite", action="store_true", default=False,
-                       help="replace the run that --out holds (without it, a folder holding a run is refused)")
-    train.add_argument("--no-progress", action="store_true", default=False, help="hide progress bars")
+    cmd.add_argument("--preset", type=_level, default=None,
+                     help=f"start from a named configuration ({', '.join(LEVELS)}, optionally +FIX and +SIZE, "
+                     "e.g. release+clip+check); flags override it")
+    cmd.add_argument("--model", choices=MODELS + NETWORKS,
+                     help=f"default {d.model}; the CIFAR networks need colour images (--data cifar10, ...)")
+    cmd.add_argument("--gate-convs", action="store_true",
+                     help="vgg-cov2: gate its convs too, as the first paper says (default: FC layers, as the release)")
+    cmd.add_argument("--strategy", choices=STRATEGIES, help=f"default {d.strategy}")
+    cmd.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
+    cmd.add_argument("--switcher", choices=PRESETS, help=f"default {d.switcher}")
+    cmd.add_argument("--gate", choices=GATES, help="what gates the units: the switcher (default), a direct learned "
+                     "gate per unit (the switcher without its U-Net), L0 hard-concrete gates (trained jointly "
+                     "with the expected-L0 penalty) or BC-GNJ (Bayesian compression, trained jointly on "
+                     "cross-entropy + KL / N); l0 and bc imply --schedule joint")
+    cmd.add_argument("--l0-lambda", type=float, nargs="+", help="L0 penalty lambda, times 1/N (the L0 paper's "
+                     "0.1/N is 0.1, the default): one value, or one per gated layer")
+    cmd.add_argument("--data", type=_data_name, help=f"mnist, mnist5k, fashion-mnist, fashion5k, cifar10, cifar100, idx:PATH or imagefolder:PATH (default {d.data})")
+    cmd.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    cmd.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    cmd.add_argument("--lr", type=float, help=f"default {d.lr}")
+    cmd.add_argument("--momentum", type=float, help=f"default {d.momentum} (SGD only)")
+    cmd.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd (default, the release's) or adam (the L0 authors')")
+    cmd.add_argument("--milestones", type=int, nargs="*", help="MultiStepLR epochs (default 50 75 100)")
+    cmd.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="step (milestones, the default) or plateau "
+                     "(ReduceLROnPlateau per phase, the release's CIFAR recipe)")
+    cmd.add_argument("--patience", type=int, help="plateau: epochs without improvement before the rate "
+                     "drops (default 20)")
+    cmd.add_argument("--stop-lr", type=float, help="plateau: stop once every phase's rate is below this "
+                     "(the release: 0.005); --epochs is then a cap")
+    cmd.add_argument("--warmup-epochs", type=int, help="default: 4 for lenet5, 0 for mlp")
+    cmd.add_argument("--init", dest="init_std", type=_init, help="TNN init: 'default' (the release: "
+                     "N(0, 0.01) for the MLP), 'uniform' (PyTorch's), 'kaiming' (Kaiming normal, fan_out, on every "
+                     "gated weight as stored: the release's LeNet5), or a normal std such as 0.05")
+    cmd.add_argument("--conv-gates", choices=CONV_GATES, help="lenet5: one gate per filter (default) or per "
+                     "(filter, input channel) kernel slice (the release's conv2)")
+    cmd.add_argument("--switcher-bn-in-tnn", action="store_true", help="train the switchers' BatchNorm scale "
+                     "and shift in the TNN phase too (the release never freezes them)")
+    cmd.add_argument("--gate-stats", choices=GATE_STATS,
+                     help="BatchNorm statistics of the evaluation gate (default running, as the release)")
+    cmd.add_argument("--switcher-input", choices=SWITCHER_INPUTS,
+                     help="what the switcher reads: weights (the method) or a control (ablation)")
+    cmd.add_argument("--switcher-scope", choices=SCOPES, help="layer: one switcher per layer (default, the "
+                     "release); joint: one switcher reads all FC layers and one all conv layers (the first "
+                     "paper's section 3.3)")
+    cmd.add_argument("--clip-grad-norm", type=float, help="off by default (not in the paper)")
+    cmd.add_argument("--switcher-lr", type=float, help="the gates' learning rate (default: --lr, as the release)")
+    cmd.add_argument("--tnn-lr-gated", type=float, help="the TNN's rate once the gates turn on after a warm-up "
+                     "(default: --lr, as the release; no effect without a warm-up)")
+    cmd.add_argument("--gates-start-open", action="store_true", help="every switcher gate starts at 1 (its last "
+                     "BatchNorm: scale 0, shift 1); the release's start with about half closed")
+    cmd.add_argument("--train-size", type=int, help="subsample the training set")
+    cmd.add_argument("--test-size", type=int, help="subsample the test set")
+    cmd.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
+    cmd.add_argument("--seed", type=int, help=f"default {d.seed}")
+    cmd.add_argument("--device", help="auto (default), cpu or cuda")
+    cmd.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
+    cmd.add_argument("--compile", action="store_true", help="torch.compile the switchers (the first run on a "
+                     "machine spends about a minute compiling; later ones read ~/.cache/snn_edu/inductor)")
+    cmd.add_argument("--out", type=Path, required=True, help="folder for metrics.json, checkpoint, history")
+    cmd.add_argument("--resume", action="store_true", default=False,
+                     help="continue from the checkpoint in --out")
+    cmd.add_argument("--overwrite", action="store_true", default=False,
+                     help="replace the run that --out holds (without it, a folder holding a run is refused)")
+    cmd.add_argument("--no-progress", action="store_true", default=False, help="hide progress bars")
+    cmd.set_defaults(handler=train)
 
-    bench = sub.add_parser("bench", help="time the dense TNN and both switchers against the reference mode")
-    bench.add_argument("--model", choices=MODELS, default="mlp")
-    bench.add_argument("--steps", type=_count, default=8, help="timed steps per phase")
-    bench.add_argument("--train-size", type=_count, default=1024, help="digits in the timed epoch (65-4,000)")
-    bench.add_argument("--device", default="auto")
-    bench.add_argument("--precisions", nargs="+", choices=("fp32", "bf16", "fp16"), default=["fp32", "bf16"],
-                       help="precisions of our switchers, each timed beside the fp32 reference (default fp32 bf16)")
-    bench.add_argument("--switchers", nargs="+", choices=("lite", "paper"), default=["lite", "paper"],
-                       help="switchers to time beside the dense TNN (default lite paper)")
-    bench.add_argument("--compile", action="store_true",
-                       help="also time ours with torch.compile'd switchers (compile time reported separately)")
-    bench.add_argument("--joint", action="store_true",
-                       help="also time ours with one joint switcher per family (--switcher-scope joint)")
-    bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
-    bench.add_argument("--profile", action="store_true", help="also count each row's aten ops, CPU time and, on "
-                       "CUDA, kernel launches and GPU time per step (torch.profiler)")
-    bench.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
-                       help="print the results as JSON (or write them to PATH and print the table)")
 
-    tasks = sub.add_parser("tasks", help="is a harder task pruned less? mnist5k against fashion5k, from results/")
-    tasks.add_argument("--results", type=Path, default=Path("results"))
-    tasks.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+def _add_bench(sub) -> None:
+    cmd = sub.add_parser("bench", help="time the dense TNN and both switchers against the reference mode")
+    cmd.add_argument("--model", choices=MODELS, default="mlp")
+    cmd.add_argument("--steps", type=_count, default=8, help="timed steps per phase")
+    cmd.add_argument("--train-size", type=_count, default=1024, help="digits in the timed epoch (65-4,000)")
+    cmd.add_argument("--device", default="auto")
+    cmd.add_argument("--precisions", nargs="+", choices=("fp32", "bf16", "fp16"), default=["fp32", "bf16"],
+                     help="precisions of our switchers, each timed beside the fp32 reference (default fp32 bf16)")
+    cmd.add_argument("--switchers", nargs="+", choices=("lite", "paper"), default=["lite", "paper"],
+                     help="switchers to time beside the dense TNN (default lite paper)")
+    cmd.add_argument("--compile", action="store_true",
+                     help="also time ours with torch.compile'd switchers (compile time reported separately)")
+    cmd.add_argument("--joint", action="store_true",
+                     help="also time ours with one joint switcher per family (--switcher-scope joint)")
+    cmd.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    cmd.add_argument("--profile", action="store_true", help="also count each row's aten ops, CPU time and, on "
+                     "CUDA, kernel launches and GPU time per step (torch.profiler)")
+    cmd.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                     help="print the results as JSON (or write them to PATH and print the table)")
+    cmd.set_defaults(handler=bench)
 
-    sit = sub.add_parser("gpu-sitting", help="one sitting of the paper-scale study on a lent GPU: bench once, then "
+
+def _add_tasks(sub) -> None:
+    cmd = sub.add_parser("tasks", help="is a harder task pruned less? mnist5k against fashion5k, from results/")
+    cmd.add_argument("--results", type=Path, default=Path("results"))
+    cmd.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+    cmd.set_defaults(handler=tasks_page)
+
+
+def _add_gpu_sitting(sub) -> None:
+    cmd = sub.add_parser("gpu-sitting", help="one sitting of the paper-scale study on a lent GPU: bench once, then "
                          "the resumable study until --budget is spent (snn_edu.sitting)")
-    sit.add_argument("--budget", type=_count, default=480, help="seconds this call may work (default 480)")
-    sit.add_argument("--jobs", type=_count, default=4, help="jobs sharing the device at once (default 4)")
-    sit.add_argument("--device", default="cuda")
-    sit.add_argument("--level", type=_level, default="paper", help="paper (default), or smoke to check the path")
-    sit.add_argument("--data", type=_data_name, default="fashion-mnist")
-    sit.add_argument("--seeds", type=_count, default=3)
-    sit.add_argument("--results", type=Path, default=Path("results"))
+    cmd.add_argument("--budget", type=_count, default=480, help="seconds this call may work (default 480)")
+    cmd.add_argument("--jobs", type=_count, default=4, help="jobs sharing the device at once (default 4)")
+    cmd.add_argument("--device", default="cuda")
+    cmd.add_argument("--level", type=_level, default="paper", help="paper (default), or smoke to check the path")
+    cmd.add_argument("--data", type=_data_name, default="fashion-mnist")
+    cmd.add_argument("--seeds", type=_count, default=3)
+    cmd.add_argument("--results", type=Path, default=Path("results"))
+    cmd.set_defaults(handler=gpu_sitting)
 
-    psc = sub.add_parser("paper-scale", help="how far the paper-scale study has got, from results/paper-fashion")
-    psc.add_argument("--results", type=Path, default=Path("results/paper-fashion"))
-    psc.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
 
-    rec = sub.add_parser("recipes", help="does the release's recipe train to the end? its runs beside each fix's, "
+def _add_paper_scale(sub) -> None:
+    cmd = sub.add_parser("paper-scale", help="how far the paper-scale study has got, from results/paper-fashion")
+    cmd.add_argument("--results", type=Path, default=Path("results/paper-fashion"))
+    cmd.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+    cmd.set_defaults(handler=paper_scale)
+
+
+def _add_recipes(sub) -> None:
+    cmd = sub.add_parser("recipes", help="does the release's recipe train to the end? its runs beside each fix's, "
                          "from results/recipes")
-    rec.add_argument("--results", type=Path, default=Path("results/recipes"))
-    rec.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+    cmd.add_argument("--results", type=Path, default=Path("results/recipes"))
+    cmd.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
+    cmd.set_defaults(handler=recipes_page)
 
-    rep = sub.add_parser("reproduce", help="the frontier study and the ablation variants, as independent jobs")
-    rep.add_argument("--level", type=_level, default="cpu", help="configuration of every run (default cpu; "
+
+def _add_reproduce(sub) -> None:
+    cmd = sub.add_parser("reproduce", help="the frontier study and the ablation variants, as independent jobs")
+    cmd.add_argument("--level", type=_level, default="cpu", help="configuration of every run (default cpu; "
                      "also release, and +FIX/+SIZE parts such as release+clip+check)")
-    rep.add_argument("--out", type=Path, default=None, help="results folder (default results/LEVEL)")
-    rep.add_argument("--jobs", type=_count, default=1, help="worker processes; the usable cores are split between them")
-    rep.add_argument("--threads", type=_count, default=None, help="threads per job (default: usable cores / --jobs)")
-    rep.add_argument("--models", nargs="+", choices=MODELS + NETWORKS, default=list(MODELS),
+    cmd.add_argument("--out", type=Path, default=None, help="results folder (default results/LEVEL)")
+    cmd.add_argument("--jobs", type=_count, default=1, help="worker processes; the usable cores are split between them")
+    cmd.add_argument("--threads", type=_count, default=None, help="threads per job (default: usable cores / --jobs)")
+    cmd.add_argument("--models", nargs="+", choices=MODELS + NETWORKS, default=list(MODELS),
                      help="default mlp lenet5; the papers' CIFAR networks too (vgg-cov2, vgg16, resnet18, resnet34, "
                      "mobilenet-v1: meant for a GPU at --level paper)")
-    rep.add_argument("--variants", nargs="+", choices=list(RUNS), default=None,
+    cmd.add_argument("--variants", nargs="+", choices=list(RUNS), default=None,
                      help="training runs (default: the ablation's); the frontier and magnitude jobs need al and dense; "
                      "the switcher's peers: direct, " + ", ".join(k for k in RUNS if k.startswith("l0")))
-    rep.add_argument("--seeds", type=_count, default=3, help="seeds 0..N-1 (default 3)")
-    rep.add_argument("--no-frontier", action="store_true", help="skip the frontier measurements")
-    rep.add_argument("--run", metavar="ID", help="run one job only, e.g. mlp/al/seed0 (what --print-commands lists)")
-    rep.add_argument("--print-commands", action="store_true",
+    cmd.add_argument("--seeds", type=_count, default=3, help="seeds 0..N-1 (default 3)")
+    cmd.add_argument("--no-frontier", action="store_true", help="skip the frontier measurements")
+    cmd.add_argument("--run", metavar="ID", help="run one job only, e.g. mlp/al/seed0 (what --print-commands lists)")
+    cmd.add_argument("--print-commands", action="store_true",
                      help="print one self-contained command per unfinished job, in dependency order, and exit")
-    rep.add_argument("--stage", choices=STAGES, default=None,
+    cmd.add_argument("--stage", choices=STAGES, default=None,
                      help="with --print-commands: only training jobs, or only the measurements that need them")
-    rep.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
-    rep.add_argument("--data", type=_data_name, default=None,
+    cmd.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
+    cmd.add_argument("--data", type=_data_name, default=None,
                      help="train every run on this data set instead of the level's (e.g. fashion5k; use its own --out)")
-    rep.add_argument("--device", default=None, help="every training job's device (default: the level's, auto); "
+    cmd.add_argument("--device", default=None, help="every training job's device (default: the level's, auto); "
                      "with cuda and --jobs N, N jobs share the card, each checked against its free memory first")
-    rep.add_argument("--time-budget", type=_count, default=None, metavar="SECONDS",
+    cmd.add_argument("--time-budget", type=_count, default=None, metavar="SECONDS",
                      help="stop cleanly after this long (as on SIGTERM: running jobs keep their last good epoch) and "
                      "exit 0; the same command goes on from there (a GPU lent for a few minutes at a time)")
-    rep.add_argument("--no-progress", action="store_true")
-    slurm = rep.add_argument_group("on a SLURM cluster (--slurm; see snn_edu/slurm.py)")
+    cmd.add_argument("--no-progress", action="store_true")
+    slurm = cmd.add_argument_group("on a SLURM cluster (--slurm; see snn_edu/slurm.py)")
     slurm.add_argument("--slurm", action="store_true", help="submit one job array per stage with sbatch and return; "
                        "the same command again collects frontier.csv and resubmits what did not finish")
     slurm.add_argument("--partition", default=None, help="sbatch --partition")
@@ -223,55 +258,76 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_argument("--sbatch-args", default="", help="more sbatch flags, quoted as one string")
     slurm.add_argument("--python", default=sys.executable,
                        help="the Python each task runs (default: this one; it must see the same snn_edu)")
+    cmd.set_defaults(handler=reproduce)
 
-    abl = sub.add_parser("ablation", help="the ablation variants of one model (reproduce without the frontier)")
-    abl.add_argument("--model", choices=MODELS, default="mlp")
-    abl.add_argument("--preset", type=_level, default="cpu")
-    abl.add_argument("--seeds", type=_count, default=3)
-    abl.add_argument("--variants", nargs="*", default=None, help="subset of: " + ", ".join(VARIANTS))
-    abl.add_argument("--jobs", type=_count, default=1, help="worker processes")
-    abl.add_argument("--out", type=Path, default=Path("runs/ablation"))
-    abl.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
-    abl.add_argument("--no-progress", action="store_true")
 
-    rpt = sub.add_parser("report", help="the measured-results page (docs/ablation.md) from a results folder")
-    rpt.add_argument("results", type=Path, help="a folder written by reproduce, e.g. results/cpu")
-    rpt.add_argument("--out", type=Path, default=None, help="write the markdown here (default: print it)")
-    rpt.add_argument("--figure", type=Path, default=None, help="also draw the frontier figure to this PNG")
+def _add_ablation(sub) -> None:
+    cmd = sub.add_parser("ablation", help="the ablation variants of one model (reproduce without the frontier)")
+    cmd.add_argument("--model", choices=MODELS, default="mlp")
+    cmd.add_argument("--preset", type=_level, default="cpu")
+    cmd.add_argument("--seeds", type=_count, default=3)
+    cmd.add_argument("--variants", nargs="*", default=None, help="subset of: " + ", ".join(VARIANTS))
+    cmd.add_argument("--jobs", type=_count, default=1, help="worker processes")
+    cmd.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    cmd.add_argument("--precision", choices=PRECISIONS, default="fp32", help=PRECISION_HELP)
+    cmd.add_argument("--no-progress", action="store_true")
+    cmd.set_defaults(handler=ablation)
 
-    book = sub.add_parser("book", help="execute the notebooks and write them as a static HTML site")
-    book.add_argument("--out", type=Path, default=Path("build/book"), help="the site's folder (default build/book)")
-    book.add_argument("--level", choices=BOOK_LEVELS, default="results",
-                      help="results: the notebooks' default, on the shipped runs; smoke: SNN_EDU_SMOKE=1")
-    book.add_argument("--timeout", type=_count, default=600, help="seconds one cell may take (default 600)")
-    book.add_argument("--notebooks", type=Path, default=None, help="the notebook sources (default: notebooks/)")
-    book.add_argument("--jobs", type=_count, default=1,
-                      help="notebooks run at a time, the cores split between them (default 1)")
-    book.add_argument("--record", type=Path, default=None,
-                      help="also add this build's notebook times to a timings file (results/notebook_times.json)")
 
-    perf = sub.add_parser("perf-doc", help="rewrite docs/performance.md's measured tables from results/bench "
-                          "and results/precision")
-    perf.add_argument("--check", action="store_true", help="only say whether a table is out of date")
+def _add_report(sub) -> None:
+    cmd = sub.add_parser("report", help="the measured-results page (docs/ablation.md) from a results folder")
+    cmd.add_argument("results", type=Path, help="a folder written by reproduce, e.g. results/cpu")
+    cmd.add_argument("--out", type=Path, default=None, help="write the markdown here (default: print it)")
+    cmd.add_argument("--figure", type=Path, default=None, help="also draw the frontier figure to this PNG")
+    cmd.set_defaults(handler=report)
 
-    links = sub.add_parser("links", help="rewrite the launch badges and Colab cells from snn_edu.links.REPOSITORY")
-    links.add_argument("--check", action="store_true", help="only say whether any file is out of date")
 
-    mem = sub.add_parser("memory", help="memory of one training step of the papers' CIFAR networks, estimated "
+def _add_book(sub) -> None:
+    cmd = sub.add_parser("book", help="execute the notebooks and write them as a static HTML site")
+    cmd.add_argument("--out", type=Path, default=Path("build/book"), help="the site's folder (default build/book)")
+    cmd.add_argument("--level", choices=BOOK_LEVELS, default="results",
+                     help="results: the notebooks' default, on the shipped runs; smoke: SNN_EDU_SMOKE=1")
+    cmd.add_argument("--timeout", type=_count, default=600, help="seconds one cell may take (default 600)")
+    cmd.add_argument("--notebooks", type=Path, default=None, help="the notebook sources (default: notebooks/)")
+    cmd.add_argument("--jobs", type=_count, default=1,
+                     help="notebooks run at a time, the cores split between them (default 1)")
+    cmd.add_argument("--record", type=Path, default=None,
+                     help="also add this build's notebook times to a timings file (results/notebook_times.json)")
+    cmd.set_defaults(handler=book)
+
+
+def _add_perf_doc(sub) -> None:
+    cmd = sub.add_parser("perf-doc", help="rewrite docs/performance.md's measured tables from results/bench "
+                         "and results/precision")
+    cmd.add_argument("--check", action="store_true", help="only say whether a table is out of date")
+    cmd.set_defaults(handler=perf_doc)
+
+
+def _add_links(sub) -> None:
+    cmd = sub.add_parser("links", help="rewrite the launch badges and Colab cells from snn_edu.links.REPOSITORY")
+    cmd.add_argument("--check", action="store_true", help="only say whether any file is out of date")
+    cmd.set_defaults(handler=links)
+
+
+def _add_memory(sub) -> None:
+    cmd = sub.add_parser("memory", help="memory of one training step of the papers' CIFAR networks, estimated "
                          "before any work and measured where the estimate allows")
-    mem.add_argument("--models", nargs="+", choices=NETWORKS, default=list(NETWORKS))
-    mem.add_argument("--switchers", nargs="+", choices=("lite", "paper"), default=["lite", "paper"])
-    mem.add_argument("--device", default="auto")
-    mem.add_argument("--measure-below", type=float, default=12.0, metavar="GB",
+    cmd.add_argument("--models", nargs="+", choices=NETWORKS, default=list(NETWORKS))
+    cmd.add_argument("--switchers", nargs="+", choices=("lite", "paper"), default=["lite", "paper"])
+    cmd.add_argument("--device", default="auto")
+    cmd.add_argument("--measure-below", type=float, default=12.0, metavar="GB",
                      help="measure only configurations estimated below this (default 12 GB)")
-    mem.add_argument("--json", type=Path, default=None, help="also write the rows, command and machine to this file")
+    cmd.add_argument("--json", type=Path, default=None, help="also write the rows, command and machine to this file")
+    cmd.set_defaults(handler=memory)
 
-    data = sub.add_parser("data", help="fetch data sets")
-    data_sub = data.add_subparsers(dest="action", required=True)
+
+def _add_data(sub) -> None:
+    cmd = sub.add_parser("data", help="fetch data sets")
+    data_sub = cmd.add_subparsers(dest="action", required=True)
     download = data_sub.add_parser("download", help="download a data set (needs internet)")
     download.add_argument("name", choices=("mnist", "fashion-mnist", "mnist5k", "fashion5k", "cifar10", "cifar100"))
     download.add_argument("--root", type=Path, default=None)
-    return parser
+    cmd.set_defaults(handler=data)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -376,7 +432,7 @@ def _page(text: str, out: Path | None) -> int:
     return 0
 
 
-def tasks_page(args: argparse.Namespace) -> int:
+def tasks_page(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from .tasks import tasks_page as page
 
     return _page(page(args.results), args.out)
@@ -393,7 +449,7 @@ def gpu_sitting(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 1 if study and (study["failed"] or study["skipped"]) else 0
 
 
-def recipes_page(args: argparse.Namespace) -> int:
+def recipes_page(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from .recipes import recipes_page as page
 
     return _page(page(args.results), args.out)
@@ -429,7 +485,7 @@ def ablation(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 1 if result["failed"] or result["skipped"] else 0
 
 
-def report(args: argparse.Namespace) -> int:
+def report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from .ablationdoc import report_markdown, save_frontier_figure
 
     if args.figure is not None:
@@ -462,7 +518,7 @@ def bench(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
-def book(args: argparse.Namespace) -> int:
+def book(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from .book import build_book, record_times
 
     if args.record is not None and args.jobs > 1:
@@ -490,67 +546,59 @@ def memory(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
-def perf_doc(args: argparse.Namespace) -> int:
+def _sync_page(what: str, stale: list[Path], rewrite, root: Path, check: bool) -> int:
+    """`--check`: name each stale file and fail; otherwise rewrite them and say what changed."""
+    if check:
+        for path in stale:
+            print(f"out of date: {path.relative_to(root)} (run python -m snn_edu {what})", file=sys.stderr)
+        return 1 if stale else 0
+    print(rewrite())
+    return 0
+
+
+def perf_doc(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from . import perfdoc
 
     root = Path(perfdoc.__file__).resolve().parents[1]
     page = root / "docs" / "performance.md"
-    current = perfdoc.sync(page, root / "results", check=args.check)
-    if args.check:
-        if not current:
-            print(f"out of date: {page.relative_to(root)} (run python -m snn_edu perf-doc)", file=sys.stderr)
-        return 0 if current else 1
-    print(f"{page.relative_to(root)} {'was already current' if current else 'rewritten'}")
-    return 0
+    stale = [page] if args.check and not perfdoc.sync(page, root / "results", check=True) else []
+
+    def rewrite() -> str:
+        current = perfdoc.sync(page, root / "results", check=False)
+        return f"{page.relative_to(root)} {'was already current' if current else 'rewritten'}"
+
+    return _sync_page("perf-doc", stale, rewrite, root, args.check)
 
 
-def links(args: argparse.Namespace) -> int:
+def links(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from . import links as repo_links
 
     root = Path(repo_links.__file__).resolve().parents[1]
-    if args.check:
-        stale = repo_links.stale_files(root)
-        for path in stale:
-            print(f"out of date: {path.relative_to(root)}", file=sys.stderr)
-        return 1 if stale else 0
-    changed = repo_links.sync(root)
-    print(f"{len(changed)} files rewritten for {repo_links.REPOSITORY}" + "".join(f"\n  {p.relative_to(root)}" for p in changed))
+
+    def rewrite() -> str:
+        changed = repo_links.sync(root)
+        return (f"{len(changed)} files rewritten for {repo_links.REPOSITORY}"
+                + "".join(f"\n  {p.relative_to(root)}" for p in changed))
+
+    return _sync_page("links", repo_links.stale_files(root) if args.check else [], rewrite, root, args.check)
+
+
+def paper_scale(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from .paperscale import paper_scale_page
+
+    return _page(paper_scale_page(args.results), args.out)
+
+
+def data(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    path = download_dataset(args.name, args.root)
+    print(f"{args.name} is ready under {path}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            return train(args, argv)
-        if args.command == "bench":
-            return bench(args, argv)
-        if args.command == "memory":
-            return memory(args, argv)
-        if args.command == "ablation":
-            return ablation(args, argv)
-        if args.command == "reproduce":
-            return reproduce(args, argv)
-        if args.command == "report":
-            return report(args)
-        if args.command == "book":
-            return book(args)
-        if args.command == "perf-doc":
-            return perf_doc(args)
-        if args.command == "links":
-            return links(args)
-        if args.command == "tasks":
-            return tasks_page(args)
-        if args.command == "recipes":
-            return recipes_page(args)
-        if args.command == "paper-scale":
-            from .paperscale import paper_scale_page
-            return _page(paper_scale_page(args.results), args.out)
-        if args.command == "gpu-sitting":
-            return gpu_sitting(args, argv)
-        path = download_dataset(args.name, args.root)
-        print(f"{args.name} is ready under {path}")
-        return 0
+        return args.handler(args, argv)
     except RunStopped as exc:  # SIGINT or SIGTERM between saves: the folder holds its last good epoch
         print(f"{exc}", file=sys.stderr)
         return exc.exit_code
