@@ -226,15 +226,16 @@ def curve_label(criterion: str, source: str) -> str:
 # -- findings -------------------------------------------------------------------------------------
 MODEL_NAMES = {"mlp": "MLP 784-300-100", "lenet5": "LeNet5-Caffe", "vgg-cov2": "VGG-cov2"}
 COMPARISONS = (  # (curve a, curve b, name of a, name of b, context)
-    (("switcher", "switcher"), ("magnitude", "switcher"), "the gate", "the L1 norm",
+    (("switcher", "switcher"), ("magnitude", "switcher"), "the gate", f"the {CRITERIA['magnitude'].label}",
      ", both ranking the switcher model's folded weights"),
     (("switcher", "switcher"), ("random", "switcher"), "the gate", "a random ranking",
      ", both on the switcher model"),
     (("switcher", "switcher"), ("magnitude", "dense"), "the switcher model pruned by its gate",
-     "the dense model pruned by L1 norm", ""),
+     f"the dense model pruned by {CRITERIA['magnitude'].label}", ""),
     (("switcher", "switcher"), ("random", "dense"), "the switcher model pruned by its gate",
      "the dense model pruned at random", ""),
-    (("conductance", "dense"), ("magnitude", "dense"), "conductance", "the L1 norm", ", both on the dense model"),
+    (("conductance", "dense"), ("magnitude", "dense"), CRITERIA["conductance"].label, f"the {CRITERIA['magnitude'].label}",
+     ", both on the dense model"),
 )
 
 

@@ -214,6 +214,7 @@ class GateKind:
     schedule: str | None = None
     describe: str = ""
     called: str = ""  # its name inside a sentence ("the direct gate")
+    model: str = ""   # the model it gates, as figures call it ("direct model")
 
     def recipe_words(self, config: dict) -> str:
         return self.describe.format(switcher=config.get("switcher"),
@@ -226,12 +227,13 @@ class GateKind:
 
 
 GATE_KINDS: dict[str, GateKind] = {k.name: k for k in (
-    GateKind("switcher", "switcher", has_switcher=True, describe="switcher {switcher}", called="the switcher"),
+    GateKind("switcher", "switcher", has_switcher=True, describe="switcher {switcher}", called="the switcher",
+             model="switcher model"),
     GateKind("direct", "direct gate", build=lambda units, group, drop, shape, clip: DirectGate(units),
-             describe="direct gates", called="the direct gate"),
+             describe="direct gates", called="the direct gate", model="direct model"),
     GateKind("l0", "L0", build=lambda units, group, drop, shape, clip: HardConcreteGate(units, group, drop),
-             schedule="joint", describe="L0 gates (lambda {lambdas} / N)", called="L0"),
+             schedule="joint", describe="L0 gates (lambda {lambdas} / N)", called="L0", model="L0 model"),
     GateKind("bc", "BC-GNJ", build=lambda units, group, drop, shape, clip: GroupNJGate(units, shape, clip),
-             gates_connections=False, schedule="joint", describe="BC-GNJ gates", called="BC-GNJ"),
+             gates_connections=False, schedule="joint", describe="BC-GNJ gates", called="BC-GNJ", model="BC-GNJ model"),
 )}
 GATES = tuple(GATE_KINDS)

@@ -12,6 +12,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .analysis import CATEGORIES, alive_units, category_codes, gate_categories
 from .attribution import format_rho
+from .criteria import CRITERIA
+from .gates import GATE_KINDS
 
 CATEGORY_COLOURS = {"pruned": "#2b2b2b", "weakened": "#5b8fd6", "strengthened": "#f08a24"}
 PHASE_COLOURS = {"tnn": "#dbe8f7", "snn": "#fde4cc", "warmup": "#e8e8e8", "dense": "#ffffff", "joint": "#e3f2e1"}
@@ -370,7 +372,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     from .peers import curve, l0_lambda, natural_point, plotted_curves
 
     curves = plotted_curves(summary, model, finetune_epochs)
-    curves["dense model, L1 norm (reference)"] = sorted(
+    curves[f"dense model, {CRITERIA['magnitude'].label} (reference)"] = sorted(
         (s for s in summary if (s["model"], s["criterion"], s["source"], s["finetune_epochs"])
          == (model, "magnitude", "dense", finetune_epochs) and s["accuracy"] is not None), key=lambda s: s["removed"])
     for (label, pts), style in zip(curves.items(), [PEER_STYLES[k] for k in ("switcher", "direct", "l0", "magnitude")]):
@@ -390,7 +392,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
         if nat and nat["accuracy"] is not None:
             ax.errorbar(nat["removed"], nat["accuracy"], xerr=nat["removed_std"] or 0, yerr=nat["accuracy_std"] or 0,
                         fmt="D", ms=8, color=PEER_STYLES[source][2], mec="black", ecolor="black", zorder=5,
-                        label=f"{'BC-GNJ' if source == 'bc' else source} model as trained (gates = 0 removed)")
+                        label=f"{GATE_KINDS[source].model} as trained (gates = 0 removed)")
     for i, (name, (removed, accuracy)) in enumerate((table1 or {}).items()):
         ax.plot(removed, accuracy, "*", ms=11, color=["#444444", "#888888", "#1b9e77", "#f08a24"][i % 4],
                 mec="black", label=f"paper: {name}", zorder=6)

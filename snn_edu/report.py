@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from . import ablation, peers
+from .criteria import CRITERIA
 from .frontier import CURVES, MODEL_NAMES, curve_label, format_pm, point
 from .training import TrainConfig
 
@@ -20,7 +21,7 @@ def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
                + " | ".join(format_pm(point(summary, model, criterion, source, t, epochs), "removed", "-")
                             for t in targets) + " |"
                for name, criterion, source in (("switcher model by its gate", "switcher", "switcher"),
-                                               ("dense model by L1 norm", "magnitude", "dense")))]
+                                               (f"dense model by {CRITERIA['magnitude'].label}", "magnitude", "dense")))]
     own = tuple((name, name) for name in peers.OWN_RANKING
                 if targets and point(summary, model, name, name, targets[0], epochs))
     for criterion, source in CURVES + own:

@@ -6,6 +6,7 @@ import torch
 
 from .. import plots
 from ..analysis import gate_category
+from ..criteria import CRITERIA
 from . import panel
 from .panel import FIGURE_HEIGHT
 
@@ -72,7 +73,8 @@ def fig3_figure(model, images: torch.Tensor, strengthened, pruned, layer: str = 
 def ranking_scatter_figure(table: dict):
     """Three rankings of one layer's kernels against each other (gate, conductance, L1)."""
     pairs = [("gate", "conductance"), ("gate", "l1"), ("l1", "conductance")]
-    names = {"gate": "switcher gate (eval)", "conductance": "mean |conductance|", "l1": "L1 of weights"}
+    names = {"gate": f"{CRITERIA['switcher'].label} (eval)", "conductance": f"mean |{CRITERIA['conductance'].label}|",
+             "l1": f"{CRITERIA['magnitude'].label} of weights"}
     from ..attribution import rho_of
 
     fig, axes = plots.new_figure(1, 3, width=12, height=3.6)
