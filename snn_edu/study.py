@@ -40,14 +40,12 @@ from .runs import MANIFEST, WEIGHTS, load_model, write_run_files
 from .memory import check_shared
 from .metrics import result_line
 from .training import TrainConfig, Trainer, load_data
-from .variants import PEERS, RUNS, SCOPE_RUNS, VARIANTS, variant_config
+from .variants import MEASURE_REGISTRY, MEASURES, RUNS, VARIANTS, variant_config
 
 ALL_MODELS = MODELS + NETWORKS  # the MNIST networks, then the papers' CIFAR ones
 
-MEASURES = ("magnitude", "frontier", "peers", "scopes")  # jobs that measure trained runs instead of training
-NEEDS = {"magnitude": ("al", "dense"), "frontier": ("al", "dense"), "peers": tuple(PEERS),
-         "scopes": tuple(SCOPE_RUNS)}
-POINTS = ("frontier", "peers", "scopes")  # measurements whose rows go into frontier.csv
+NEEDS = {name: m.needs for name, m in MEASURE_REGISTRY.items()}  # the runs each measurement reads
+POINTS = tuple(name for name, m in MEASURE_REGISTRY.items() if m.points)  # measurements whose rows go into frontier.csv
 STAGES = ("train", "measure")
 
 
@@ -156,7 +154,7 @@ def _train(job: Job, level: str, out: Path, progress: bool, precision: str, data
     return {None: metrics}, result_line(metrics)
 
 
-def _magnitude(job: Job, level: str, out: Path) -> tuple[dict, str]:
+def _magnitude(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, str]:
     al_metrics, _, _ = _trained(Job(job.model, "al", job.seed), out)
     _, dense_config, dense_folder = _trained(Job(job.model, "dense", job.seed), out)
     epochs = frontier.settings_for(level, job.model).finetune_epochs
@@ -175,7 +173,7 @@ def _frontier(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, st
     return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(al_config)}}, f"{len(rows)} points"
 
 
-def _peers(job: Job, level: str, out: Path) -> tuple[dict, str]:
+def _peers(job: Job, level: str, out: Path, progress: bool) -> tuple[dict, str]:
     """The peers' (or, for `scopes`, the joint switcher's) natural points and own-gate curves."""
     trained = {kind: _trained(Job(job.model, kind, job.seed), out) for kind in NEEDS[job.kind]}
     settings = frontier.settings_for(level, job.model)
@@ -184,6 +182,9 @@ def _peers(job: Job, level: str, out: Path) -> tuple[dict, str]:
     models = {kind: load_model(folder, c) for kind, (_, c, folder) in trained.items()}
     rows = peers.peer_rows(models, config, *load_data(config), settings)
     return {None: {"rows": rows, "settings": asdict(settings), "config": asdict(config)}}, f"{len(rows)} points"
+
+
+MEASURE_BODIES = {"magnitude": _magnitude, "frontier": _frontier, "peers": _peers, "scopes": _peers}
 
 
 def run_job(job_id: str, level: str, out: str | Path, threads: int | None = None, progress: bool = False,
@@ -208,12 +209,8 @@ def _run_locked(job: Job, level: str, out: Path, threads: int | None, progress: 
         start = time.perf_counter()
         if job.stage == "train":
             results, line = _train(job, level, out, progress, precision, data, device)
-        elif job.kind == "magnitude":
-            results, line = _magnitude(job, level, out)
-        elif job.kind in ("peers", "scopes"):
-            results, line = _peers(job, level, out)
         else:
-            results, line = _frontier(job, level, out, progress)
+            results, line = MEASURE_BODIES[job.kind](job, level, out, progress)
         provenance = _provenance(job, level, out, threads, precision, time.perf_counter() - start, data, device)
         for kind, metrics in results.items():  # in order: the last one marks the job finished
             write_metrics(job.folder(out, kind), {**metrics, "command": provenance["command"],

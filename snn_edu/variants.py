@@ -83,3 +83,24 @@ def label(name: str) -> str:
 def variant_config(base: TrainConfig, variant: str, seed: int) -> TrainConfig:
     """The configuration of one variant at one seed."""
     return replace(base, seed=seed, **REGISTRY[variant].overrides)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A job that measures a seed's trained runs instead of training one: the runs it `needs`, and
+    whether its rows are frontier points (`points`: they go into frontier.csv)."""
+
+    name: str
+    needs: tuple[str, ...]
+    points: bool
+    description: str
+
+
+MEASURE_REGISTRY: dict[str, Measure] = {m.name: m for m in (
+    Measure("magnitude", ("al", "dense"), False, "the dense run pruned by L1 norm to the AL run's "
+            "surviving units per layer, before and after fine-tuning"),
+    Measure("frontier", ("al", "dense"), True, "every criterion's curve on the switcher and dense models"),
+    Measure("peers", tuple(PEERS), True, "the peers' own points and own-gate curves"),
+    Measure("scopes", tuple(SCOPE_RUNS), True, "the joint switcher's own point and own-gate curve"),
+)}
+MEASURES = tuple(MEASURE_REGISTRY)

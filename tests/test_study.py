@@ -127,3 +127,10 @@ def test_a_study_on_another_data_set_records_it_in_every_command(tmp_path, capsy
     assert capsys.readouterr().out.strip().endswith("--run mlp/al/seed0 --data fashion5k")
     assert main(["reproduce", "--level", "smoke", "--data", "idx:/somewhere", "--print-commands"]) == 2
     assert "--data idx:/somewhere needs its own --out folder" in capsys.readouterr().err
+
+
+def test_every_registered_measurement_has_a_body_and_needs_registered_runs():
+    from snn_edu import study, variants
+
+    assert set(study.MEASURE_BODIES) == set(variants.MEASURES)
+    assert all(set(m.needs) <= set(variants.RUNS) for m in variants.MEASURE_REGISTRY.values())
