@@ -7,11 +7,14 @@ from .mask_panels import NO_IMAGE, mask_figure
 
 def peer_masks_figure(histories: dict, method: str, seed: int, layer: str, epoch: int):
     """One method's gates of one layer at an epoch (the last one if the run is shorter)."""
+    from ..gates import GATE_KINDS
     from ..peers import short_name
+    from ..variants import REGISTRY
 
     history = histories[(method, seed)]
     epoch = min(epoch, len(history.epochs) - 1)
-    no_image = NO_IMAGE if method == "al" else f"{short_name(method)} reads no weights: there is no switcher input"
+    reads = GATE_KINDS[REGISTRY[method].overrides.get("gate", "switcher")].has_switcher
+    no_image = NO_IMAGE if reads else f"{short_name(method)} reads no weights: there is no switcher input"
     fig = mask_figure(history, layer, epoch, no_image=no_image)
     fig.axes[0].set_title(f"{short_name(method)}, seed {seed}: {fig.axes[0].get_title()}", fontsize="small")
     return fig
