@@ -162,8 +162,19 @@ def spread_word(a: list[float], b: list[float], more: str, less: str, same: str)
     return more if diff > spread else less if diff < -spread else same
 
 
-def findings(runs: dict[str, list[dict]]) -> list[str]:
-    """Plain sentences comparing the variants, computed from the runs themselves."""
+def tuned_al(summary: list[dict] | None, model: str, epochs: int) -> dict[int, dict]:
+    """{seed: {'test_accuracy', 'params_removed_pct'}} of the AL model as trained and then fine-tuned
+    for `epochs` with its mask fixed, from the frontier's summary ({} when it was not measured)."""
+    from .frontier import point
+
+    found = point(summary or [], model, "switcher", "switcher", 0, epochs)
+    return {seed: {"test_accuracy": acc, "params_removed_pct": removed}
+            for seed, (removed, acc) in (found or {}).get("per_seed", {}).items()}
+
+
+def findings(runs: dict[str, list[dict]], summary: list[dict] | None = None) -> list[str]:
+    """Plain sentences comparing the variants, computed from the runs themselves; a fine-tuned
+    baseline is compared with AL fine-tuned alike (from the frontier's `summary`), never with AL as trained."""
     def mean(variant, key):
         values = _values(runs, variant, key)
         return statistics.mean(values) if values else None
@@ -187,24 +198,34 @@ def findings(runs: dict[str, list[dict]]) -> list[str]:
                 if "SNN-SL (neuron)" in paper else "")
         out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} % with {mean_std(sl, '.1f')} % of the weights removed, "
                    f"against AL's {mean_std(al, '.1f')} %: {word}{said}.")
-    al_seeds = by_seed(runs, "al")
     for variant in ("magnitude", "magnitude_ft"):
         pruned = by_seed(runs, variant)
+        if not pruned:
+            continue
+        tuning = next(iter(pruned.values())).get("epochs", 0) if variant == "magnitude_ft" else 0
+        model = next(iter(pruned.values()))["config"]["model"]
+        al_seeds = tuned_al(summary, model, tuning) if tuning else by_seed(runs, "al")
+        al_name = f"AL fine-tuned alike ({tuning} epochs)" if tuning else "AL"
         seeds = sorted(set(pruned) & set(al_seeds))
         if not seeds:
+            acc = [m["test_accuracy"] for m in pruned.values()]
+            removed = mean_std([m["params_removed_pct"] for m in pruned.values()], ".1f")
+            out.append(f"{_sentence(DERIVED[variant])}: {mean_std(acc)} % with {removed} % removed (not compared "
+                       f"with AL: {al_name} was not measured).")
             continue
         acc = [pruned[s]["test_accuracy"] for s in seeds]
         gaps = [pruned[s]["params_removed_pct"] - al_seeds[s]["params_removed_pct"] for s in seeds]
         removed = mean_std([pruned[s]["params_removed_pct"] for s in seeds], ".1f")
         if max(abs(g) for g in gaps) <= MATCHED_WITHIN:
-            word = spread_word(acc, [al_seeds[s]["test_accuracy"] for s in seeds], "ahead of AL", "behind AL",
-                                "level with AL within the seeds' spread")
-            diff = statistics.mean(acc) - statistics.mean(al_seeds[s]["test_accuracy"] for s in seeds)
-            verdict = (f"{diff:+.2f} points against AL at matched weights removed (within {MATCHED_WITHIN:g} "
-                       f"point in every seed): {word}")
+            word = spread_word(acc, [al_seeds[s]["test_accuracy"] for s in seeds], f"ahead of {al_name}",
+                               f"behind {al_name}", f"level with {al_name} within the seeds' spread")
+            al_acc_seeds = [al_seeds[s]["test_accuracy"] for s in seeds]
+            diff = statistics.mean(acc) - statistics.mean(al_acc_seeds)
+            verdict = (f"{diff:+.2f} points against {al_name}, {mean_std(al_acc_seeds)} %, at matched weights removed "
+                       f"(within {MATCHED_WITHIN:g} point in every seed): {word}")
         else:
             al_removed_text = mean_std([al_seeds[s]["params_removed_pct"] for s in seeds], ".1f")
-            verdict = f"not at AL's sparsity, {al_removed_text} %, so not compared with AL"
+            verdict = f"not at AL's sparsity, {al_removed_text} %, so not compared with {al_name}"
         out.append(f"{_sentence(DERIVED[variant])}: {mean_std(acc)} % with {removed} % removed ({verdict}).")
     chance = [f"{v} seed {m['config']['seed']} ({m['test_accuracy']:.2f} %)" for v in VARIANTS if v != "constant"
               for m in runs.get(v, []) if m.get("test_accuracy") is not None and m["test_accuracy"] < CHANCE_LEVEL]

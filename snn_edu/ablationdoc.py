@@ -53,7 +53,7 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
                 "Mean ± standard deviation over the seeds that finished; the paper's numbers beside them.", "",
                 ablation.summary_markdown(runs), "", "What it shows (computed from the runs by "
                 "`snn_edu.ablation.findings`):", ""]
-        out += [f"- {sentence}" for sentence in ablation.findings(runs)]
+        out += [f"- {sentence}" for sentence in ablation.findings(runs, summary)]
     if summary:
         settings = sorted({s["finetune_epochs"] for s in summary})
         out += ["", "## The accuracy-vs-sparsity frontier", "",

@@ -136,3 +136,17 @@ def test_lenet5_counts_follow_the_network():
             assert sum(int((p != 0).sum()) for p in compact(run.model).parameters()) == kept
             assert 100 * (1 - kept / total) == pytest.approx(metrics["params_removed_pct"])
     assert checked >= 30
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet5"])
+def test_a_fine_tuned_baseline_is_compared_with_the_switcher_fine_tuned_alike(model):
+    from snn_edu import ablation
+
+    summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+    runs = ablation.load_runs(RESULTS / model)
+    tuned = ablation.tuned_al(summary, model, runs["magnitude_ft"][0]["epochs"])
+    sentence = next(s for s in ablation.findings(runs, summary) if s.startswith("The same, then fine-tuned"))
+    al = [tuned[m["config"]["seed"]]["test_accuracy"] for m in runs["magnitude_ft"]]
+    assert "AL fine-tuned alike (2 epochs)" in sentence and f"{ablation.mean_std(al)} %" in sentence
+    untuned = ablation.mean_std([m["test_accuracy"] for m in runs["al"]])
+    assert f"against AL fine-tuned alike (2 epochs), {untuned} %" not in sentence
