@@ -183,7 +183,11 @@ widgets.frontier_explorer(summary)
 # measured: each seed's curve is read at a measured point, or on the straight line between two
 # neighbouring points that lie at most 15 points apart, never beyond its ends. Elsewhere the
 # sentence says "not measured". "Ahead" and "behind" mean that the two means differ by more
-# than the larger of their standard deviations over seeds; anything closer is called level.
+# than the larger of their standard deviations over seeds; anything closer is called level. A
+# straight line between two points can miss a cliff between them, so a verdict also needs the
+# accuracy a read spanned (how much the curve changes between those two points) to be smaller
+# than what decides it: the difference for ahead or behind, the spread for level. Otherwise the
+# sentence says "not measured closely enough".
 
 # %%
 for model in MODELS:

@@ -271,6 +271,7 @@ def value_at(summary: list[dict], model: str, criterion: str, source: str, epoch
 
 
 VERDICT_WORDS = {"ahead": "ahead", "behind": "behind", "level": "level (within the seeds' spread)",
+                 "unsettled": "not measured closely enough (a curve read across a drop larger than the margin)",
                  "not measured": "not measured within reach of each other"}
 
 

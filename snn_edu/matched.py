@@ -4,7 +4,8 @@ Each seed's curve is its test accuracy against params removed. A curve is read o
 was measured: at a measured point, or by linear interpolation between two neighbouring points
 at most `REACH` points of params removed apart; never beyond its ends. Two methods are compared
 only where every seed of both has a value, seed against seed, and one is called ahead or behind
-only when the means differ by more than the larger standard deviation over seeds.
+only when the means differ by more than the larger standard deviation over seeds, and by more than
+any accuracy drop a straight-line read spanned (otherwise the verdict is 'unsettled').
 """
 from __future__ import annotations
 
@@ -28,16 +29,25 @@ def seed_curves(points: list[dict]) -> Curves:
     return {seed: sorted(c) for seed, c in sorted(curves.items())}
 
 
+def read_with_drop(curve: list[tuple[float, float]], removed: float,
+                   reach: float = REACH) -> tuple[float, float] | None:
+    """(accuracy, drop) of the curve at `removed` %: a measured point there (drop 0), or the straight
+    line between its neighbours when they lie at most `reach` apart, with the accuracy the curve
+    changes by between them (how far a straight-line read may be off); None where it was not measured."""
+    exact = [a for x, a in curve if math.isclose(x, removed, abs_tol=1e-9)]
+    if exact:
+        return statistics.mean(exact), 0.0
+    for (x0, a0), (x1, a1) in zip(curve, curve[1:]):
+        if x0 < removed < x1:
+            return (a0 + (a1 - a0) * (removed - x0) / (x1 - x0), abs(a1 - a0)) if x1 - x0 <= reach else None
+    return None
+
+
 def read_at(curve: list[tuple[float, float]], removed: float, reach: float = REACH) -> float | None:
     """The curve's accuracy at `removed` %: a measured point there, or the straight line between
     its neighbours when they lie at most `reach` apart; None where it was not measured."""
-    exact = [a for x, a in curve if math.isclose(x, removed, abs_tol=1e-9)]
-    if exact:
-        return statistics.mean(exact)
-    for (x0, a0), (x1, a1) in zip(curve, curve[1:]):
-        if x0 < removed < x1:
-            return a0 + (a1 - a0) * (removed - x0) / (x1 - x0) if x1 - x0 <= reach else None
-    return None
+    found = read_with_drop(curve, removed, reach)
+    return None if found is None else found[0]
 
 
 def why_unread(curve: list[tuple[float, float]], removed: float, reach: float = REACH) -> str | None:
@@ -64,6 +74,7 @@ class Match:
     a_std: float
     b: float
     b_std: float
+    drop: float = 0.0  # the largest accuracy change across a segment either side was read on (0: measured points)
 
     @property
     def diff(self) -> float:
@@ -71,9 +82,15 @@ class Match:
 
     @property
     def verdict(self) -> str:
-        """'ahead', 'behind' or 'level' (the means differ by no more than the larger spread)."""
+        """'ahead', 'behind' or 'level' (the means differ by no more than the larger spread), or
+        'unsettled' where a curve was read by a straight line across a drop larger than what
+        decides the verdict (the margin for ahead or behind, the spread for level)."""
         spread = max(self.a_std, self.b_std)
-        return "ahead" if self.diff > spread else "behind" if self.diff < -spread else "level"
+        if abs(self.diff) > spread:
+            if self.drop >= abs(self.diff):
+                return "unsettled"
+            return "ahead" if self.diff > 0 else "behind"
+        return "level" if self.drop <= spread else "unsettled"
 
 
 def _std(values: list[float]) -> float:
@@ -83,23 +100,28 @@ def _std(values: list[float]) -> float:
 def versus(a: dict[int, tuple[float, float]], b: Curves, reach: float = REACH) -> Match | None:
     """Method a ({seed: (removed, accuracy)}) against curve b, each seed at its own removed %;
     None unless both have every seed and b was measured there in each."""
+    return _versus(a, b, reach)
+
+
+def _versus(a: dict[int, tuple[float, float]], b: Curves, reach: float, a_drop: float = 0.0) -> Match | None:
     if not a or set(a) != set(b):
         return None
-    b_values = [read_at(b[seed], removed, reach) for seed, (removed, _) in a.items()]
-    if any(v is None for v in b_values):
+    b_read = [read_with_drop(b[seed], removed, reach) for seed, (removed, _) in a.items()]
+    if any(v is None for v in b_read):
         return None
-    a_values = [acc for _, acc in a.values()]
+    a_values, b_values = [acc for _, acc in a.values()], [v for v, _ in b_read]
     return Match(statistics.mean(x for x, _ in a.values()), statistics.mean(a_values), _std(a_values),
-                 statistics.mean(b_values), _std(b_values))
+                 statistics.mean(b_values), _std(b_values), max([a_drop, *(d for _, d in b_read)]))
 
 
 def compare_at(a: Curves, b: Curves, removed: float, reach: float = REACH) -> Match | None:
     """Curves a and b at the same `removed` %, seed against seed; None where either was not
     measured there (a verdict is refused, not guessed)."""
-    values = {seed: read_at(curve, removed, reach) for seed, curve in a.items()}
-    if any(v is None for v in values.values()):
+    read = {seed: read_with_drop(curve, removed, reach) for seed, curve in a.items()}
+    if any(v is None for v in read.values()):
         return None
-    return versus({seed: (removed, v) for seed, v in values.items()}, b, reach)
+    return _versus({seed: (removed, v) for seed, (v, _) in read.items()}, b, reach,
+                   max((d for _, d in read.values()), default=0.0))
 
 
 def verdict_ranges(a: Curves, b: Curves, grid=GRID, reach: float = REACH) -> list[tuple[str, list[float]]]:

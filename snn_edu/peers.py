@@ -151,6 +151,10 @@ def _versus(ours: dict, pts: list[dict], name: str) -> str:
         return (f"was not measured against {name} at this sparsity (seed {seed}, at {removed:.1f} % removed: "
                 f"{name}'s curve {why_unread(curves[seed], removed)}; a curve is read only at its points or "
                 f"between two that lie at most {REACH:g} apart)")
+    if m.verdict == "unsettled":
+        return (f"was not measured closely enough against {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, "
+                f"read at each seed's own sparsity by a straight line across a drop of {m.drop:.2f} points between "
+                f"{name}'s measured points, more than decides the verdict)")
     word = {"ahead": "beats", "behind": "trails", "level": "ties with (within the seeds' spread)"}[m.verdict]
     return f"{word} {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, read at each seed's own sparsity)"
 

@@ -2,7 +2,7 @@
 import pytest
 
 from snn_edu import frontier
-from snn_edu.matched import REACH, compare_at, read_at, verdict_ranges
+from snn_edu.matched import Match, REACH, compare_at, read_at, verdict_ranges
 
 
 def test_a_curve_is_read_only_near_its_measured_points():
@@ -37,17 +37,32 @@ def test_a_frontier_verdict_is_refused_where_the_curves_were_not_measured_close_
 
 
 def test_verdicts_follow_the_curves_where_both_were_measured():
+    flat = [(0, 0.0, 95.0), (25, 10.0, 95.0), (50, 20.0, 95.0), (75, 30.0, 95.0)]
+    a = rows(flat, "switcher", "switcher")
+    b = rows([(0, 0.0, 93.0), (25, 10.0, 93.0), (50, 20.0, 92.8), (75, 30.0, 92.6)], "magnitude", "switcher")
+    summary = frontier.summarise(a + b)
+    curves = [frontier.curves_of(summary, "lenet5", c, s, 0) for c, s in (("switcher", "switcher"), ("magnitude", "switcher"))]
+    m = compare_at(*curves, 20.0)  # seed s's points sit 0.5 s further right: seeds 1 and 2 are read between points
+    assert m.verdict == "ahead" and m.diff == pytest.approx(2.19) and m.drop == pytest.approx(0.2)
+    assert compare_at(*curves, 0.0) is None  # seeds 1 and 2 were first measured at 0.5 and 1 %
+    ranges = verdict_ranges(*curves)
+    assert ranges[0] == ("not measured", [0]) and ranges[1] == ("ahead", [5, 10, 15, 20, 25, 30])
+    assert ranges[-1] == ("not measured", [35, 40] + list(range(45, 101, 5)))
+    level = rows([(t, r, acc - 0.1) for t, r, acc in flat], "random", "switcher")
+    summary = frontier.summarise(a + level)
+    assert compare_at(*[frontier.curves_of(summary, "lenet5", c, "switcher", 0) for c in ("switcher", "random")],
+                      15.0).verdict == "level"
+
+
+def test_a_straight_line_across_a_drop_larger_than_the_margin_decides_nothing():
     a = rows([(0, 0.0, 95.0), (25, 10.0, 95.0), (50, 20.0, 94.0), (75, 30.0, 90.0)], "switcher", "switcher")
     b = rows([(0, 0.0, 95.0), (25, 10.0, 94.0), (50, 20.0, 91.0), (75, 30.0, 80.0)], "magnitude", "switcher")
     summary = frontier.summarise(a + b)
     curves = [frontier.curves_of(summary, "lenet5", c, s, 0) for c, s in (("switcher", "switcher"), ("magnitude", "switcher"))]
-    m = compare_at(*curves, 20.0)
-    assert m.verdict == "ahead" and m.diff == pytest.approx(2.9)  # seed s: 3.0 - 0.1 s (its points sit 0.5 s further right)
-    assert compare_at(*curves, 1.0).verdict == "level"
-    assert compare_at(*curves, 0.0) is None  # seeds 1 and 2 were first measured at 0.5 and 1 %
-    ranges = verdict_ranges(*curves)
-    assert ranges[0] == ("not measured", [0]) and ranges[-1] == ("not measured", [35, 40] + list(range(45, 101, 5)))
-    assert ranges[1] == ("ahead", [5, 10, 15, 20, 25, 30])
+    m = compare_at(*curves, 20.0)  # 2.9 points apart, but b was read across a fall of 3 points between its points
+    assert m.diff == pytest.approx(2.9) and m.drop == pytest.approx(3.0) and m.verdict == "unsettled"
+    assert Match(50.0, 90.0, 0.5, 80.0, 0.5, drop=9.0).verdict == "ahead"  # a margin of 10 beats a drop of 9
+    assert Match(50.0, 90.0, 0.5, 89.8, 0.5, drop=0.6).verdict == "unsettled"  # level needs the drop within the spread
 
 
 def test_why_a_curve_cannot_be_read_says_which_rule_stops_it():

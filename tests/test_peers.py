@@ -74,12 +74,16 @@ def test_the_switcher_is_compared_only_where_a_peer_was_measured():
         return peers.findings(frontier.summarise(rows), "mlp")[-1]
 
     text = last_sentence(25.0, 88.0)
-    assert "the switcher (88.00 ± 0.10 %)" in text and "beats L0 (85.00 ± 0.10 %, +3.00 points" in text
+    # L0 is read at 25 % on the straight line from 90 to 80 %: 3 points ahead decides nothing across that fall
+    assert "the switcher (88.00 ± 0.10 %)" in text and \
+        "was not measured closely enough against L0 (85.00 ± 0.10 %, +3.00 points" in text and "a drop of 10.00" in text
+    assert "beats L0 (85.00 ± 0.10 %, +10.50 points" in last_sentence(25.0, 95.5)  # a margin wider than the fall
     # the direct curve's two points lie 40 points apart: nothing is read between them
     assert ("was not measured against the direct gate at this sparsity (seed 0, at 25.0 % removed: the direct gate's "
             "curve has its nearest points at 0.0 and 40.0 % removed, 40.0 apart, more than 15") in text
-    assert "ties with (within the seeds' spread) L0 (85.00 ± 0.10 %, -0.05 points" in last_sentence(25.0, 84.95)
-    assert "trails L0" in last_sentence(25.0, 84.0)
+    measured_there = ("natural", "l0-0.03", None, 25.0, 85.0)  # an L0 point at exactly the switcher's sparsity
+    assert "ties with (within the seeds' spread) L0 (85.00 ± 0.10 %, -0.05 points" in last_sentence(25.0, 84.95, measured_there)
+    assert "trails L0" in last_sentence(25.0, 84.0, measured_there)
     assert "was not measured against L0 at this sparsity" in last_sentence(10.0, 95.0)  # never extrapolated
     # BC-GNJ is one point per seed: compared only at exactly its sparsity
     bc = ("natural", "bc", None, 50.0, 86.0)
