@@ -106,6 +106,14 @@ def collapsed(metrics: dict) -> bool:
     return collapse_of(metrics["test_accuracy_per_epoch"], metrics["phases"]) is not None
 
 
+def zeroed_pct(metrics: dict) -> float | None:
+    """A run's weights zeroed (%): recorded, or, for a neuron-strategy run counted before the field
+    existed, its params removed (a neuron gate zeroes exactly what it removes); None otherwise."""
+    if "weights_zeroed_pct" in metrics:
+        return metrics["weights_zeroed_pct"]
+    return metrics["params_removed_pct"] if metrics["config"].get("strategy", "neuron") == "neuron" else None
+
+
 def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
     """Mean ± std over the seeds that finished (diverged ones are counted apart, collapsed ones
     are counted in and named), with the paper's numbers where it has them."""
@@ -122,6 +130,8 @@ def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
             "accuracy": mean_std([m["test_accuracy"] for m in finished]),
             "architecture": mean_architecture(finished),
             "params_removed": mean_std([m["params_removed_pct"] for m in finished]),
+            "weights_zeroed": mean_std([z for m in finished if (z := zeroed_pct(m)) is not None])
+            if all(zeroed_pct(m) is not None for m in finished) else "n/a",
             "seconds": mean_std([m.get("total_seconds", sum(m["seconds_per_epoch"])) for m in finished], ".0f"),
             "paper_accuracy": p[1], "paper_architecture": p[2], "paper_removed": p[3],
         })
@@ -130,12 +140,12 @@ def summary_rows(runs: dict[str, list[dict]]) -> list[dict]:
 
 def summary_markdown(runs: dict[str, list[dict]]) -> str:
     """The results table (mean ± std over seeds) as markdown."""
-    lines = ["| variant | seeds | test acc % | pruned arch (mean) | params removed % | train s | "
-             "paper acc % | paper arch | paper removed % |", "|---" * 9 + "|"]
+    lines = ["| variant | seeds | test acc % | pruned arch (mean) | params removed % | weights zeroed % | train s | "
+             "paper acc % | paper arch | paper removed % |", "|---" * 10 + "|"]
     for r in summary_rows(runs):
         div = "".join(f" ({r[k]} {k})" for k in ("diverged", "collapsed") if r.get(k))
         lines.append(f"| {r['variant']} | {r['seeds']}{div} | {r['accuracy']} | {r['architecture']} | "
-                     f"{r['params_removed']} | {r['seconds']} | {r['paper_accuracy']} | "
+                     f"{r['params_removed']} | {r['weights_zeroed']} | {r['seconds']} | {r['paper_accuracy']} | "
                      f"{r['paper_architecture']} | {r['paper_removed']} |")
     return "\n".join(lines)
 
@@ -186,8 +196,12 @@ def findings(runs: dict[str, list[dict]], summary: list[dict] | None = None) -> 
         out.append(f"SNN-AL reaches {al_acc:.2f} % against {al_acc - gap:.2f} % for the dense baseline "
                    f"({gap:+.2f} points) while removing {al_removed:.1f} % of the weights.")
     if mean("connection", "test_accuracy") is not None:
+        zeroed = [zeroed_pct(m) for m in runs["connection"] if m.get("test_accuracy") is not None]
+        zeroed_text = (f"{statistics.mean(zeroed):.1f} % of the weights zeroed (a gate of 0 on single weights "
+                       f"inside kept matrices)" if None not in zeroed else "the weights zeroed not counted")
         out.append(f"Connection strategy (one gate per weight): {mean('connection', 'test_accuracy'):.2f} % with "
-                   f"{mean('connection', 'params_removed_pct'):.1f} % of the weights removed.")
+                   f"{zeroed_text}, but only {mean('connection', 'params_removed_pct'):.1f} % removed: the rows and "
+                   "columns that compact() drops.")
     if al_acc is not None and mean("sl", "test_accuracy") is not None:
         sl, al = _values(runs, "sl", "params_removed_pct"), _values(runs, "al", "params_removed_pct")
         word = spread_word(sl, al, "SL prunes more than AL", "SL prunes less than AL",

@@ -151,9 +151,23 @@ def pruned_architecture(model: GatedNet, gates: dict[str, torch.Tensor] | None =
 
 
 def param_counts(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> tuple[int, int]:
-    """(kept, total) TNN weights: kept counts the open connections between surviving inputs and
-    outputs (`alive_masks`) times the weights each one carries (a conv kernel's area), which is
-    exactly the non-zero weights of `compact(model)`."""
+    """(kept, total) TNN weights, where kept is what `compact(model)` keeps: every weight between
+    surviving inputs and outputs (`alive_masks`), times a conv kernel's area. Under the neuron
+    strategy all of them are non-zero; under the connection strategy a gate of 0 inside a kept
+    matrix zeroes a weight without removing it (see `nonzero_counts`)."""
+    masks = alive_masks(model, gates)
+    kept = total = 0
+    for name, layer, _ in _layer_gates(model, gates):
+        keep_in, keep_out = masks[name]
+        area = layer.kernel_size ** 2 if isinstance(layer, GatedConv2d) else 1
+        kept += int(keep_in.sum()) * int(keep_out.sum()) * area
+        total += layer.weight.numel()
+    return kept, total
+
+
+def nonzero_counts(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> tuple[int, int]:
+    """(non-zero, total) TNN weights: the open connections between surviving units, times a conv
+    kernel's area, which is exactly the non-zero weights of `compact(model)`."""
     masks = alive_masks(model, gates)
     kept = total = 0
     for name, layer, g in _layer_gates(model, gates):
@@ -165,8 +179,15 @@ def param_counts(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) 
 
 
 def params_removed_pct(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> float:
-    """Share of TNN weights removed, in percent (see param_counts)."""
+    """Share of TNN weights removed (structured: gone from `compact()`'s matrices), in percent."""
     kept, total = param_counts(model, gates)
+    return 100.0 * (1 - kept / total)
+
+
+def weights_zeroed_pct(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> float:
+    """Share of TNN weights that are zero or removed (sparse), in percent; equal to params_removed_pct
+    under the neuron strategy, larger under the connection strategy."""
+    kept, total = nonzero_counts(model, gates)
     return 100.0 * (1 - kept / total)
 
 
@@ -176,9 +197,10 @@ def category_table(gates: dict[str, torch.Tensor]) -> dict[str, dict[str, int]]:
 
 
 def gate_summary(model: GatedNet, gates: dict[str, torch.Tensor]) -> dict:
-    """Pruned architecture, params removed (%) and per-layer category counts of `gates`."""
+    """Pruned architecture, params removed and weights zeroed (%), and per-layer category counts of `gates`."""
     return {"pruned_architecture": pruned_architecture(model, gates),
             "params_removed_pct": params_removed_pct(model, gates),
+            "weights_zeroed_pct": weights_zeroed_pct(model, gates),
             "gate_categories": category_table(gates)}
 
 

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_links(sub)
     _add_memory(sub)
     _add_data(sub)
+    _add_recount(sub)
     return parser
 
 
@@ -328,6 +329,13 @@ def _add_data(sub) -> None:
     download.add_argument("name", choices=("mnist", "fashion-mnist", "mnist5k", "fashion5k", "cifar10", "cifar100"))
     download.add_argument("--root", type=Path, default=None)
     cmd.set_defaults(handler=data)
+
+
+def _add_recount(sub) -> None:
+    cmd = sub.add_parser("recount", help="count finished runs' weights again by today's rule, from the gates their "
+                         "histories kept (nothing is retrained); each run records the command")
+    cmd.add_argument("folders", nargs="+", type=Path, help="run folders (each holding metrics.json and history.pt)")
+    cmd.set_defaults(handler=recount)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -587,6 +595,15 @@ def paper_scale(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from .paperscale import paper_scale_page
 
     return _page(paper_scale_page(args.results), args.out)
+
+
+def recount(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from .runs import recount as recount_run
+
+    for folder in args.folders:
+        changed = recount_run(folder, f"python -m snn_edu recount {folder}")
+        print(f"{folder}: " + ("; ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()) or "unchanged"))
+    return 0
 
 
 def data(args: argparse.Namespace, argv: list[str] | None = None) -> int:

@@ -181,3 +181,34 @@ def obtain_run(model: str, live: bool, level: str | None = None, variant: str = 
         raise DataError(f"no trained weights at {folder / WEIGHTS}; set TRAIN_LIVE = True to train here, "
                         "or run 'python -m snn_edu reproduce --level cpu'")
     return load_run(folder)
+
+
+# -- counting a finished run again ----------------------------------------------------------------
+COUNTS = ("params_removed_pct", "weights_zeroed_pct")
+
+
+def recount(folder: str | Path, command: str) -> dict[str, tuple]:
+    """Count a finished run's weights again, by today's rule, from the evaluation gates its history
+    kept for its last epoch (the gates its metrics were counted from); nothing is retrained. Writes
+    the counts into metrics.json with a `recounts` entry (the command, the date, the machine, what
+    changed) and returns {field: (before, after)} of what changed. Refuses a run whose history kept
+    no last-epoch gates, or whose pruned architecture would change."""
+    from . import analysis
+    from .machine import provenance
+    from .runfolder import write_metrics
+
+    run = load_run(folder, with_model=False)
+    gates = run.history.epochs[-1].get("gates_eval") if run.history.epochs else None
+    if not gates:
+        raise DataError(f"{folder}: its history keeps no evaluation gates for the last epoch; retrain it instead")
+    model = make_model(run.config)
+    if analysis.pruned_architecture(model, gates) != run.metrics["pruned_architecture"]:
+        raise DataError(f"{folder}: its last gates give architecture {analysis.pruned_architecture(model, gates)}, "
+                        f"not the recorded {run.metrics['pruned_architecture']}; not recounted")
+    counts = {"params_removed_pct": analysis.params_removed_pct(model, gates),
+              "weights_zeroed_pct": analysis.weights_zeroed_pct(model, gates)}
+    changed = {k: (run.metrics.get(k), v) for k, v in counts.items() if run.metrics.get(k) != v}
+    if changed:
+        entry = {"command": command, "changed": {k: list(v) for k, v in changed.items()}, "provenance": provenance()}
+        write_metrics(folder, {**run.metrics, **counts, "recounts": [*run.metrics.get("recounts", []), entry]})
+    return changed

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from snn_edu.analysis import compact, gate_categories, param_counts, params_removed_pct, pruned_architecture
+from snn_edu.analysis import (compact, gate_categories, nonzero_counts, param_counts, params_removed_pct,
+                              pruned_architecture, weights_zeroed_pct)
 from snn_edu.models import build_model
 
 
@@ -47,6 +48,12 @@ def test_connection_counting_is_per_weight():
     gates["fc1"][:10, :] = 0.5  # ten pixels keep all their connections
     assert pruned_architecture(model, gates) == "10-300-100"
     assert param_counts(model, gates) == (3000 + 30_000 + 1000, 266_200)
+    gates["fc2"][:, :50] = 0  # half of fc2's connections zeroed: its 300 x 100 matrix stays, 50 outputs die
+    assert param_counts(model, gates) == (3000 + 300 * 50 + 50 * 10, 266_200)
+    gates["fc2"][::2, 50::2] = 0  # a checkerboard of the rest: zeroed, not removed (no row or column dies)
+    assert param_counts(model, gates) == (3000 + 300 * 50 + 50 * 10, 266_200)
+    assert nonzero_counts(model, gates) == (3000 + 300 * 50 - 150 * 25 + 50 * 10, 266_200)
+    assert weights_zeroed_pct(model, gates) > params_removed_pct(model, gates)
 
 
 def with_fixed_gates(model, gates):

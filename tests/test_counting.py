@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from snn_edu.analysis import alive_masks, compact, param_counts, pruned_architecture
+from snn_edu.analysis import alive_masks, compact, nonzero_counts, param_counts, pruned_architecture
 from snn_edu.models import build_model
 
 
@@ -49,10 +49,11 @@ def test_counting_equals_the_compact_model(name, strategy, seed, empty):
     model = with_gates(model, gates)
     small = compact(model)
     kept, total = param_counts(model, gates)
-    nonzero = sum(int((p != 0).sum()) for p in small.parameters())
-    assert kept == nonzero
-    if strategy == "neuron":  # every weight compact() keeps is a kept weight
-        assert kept == sum(p.numel() for p in small.parameters())
+    nonzero, _ = nonzero_counts(model, gates)
+    assert kept == sum(p.numel() for p in small.parameters())  # removed: gone from compact()'s matrices
+    assert nonzero == sum(int((p != 0).sum()) for p in small.parameters())  # zeroed: zero or gone
+    if strategy == "neuron":  # a neuron gate zeroes nothing it does not remove
+        assert nonzero == kept
     arch = [int(n) for n in pruned_architecture(model, gates).split("-")]
     if kept == 0:
         assert sum(p.numel() for p in small.parameters()) == 0 and arch[-1] == 0

@@ -150,3 +150,26 @@ def test_a_fine_tuned_baseline_is_compared_with_the_switcher_fine_tuned_alike(mo
     assert "AL fine-tuned alike (2 epochs)" in sentence and f"{ablation.mean_std(al)} %" in sentence
     untuned = ablation.mean_std([m["test_accuracy"] for m in runs["al"]])
     assert f"against AL fine-tuned alike (2 epochs), {untuned} %" not in sentence
+
+
+def test_every_shipped_connection_run_counts_removed_and_zeroed_weights_as_compact_keeps_them():
+    """Both numbers of each connection run, recounted independently from its compact() model: built
+    from the run's config with its last evaluation gates (weights drawn away from 0)."""
+    from snn_edu.analysis import compact
+    from snn_edu.training import make_model
+
+    folders = sorted(p.parent for p in RESULTS.glob("*/connection/seed*/metrics.json"))
+    assert len(folders) == 6
+    for folder in folders:
+        run = load_run(folder, with_model=False)
+        gates = run.history.epochs[-1]["gates_eval"]
+        model = make_model(run.config)
+        for name, layer in model.gated_layers().items():
+            layer.weight.data.uniform_(0.5, 1.0)
+            layer.compute_gate = lambda g=gates[name]: g
+        small = compact(model.eval())
+        total = sum(layer.weight.numel() for layer in model.gated_layers().values())
+        kept = sum(p.numel() for n, p in small.named_parameters() if n.endswith("weight"))
+        nonzero = sum(int((p != 0).sum()) for n, p in small.named_parameters() if n.endswith("weight"))
+        assert run.metrics["params_removed_pct"] == pytest.approx(100 * (1 - kept / total)), folder
+        assert run.metrics["weights_zeroed_pct"] == pytest.approx(100 * (1 - nonzero / total)), folder
