@@ -208,10 +208,13 @@ for model in MODELS:
 # The paper leaves open how the padding is cropped back and how the output is split among the
 # layers. The package's choices, written down in `snn_edu/joint.py`: the U-Net (a convolutional
 # network that shrinks its input image and grows it back) has one output
-# channel per FC layer, layer k's channel is cropped back to that layer's own size (the padding
-# never reaches a gate) and reduced to one gate per row, that is per input unit, by the layer's
-# own row head, exactly as a per-layer switcher's head does; in the conv image, row r's gate gates
-# the filter of row r. The `joint` runs train exactly as `al` does (`--switcher-scope joint`).
+# channel per FC layer, layer k's channel is cropped back to that layer's own size (no gate
+# belongs to a padded position, though the padded zeros do enter the U-Net's convolutions and
+# its BatchNorm statistics, and so shape the gates) and reduced to one gate per row, that is
+# per input unit, by the layer's
+# own row head, exactly as a per-layer switcher's head does; in the conv image, each filter's
+# kernels become a fixed number of features (`snn_edu.joint.FEATURES`, 16) and row r's gate
+# gates the filter of row r. The `joint` runs train exactly as `al` does (`--switcher-scope joint`).
 #
 # Here is what the MLP's joint switcher reads, built on seed 0's trained weights: three
 # channels of 784 x 300, each layer's own region outlined, the rest zeros.

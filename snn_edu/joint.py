@@ -8,7 +8,8 @@ The paper leaves three things open; this module chooses them, here and nowhere e
   per input unit, the units its gates prune. Each image is zero-padded at the bottom and on the
   right to the largest in and out of the group, and the images are stacked as the U-Net's input
   channels. The U-Net has one output channel per layer; layer k's channel is cropped back to
-  (in_k, out_k), so the padding never reaches a gate.
+  (in_k, out_k), so no gate belongs to a padded position. The padded zeros still enter the
+  U-Net's convolutions and its BatchNorm statistics, so they shape every layer's gates.
 - **FC: from maps to gates.** The cropped channel goes through layer k's own row head (a
   (1, out_k) conv over each row, as a per-layer switcher's head does): one gate per row, that is
   per input unit, as the per-layer switcher gives.

@@ -252,3 +252,14 @@ def test_every_registered_gate_kind_builds_trains_and_describes_itself():
         model(torch.randn(2, 1, 28, 28)).sum().backward()
         assert kind.recipe_words({"switcher": "lite", "l0_lambda": (0.1,)}), name
         assert ("BatchNorm" in kind.reported_gate("running")) == kind.has_switcher
+
+
+def test_the_readme_lists_every_registered_gate_kind():
+    import re
+    from pathlib import Path
+
+    from snn_edu.gates import GATES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `--gate` |"))
+    assert re.findall(r"`(\w+)`", row.split("|")[2]) == list(GATES)
