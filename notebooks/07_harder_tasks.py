@@ -102,9 +102,12 @@ say("recipes:", recipe_text(FOLDERS["mnist5k"], MODELS)
 display(Markdown(tasks.tasks_markdown(rows)))
 
 # %% [markdown]
-# The papers' claim, network by network. A difference counts only when it is larger than the
-# seeds' own spread (the larger of the two tasks' standard deviations); anything closer is
-# "no difference", however the means lean. The sentences are computed from the table above.
+# The papers' claim, network by network, with what the harder task costs in accuracy. Each seed
+# ran on both tasks, so the sentences pair the runs by seed and give the mean difference (harder
+# minus easier) with its 95 % interval from Student's t: the range the true difference would
+# lie in 95 times out of 100 if the seeds were drawn again. A difference is called shown only
+# when its interval excludes 0; with three seeds the interval is wide. The sentences are
+# computed from the runs behind the table above.
 
 # %%
 for sentence in tasks.task_sentences(rows, "mnist5k", "fashion5k"):
@@ -170,10 +173,11 @@ widgets.task_masks(histories)
 #    vgg-cov2 in the panel above and step the `epoch` slider: fc1's map has 12,544 cells, too
 #    many to follow one by one, so watch the architecture in the figure's title instead. Does its
 #    first number stop changing at the same epoch as the counts?
-# 4. **How many seeds?** The MLP's spread over seeds is large. Suppose the means stayed where they
-#    are and the spread shrank: how small would the spread have to be before the sentence
-#    changed its verdict? What does that say about three seeds as evidence for a claim about
-#    tasks?
+# 4. **How many seeds?** The MLP's interval for weights removed is wide. Its half-width is
+#    t × (std of the seed-by-seed differences) / √n, with t = 4.30 for three seeds and about 2.0
+#    for thirty. Suppose the differences stayed as they are: how many seeds would the interval
+#    need before it excluded 0? What does that say about three seeds as evidence for a claim
+#    about tasks?
 # 5. **Going further.** From the repository's root folder, train a fourth seed of the MLP on
 #    fashion5k (a couple of minutes):
 #    `python -m snn_edu train --preset cpu --model mlp --data fashion5k --seed 3 --out runs/mlp_fashion_seed3`.

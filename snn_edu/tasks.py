@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import shlex
-import statistics
 from pathlib import Path
 
-from .ablation import by_seed, spread_word, load_histories, load_runs, mean_architecture, mean_std
+from .ablation import by_seed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES
 from .report import recipe_text
+from .stats import interval_text, paired_interval
 from .training import History
 
 MODELS = ("mlp", "lenet5", "vgg-cov2")
@@ -18,7 +18,7 @@ MODELS = ("mlp", "lenet5", "vgg-cov2")
 
 def task_rows(results: dict[str, Path], models) -> list[dict]:
     """One row per network and task: the switcher (AL) runs' accuracy, architecture and params
-    removed, and the accuracy drop against the dense run of the same seed (mean ± std)."""
+    removed, and the accuracy lost against the dense run of the same seed, each by seed."""
     rows = []
     for model in models:
         for task, folder in results.items():
@@ -27,11 +27,13 @@ def task_rows(results: dict[str, Path], models) -> list[dict]:
             if not al:
                 continue
             seeds = sorted(al)
-            drops = [dense[s]["test_accuracy"] - al[s]["test_accuracy"] for s in seeds if s in dense]
             rows.append({"model": model, "task": task, "seeds": len(seeds),
                          "accuracy": [al[s]["test_accuracy"] for s in seeds],
                          "dense_accuracy": [dense[s]["test_accuracy"] for s in seeds if s in dense],
-                         "drop": drops, "removed": [al[s]["params_removed_pct"] for s in seeds],
+                         "drop": [dense[s]["test_accuracy"] - al[s]["test_accuracy"] for s in seeds if s in dense],
+                         "removed": [al[s]["params_removed_pct"] for s in seeds],
+                         "removed_by_seed": {s: al[s]["params_removed_pct"] for s in seeds},
+                         "drop_by_seed": {s: dense[s]["test_accuracy"] - al[s]["test_accuracy"] for s in seeds if s in dense},
                          "architecture": mean_architecture([al[s] for s in seeds])})
     return rows
 
@@ -46,25 +48,53 @@ def tasks_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def paired(by_task: dict[str, dict], key: str, easier: str, harder: str) -> tuple[list[int], tuple | None]:
+    """The seeds both tasks ran, and the 95 % t-interval of (harder - easier) over them, paired by seed."""
+    e, h = by_task[easier][key], by_task[harder][key]
+    seeds = sorted(set(e) & set(h))
+    return seeds, paired_interval([h[s] for s in seeds], [e[s] for s in seeds])
+
+
+def _direction(interval, above: str, below: str) -> str:
+    mean, low, high = interval
+    return above if low > 0 else below if high < 0 else "the interval includes 0: no difference shown"
+
+
 def task_sentences(rows: list[dict], easier: str, harder: str) -> list[str]:
-    """Per network: did the switcher remove fewer weights on the harder task, by more than the
-    larger of the two tasks' seed spreads (std over seeds)?"""
+    """Per network, paired by seed (the same seed on both tasks): the difference harder - easier in
+    weights removed and in accuracy lost against dense, each with its 95 % t-interval over seeds."""
     out = []
     for model in dict.fromkeys(r["model"] for r in rows):
+        name = MODEL_NAMES.get(model, model)
         by_task = {r["task"]: r for r in rows if r["model"] == model}
         if easier not in by_task or harder not in by_task:
-            out.append(f"{MODEL_NAMES.get(model, model)}: not measured on both {easier} and {harder}.")
+            out.append(f"{name}: not measured on both {easier} and {harder}.")
             continue
-        e, h = by_task[easier]["removed"], by_task[harder]["removed"]
-        diff = statistics.mean(h) - statistics.mean(e)
-        spread = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in (e, h))
-        verdict = spread_word(h, e, "pruned more on the harder task, by more than the seeds' spread, against the "
-                               "papers' claim", "pruned less on the harder task, by more than the seeds' spread",
-                               "no difference beyond the seeds' spread: the claim is not shown here")
-        out.append(f"{MODEL_NAMES.get(model, model)}: the switcher removed {mean_std(h)} % of the weights on "
-                   f"{harder} against {mean_std(e)} % on {easier} ({diff:+.2f} points, seed spread up to "
-                   f"{spread:.2f}): {verdict}.")
+        seeds, removed = paired(by_task, "removed_by_seed", easier, harder)
+        _, lost = paired(by_task, "drop_by_seed", easier, harder)
+        if removed is None:
+            out.append(f"{name}: fewer than two seeds ran on both tasks; no interval can be given.")
+            continue
+        per_seed = ", ".join(f"{by_task[harder]['removed_by_seed'][s] - by_task[easier]['removed_by_seed'][s]:+.2f}"
+                             for s in seeds)
+        sentence = (f"{name}, {len(seeds)} seeds paired by seed: the switcher removed {mean_std(by_task[harder]['removed'])} "
+                    f"% of the weights on {harder} against {mean_std(by_task[easier]['removed'])} % on {easier}, a "
+                    f"difference of {interval_text(removed)} (seed by seed {per_seed}): "
+                    + _direction(removed, "more on the harder task, against the papers' claim",
+                                 "less on the harder task, as the papers claim"))
+        if lost is not None:
+            sentence += (f"; it lost {mean_std(by_task[harder]['drop'])} points of accuracy against its dense run on "
+                         f"{harder} against {mean_std(by_task[easier]['drop'])} on {easier}, a difference of "
+                         f"{interval_text(lost)}: "
+                         + _direction(lost, "the harder task costs more accuracy", "the harder task costs less accuracy"))
+        out.append(sentence + f". With {len(seeds)} seeds the interval is wide: a verdict needs it to exclude 0.")
     return out
+
+
+def same_recipe(folders: dict[str, Path], models) -> bool:
+    """Whether the switcher runs' recipes read the same on every task, apart from the data set."""
+    texts = {task: recipe_text(folder, list(models)).replace(task, "TASK") for task, folder in folders.items()}
+    return len(set(texts.values())) == 1
 
 
 TASKS = {"mnist5k": "cpu", "fashion5k": "cpu-fashion5k"}  # task -> its study's folder under results/
@@ -119,10 +149,16 @@ def tasks_page(results: str | Path = "results", models=MODELS) -> str:
              "dense runs, 3 seeds) on `mnist5k` and on `fashion5k`.", "",
              tasks_markdown(rows), "",
              "Mean ± std over seeds; the drop is the dense run's test accuracy minus the switcher run's, seed by "
-             "seed. A difference counts only when it exceeds the larger of the two tasks' seed spreads.", ""]
+             "seed. The sentences pair the runs by seed (the same seed on both tasks) and give the mean "
+             "difference, harder task minus easier, with its 95 % interval from Student's t over the seeds "
+             "(`snn_edu.stats.paired_interval`). A difference is called shown only when its interval excludes 0.", ""]
     lines += [f"- {s}" for s in sentences]
-    lines += ["", "The recipes, read from the switcher runs' configs (the same on both tasks): "
-              + recipe_text(folders["mnist5k"], [m for m in models if any(r["model"] == m for r in rows)]) + ".",
+    shown = [m for m in models if any(r["model"] == m for r in rows)]
+    alike = same_recipe({t: f for t, f in folders.items() if t in ("mnist5k", "fashion5k")}, shown)
+    lines += ["", "The recipes, read from the switcher runs' configs "
+              + ("(the same on both tasks but for the data set): " if alike else f"on mnist5k (fashion5k's differ: "
+                 f"{recipe_text(folders['fashion5k'], shown)}): ")
+              + recipe_text(folders["mnist5k"], shown) + ".",
               "", "Made by (each study's MANIFEST.json):", ""]
     lines += [f"- {task}: `{cmd}`" for task, folder in folders.items() for cmd in _commands(folder, models)]
     lines += ["", "Each run's `metrics.json` records its exact command, config and machine. Not measured here: "

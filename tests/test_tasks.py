@@ -6,21 +6,28 @@ from snn_edu.tasks import task_sentences, tasks_page
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def row(model, task, removed):
-    return {"model": model, "task": task, "removed": removed}
+def row(model, task, removed, drop=None):
+    """A task row as task_rows gives it: by seed, removed % and the accuracy lost against dense."""
+    drop = drop or [1.0] * len(removed)
+    return {"model": model, "task": task, "removed": removed, "drop": drop,
+            "removed_by_seed": dict(enumerate(removed)), "drop_by_seed": dict(enumerate(drop))}
 
 
-def test_a_difference_counts_only_beyond_the_seeds_spread():
-    rows = [row("mlp", "mnist5k", [30.0, 32.0, 34.0]), row("mlp", "fashion5k", [20.0, 21.0, 22.0]),
-            row("lenet5", "mnist5k", [80.0, 85.0, 90.0]), row("lenet5", "fashion5k", [78.0, 83.0, 88.0]),
+def test_differences_are_paired_by_seed_with_an_interval_that_must_exclude_zero():
+    rows = [row("mlp", "mnist5k", [30.0, 32.0, 34.0]), row("mlp", "fashion5k", [20.0, 21.5, 23.0], [2.9, 3.0, 3.1]),
+            row("lenet5", "mnist5k", [80.0, 85.0, 90.0]), row("lenet5", "fashion5k", [78.0, 88.0, 86.0]),
             row("vgg-cov2", "mnist5k", [10.0, 10.5, 11.0])]
     mlp, lenet, vgg = task_sentences(rows, "mnist5k", "fashion5k")
-    assert "pruned less on the harder task, by more than the seeds' spread" in mlp and "-11.00 points" in mlp
-    assert "no difference beyond the seeds' spread" in lenet  # 2 points apart, spread 5
+    # differences -10, -10.5, -11: mean -10.5, sd 0.5, t(2) 4.303 -> half-width 1.24
+    assert "a difference of -10.50 points (95 % interval -11.74 to -9.26)" in mlp and "as the papers claim" in mlp
+    assert "a difference of +2.00 points" in mlp and "the harder task costs more accuracy" in mlp
+    assert "seed by seed -2.00, +3.00, -4.00" in lenet and "the interval includes 0: no difference shown" in lenet
     assert "not measured on both" in vgg
-    more, = task_sentences([row("mlp", "mnist5k", [1.0, 1.0]), row("mlp", "fashion5k", [9.0, 9.0])],
+    more, = task_sentences([row("mlp", "mnist5k", [1.0, 1.0, 1.2]), row("mlp", "fashion5k", [9.0, 9.1, 9.0])],
                            "mnist5k", "fashion5k")
-    assert "pruned more on the harder task" in more
+    assert "more on the harder task, against the papers' claim" in more
+    one, = task_sentences([row("mlp", "mnist5k", [1.0]), row("mlp", "fashion5k", [9.0])], "mnist5k", "fashion5k")
+    assert "no interval can be given" in one
 
 
 def test_the_shipped_page_is_computed_from_the_shipped_runs():
