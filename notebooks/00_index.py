@@ -73,6 +73,11 @@ if "google.colab" in sys.modules:
 # * **training here** (`TRAIN_LIVE = True` near the top of notebooks 02-05 and 07): the `cpu` level,
 #   which teaches something real on a laptop or on Binder.
 #
+# Training here gives exactly the shipped numbers only on the kind of CPU that made them (each
+# run records its CPU and SIMD flags; the line a notebook prints when it loads a run names them).
+# On another CPU, PyTorch's kernels add in another order, and a switcher run lands within about
+# one seed's spread of the shipped one: rounding alone moves a run as much as a new seed does.
+#
 # A fourth level, `paper` (the authors' recipe on all of MNIST for 100 epochs), is meant for a
 # GPU and is not timed here. The table is computed from measured runs:
 

@@ -8,6 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 BF16_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16")
+# the CPU features that choose which kernels PyTorch runs (and so the order of each sum): runs
+# regenerate exactly only on a CPU with the same model name and the same of these flags
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+              "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve")
 
 
 def available_cpus() -> int:
@@ -57,6 +61,22 @@ def cpu_bf16_flags() -> list[str]:
     return [f for f in BF16_FLAGS if f in flags]
 
 
+def cpu_simd_flags() -> list[str]:
+    """Which of SIMD_FLAGS this CPU has."""
+    flags = set(_cpuinfo().get("flags", _cpuinfo().get("features", "")).split())
+    return [f for f in SIMD_FLAGS if f in flags]
+
+
+def same_cpu_kind(recorded: dict, here: dict | None = None) -> bool:
+    """Whether a run's recorded provenance names the same kind of CPU as `here` (default: this
+    machine): the same model name, the same SIMD flags (or, for runs recorded before those were
+    kept, the same bf16 flags) and the same number of threads."""
+    here = here or provenance()
+    key = "cpu_simd_flags" if "cpu_simd_flags" in recorded else "cpu_bf16_flags"
+    return (recorded.get("cpu") == here.get("cpu") and recorded.get(key) == here.get(key)
+            and recorded.get("threads") == here.get("threads"))
+
+
 def git_commit(path: str | Path | None = None) -> tuple[str | None, bool | None]:
     """(HEAD commit, whether tracked files under `path` differ from it); `path` defaults to this
     package's source folder. (None, None) outside a git checkout."""
@@ -71,7 +91,7 @@ def git_commit(path: str | Path | None = None) -> tuple[str | None, bool | None]
 
 
 def provenance() -> dict:
-    """Where and when a measurement ran: CPU (and its bf16 flags), threads, torch, python,
+    """Where and when a measurement ran: CPU (its bf16 and SIMD flags), threads, torch, python,
     snn_edu, the git commit (and whether the code differed from it) and the UTC date."""
     import torch
 
@@ -79,6 +99,7 @@ def provenance() -> dict:
 
     commit, dirty = git_commit()
     return {"threads": torch.get_num_threads(), "cpu": cpu_model(), "cpu_bf16_flags": cpu_bf16_flags(),
+            "cpu_simd_flags": cpu_simd_flags(),
             "torch": torch.__version__, "python": platform.python_version(), "snn_edu": __version__,
             "git_commit": commit, "git_dirty": dirty,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -1,7 +1,9 @@
 """The shipped results in results/cpu are complete, traceable, small, consistent with themselves,
 and the page generated from them (docs/ablation.md) is current."""
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,27 @@ def test_every_shipped_connection_run_counts_removed_and_zeroed_weights_as_compa
         nonzero = sum(int((p != 0).sum()) for n, p in small.named_parameters() if n.endswith("weight"))
         assert run.metrics["params_removed_pct"] == pytest.approx(100 * (1 - kept / total)), folder
         assert run.metrics["weights_zeroed_pct"] == pytest.approx(100 * (1 - nonzero / total)), folder
+
+
+def test_a_shipped_run_regenerates_from_its_command_exactly_on_its_kind_of_cpu(tmp_path):
+    """The MLP's dense seed 0 (seconds to train): its recorded command, run here into a fresh folder,
+    gives every epoch's accuracy exactly where this machine is the recorded kind of CPU, and lands
+    within three standard deviations of the shipped seeds elsewhere."""
+    import shlex
+    import statistics
+
+    from snn_edu import machine
+
+    folder = RESULTS / "mlp" / "dense" / "seed0"
+    shipped = json.loads((folder / "metrics.json").read_text())
+    argv = shlex.split(shipped["command"])[3:]  # after `python -m snn_edu`
+    argv[argv.index("--out") + 1] = str(tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "snn_edu", *argv, "--no-progress"], check=True, env=env, cwd=ROOT,
+                   capture_output=True, timeout=300)
+    again = json.loads((tmp_path / "mlp" / "dense" / "seed0" / "metrics.json").read_text())
+    if machine.same_cpu_kind(shipped["provenance"], again["provenance"]):
+        assert again["test_accuracy_per_epoch"] == shipped["test_accuracy_per_epoch"]
+    else:
+        seeds = [json.loads(p.read_text())["test_accuracy"] for p in sorted(folder.parent.glob("seed*/metrics.json"))]
+        assert abs(again["test_accuracy"] - shipped["test_accuracy"]) <= 3 * statistics.stdev(seeds)
