@@ -279,3 +279,17 @@ def test_reproduce_commands_carry_the_device(tmp_path, capsys):
                  "--no-frontier", "--out", str(tmp_path), "--device", "cuda", "--print-commands"]) == 0
     assert capsys.readouterr().out.strip() == \
         f"python -m snn_edu reproduce --level paper --out {tmp_path} --run mlp/al/seed0 --device cuda"
+
+
+def test_compact_copies_ungated_modules_with_their_arguments():
+    """An adaptive pool has a required argument: compact() copies it instead of calling its class."""
+    from snn_edu.nets import gate_classifier
+
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+                          nn.Linear(64, 10, bias=False))
+    gated = gate_classifier(plain, linear=True, switcher="lite").eval()
+    small = compact(gated)
+    assert isinstance(small[2], nn.AdaptiveAvgPool2d) and small[2].output_size == 4
+    x = torch.randn(3, 1, 12, 12)
+    torch.testing.assert_close(small(x), gated(x), rtol=1e-4, atol=1e-6)
