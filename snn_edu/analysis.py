@@ -184,6 +184,21 @@ def params_removed_pct(model: GatedNet, gates: dict[str, torch.Tensor] | None = 
     return 100.0 * (1 - kept / total)
 
 
+def ungated_weights(model: GatedNet) -> int:
+    """How many TNN weights no gate controls (the matrices and kernels of ungated layers, e.g.
+    VGG-cov2's convolutions when only its FC layers are gated); they are always kept."""
+    gated = {id(layer.weight) for layer in model.gated_layers().values()}
+    return sum(p.numel() for p in model.tnn_parameters() if p.dim() > 1 and id(p) not in gated)
+
+
+def network_params_removed_pct(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> float:
+    """Share of all the TNN's weights removed, gated or not, in percent: what the papers count
+    where they count the whole network (VGG-cov2); params_removed_pct counts the gated layers only."""
+    kept, total = param_counts(model, gates)
+    ungated = ungated_weights(model)
+    return 100.0 * (1 - (kept + ungated) / (total + ungated))
+
+
 def weights_zeroed_pct(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> float:
     """Share of TNN weights that are zero or removed (sparse), in percent; equal to params_removed_pct
     under the neuron strategy, larger under the connection strategy."""
@@ -201,6 +216,7 @@ def gate_summary(model: GatedNet, gates: dict[str, torch.Tensor]) -> dict:
     return {"pruned_architecture": pruned_architecture(model, gates),
             "params_removed_pct": params_removed_pct(model, gates),
             "weights_zeroed_pct": weights_zeroed_pct(model, gates),
+            "network_params_removed_pct": network_params_removed_pct(model, gates),
             "gate_categories": category_table(gates)}
 
 

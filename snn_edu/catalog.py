@@ -108,4 +108,27 @@ def network_rows_markdown(results: str | Path = "results") -> tuple[str, dict]:
         mine = ", ".join(f"{r['test_accuracy']:.2f} ({r['folder']})" for r in ours) or "no"
         lines.append(f"| {source} | {DATA_NAMES[data]} | {network} | {strategy} | {gated} | {acc} | {reported} | "
                      f"{'yes' if runs_here else 'no'} | {mine} |")
-    return "\n".join(lines), {"rows": len(NETWORK_ROWS), "runs": runnable, "measured": measured}
+    notes = [f"- {note}" for note in row_notes()]
+    return "\n".join(lines + ([""] + notes if notes else [])), {"rows": len(NETWORK_ROWS), "runs": runnable,
+                                                                 "measured": measured}
+
+
+def row_notes(in_shape=(3, 32, 32), classes: int = 10) -> list[str]:
+    """Where a paper's reported architecture or count differs from the package's counting rule:
+    computed from the network as built here for CIFAR-10's images."""
+    notes = []
+    for source, _, network, _, gated, _, reported in NETWORK_ROWS:
+        if network != "vgg-cov2" or not gated.startswith("every"):
+            continue
+        arch = [int(n) for n in reported.split(",")[0].split("-")]
+        with torch.device("meta"):
+            model = build_network(network, switcher=None, in_shape=in_shape, classes=classes, gate_convs=True)
+        layers = list(model.gated_layers().values())
+        per_filter = layers[2].weight.shape[0] // layers[1].weight.shape[0]  # fc1 inputs each conv2 map feeds
+        if arch[2] > arch[1] * per_filter:
+            notes.append(f"{source}, {network}: the reported {reported.split(',')[0]} keeps {arch[2]:,} fc1 inputs "
+                         f"from {arch[1]} conv2 filters; each filter's map feeds {per_filter} of them, so the "
+                         f"package's counting (a pruned filter removes the inputs its map feeds) allows at most "
+                         f"{arch[1] * per_filter:,}. The reported share removed counts all five layers, as "
+                         "`network_params_removed_pct` does (`params_removed_pct` counts the gated layers only).")
+    return notes

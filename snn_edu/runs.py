@@ -187,7 +187,7 @@ def obtain_run(model: str, live: bool, level: str | None = None, variant: str = 
 
 
 # -- counting a finished run again ----------------------------------------------------------------
-COUNTS = ("params_removed_pct", "weights_zeroed_pct")
+COUNTS = ("params_removed_pct", "weights_zeroed_pct", "network_params_removed_pct")
 
 
 def recount(folder: str | Path, command: str) -> dict[str, tuple]:
@@ -208,8 +208,7 @@ def recount(folder: str | Path, command: str) -> dict[str, tuple]:
     if analysis.pruned_architecture(model, gates) != run.metrics["pruned_architecture"]:
         raise DataError(f"{folder}: its last gates give architecture {analysis.pruned_architecture(model, gates)}, "
                         f"not the recorded {run.metrics['pruned_architecture']}; not recounted")
-    counts = {"params_removed_pct": analysis.params_removed_pct(model, gates),
-              "weights_zeroed_pct": analysis.weights_zeroed_pct(model, gates)}
+    counts = {k: v for k, v in analysis.gate_summary(model, gates).items() if k in COUNTS}
     changed = {k: (run.metrics.get(k), v) for k, v in counts.items() if run.metrics.get(k) != v}
     if changed:
         entry = {"command": command, "changed": {k: list(v) for k, v in changed.items()}, "provenance": provenance()}

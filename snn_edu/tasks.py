@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .ablation import by_seed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES
+from .models import MODELS as MNIST_MODELS
 from .report import recipe_text
 from .stats import interval_text, paired_interval
 from .training import History
@@ -32,19 +33,30 @@ def task_rows(results: dict[str, Path], models) -> list[dict]:
                          "dense_accuracy": [dense[s]["test_accuracy"] for s in seeds if s in dense],
                          "drop": [dense[s]["test_accuracy"] - al[s]["test_accuracy"] for s in seeds if s in dense],
                          "removed": [al[s]["params_removed_pct"] for s in seeds],
+                         "network_removed": [whole_network_removed(al[s]) for s in seeds],
                          "removed_by_seed": {s: al[s]["params_removed_pct"] for s in seeds},
                          "drop_by_seed": {s: dense[s]["test_accuracy"] - al[s]["test_accuracy"] for s in seeds if s in dense},
                          "architecture": mean_architecture([al[s] for s in seeds])})
     return rows
 
 
+def whole_network_removed(metrics: dict) -> float | None:
+    """A run's share of all its TNN weights removed: recorded, or, for an MNIST model (every weight
+    gated), its params removed; None for a network with ungated weights counted before the field existed."""
+    if "network_params_removed_pct" in metrics:
+        return metrics["network_params_removed_pct"]
+    return metrics["params_removed_pct"] if metrics["config"]["model"] in MNIST_MODELS else None
+
+
 def tasks_markdown(rows: list[dict]) -> str:
     lines = ["| network | task | seeds | SNN test acc % | dense test acc % | drop (dense - SNN), points | "
-             "pruned arch (mean) | params removed % |", "|---|---|---|---|---|---|---|---|"]
+             "pruned arch (mean) | params removed %, gated layers | params removed %, whole network |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        whole = mean_std(r["network_removed"]) if None not in r["network_removed"] else "not counted"
         lines.append(f"| {MODEL_NAMES.get(r['model'], r['model'])} | {r['task']} | {r['seeds']} | "
                      f"{mean_std(r['accuracy'])} | {mean_std(r['dense_accuracy'])} | {mean_std(r['drop'])} | "
-                     f"{r['architecture']} | {mean_std(r['removed'])} |")
+                     f"{r['architecture']} | {mean_std(r['removed'])} | {whole} |")
     return "\n".join(lines)
 
 

@@ -117,3 +117,20 @@ def test_comparison_table_reports_raw_and_what_the_release_would_print():
                "params_removed_pct": 25.0, "config": {"model": "mlp", "strategy": "neuron", "data": "mnist5k"}}
     row = comparison_markdown("mlp", {"SNN": metrics}).splitlines()[-1]
     assert "| 91.23 |" in row and row.endswith("| 98.42 |")
+
+
+def test_the_whole_network_count_keeps_every_ungated_weight():
+    from snn_edu.analysis import network_params_removed_pct, ungated_weights
+    from snn_edu.nets import build_network
+
+    model = build_network("vgg-cov2", switcher="lite", in_shape=(1, 28, 28), classes=10)
+    assert ungated_weights(model) == 1 * 64 * 9 + 64 * 64 * 9  # its two convolutions, gated only with --gate-convs
+    gates = {name: torch.ones(layer.weight.shape[0]) for name, layer in model.gated_layers().items()}
+    first = next(iter(gates))
+    gates[first][: len(gates[first]) // 2] = 0
+    kept, total = param_counts(model, gates)
+    ungated = ungated_weights(model)
+    assert network_params_removed_pct(model, gates) == pytest.approx(100 * (1 - (kept + ungated) / (total + ungated)))
+    assert network_params_removed_pct(model, gates) < params_removed_pct(model, gates)
+    mlp = build_model("mlp", "neuron", "lite")
+    assert ungated_weights(mlp) == 0
