@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import OrderedDict
 
 import torch
@@ -295,6 +296,50 @@ def compact(model: GatedNet) -> nn.Sequential:
             layers.append((name, _dense_linear(m, w, keep_in.nonzero().flatten(), out_idx)))
             seen_linear = True
     return nn.Sequential(OrderedDict(layers)).eval()
+
+
+class SparseLinear(nn.Module):
+    """A linear layer whose weight is stored in compressed sparse rows (only the non-zero weights):
+    what a connection-strategy layer's zeros become when a reader wants them gone."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        with warnings.catch_warnings():  # PyTorch calls its CSR support beta; this layer needs only a product
+            warnings.simplefilter("ignore", UserWarning)
+            self.register_buffer("weight", linear.weight.detach().to_sparse_csr())
+        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = (self.weight @ x.reshape(-1, self.in_features).t()).t().reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        return f"{self.in_features} -> {self.out_features}, {self.weight.values().numel()} non-zero weights"
+
+
+def compact_sparse(model: GatedNet) -> nn.Sequential:
+    """`compact(model)` with every linear layer's weight in compressed sparse rows: the removed
+    units are gone as in `compact`, and the connection strategy's zeroed weights are not stored
+    either. Its non-zero weights are `nonzero_counts(model)` (conv layers stay dense)."""
+    small = compact(model)
+    for parent in [small, *small.modules()]:
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Linear:
+                setattr(parent, name, SparseLinear(child))
+    return small.eval()
+
+
+def stored_weights(module: nn.Module) -> int:
+    """Weights a compact model stores: the non-zero entries of sparse ones, every entry of dense ones."""
+    total = 0
+    for m in module.modules():
+        w = getattr(m, "weight", None)
+        if isinstance(w, torch.Tensor) and w.layout == torch.sparse_csr:
+            total += w.values().numel()
+        elif isinstance(w, torch.Tensor) and w.dim() > 1:  # a matrix or kernel (not a BatchNorm scale)
+            total += w.numel()
+    return total
 
 
 def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx: torch.Tensor) -> nn.Linear:

@@ -100,3 +100,23 @@ def test_the_mask_inspectors_architecture_follows_the_same_rule():
              "fc1": torch.ones(800), "fc2": torch.ones(500)}
     assert architecture_of(gates) == pruned_architecture(build_model("lenet5", switcher=None), gates) == "20-5-80-500"
     assert architecture_of({"a": torch.tensor([0.0, 1.0, 2.0])}) == "2"  # not a package network: layer by layer
+
+
+@pytest.mark.parametrize("name", ["mlp", "lenet5"])
+def test_the_sparse_export_stores_only_the_non_zero_weights_and_computes_the_same(name):
+    from snn_edu.analysis import compact_sparse, stored_weights
+
+    torch.manual_seed(0)
+    model = build_model(name, "connection", "lite")
+    for layer in model.gated_layers().values():
+        layer.weight.data.normal_(0, 0.2)
+    gates = random_gates(model, "connection", 1)
+    model = with_gates(model, gates)
+    dense, sparse = compact(model), compact_sparse(model)
+    conv = sum(m.weight.numel() for m in dense.modules() if isinstance(m, torch.nn.Conv2d))
+    conv_nonzero = sum(int((m.weight != 0).sum()) for m in dense.modules() if isinstance(m, torch.nn.Conv2d))
+    assert stored_weights(dense) == param_counts(model, gates)[0]  # removed: what compact() drops
+    assert stored_weights(sparse) == nonzero_counts(model, gates)[0] - conv_nonzero + conv  # conv layers stay dense
+    assert stored_weights(sparse) < stored_weights(dense)
+    x = torch.rand(4, 1, 28, 28)
+    torch.testing.assert_close(sparse(x), dense(x), rtol=1e-4, atol=1e-5)
