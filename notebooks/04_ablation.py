@@ -182,12 +182,13 @@ widgets.frontier_explorer(summary)
 # same share of *weights* removed (the x axis), seed against seed, and only where both were
 # measured: each seed's curve is read at a measured point, or on the straight line between two
 # neighbouring points that lie at most 15 points apart, never beyond its ends. Elsewhere the
-# sentence says "not measured". "Ahead" and "behind" mean that the two means differ by more
-# than the larger of their standard deviations over seeds; anything closer is called level. A
-# straight line between two points can miss a cliff between them, so a verdict also needs the
-# accuracy a read spanned (how much the curve changes between those two points) to be smaller
-# than what decides it: the difference for ahead or behind, the spread for level. Otherwise the
-# sentence says "not measured closely enough".
+# sentence says "not measured". "Ahead" and "behind" mean that the 95 % interval of the seeds'
+# paired differences (seed 0 against seed 0, and so on, with Student's t) lies above or below
+# 0; where it includes 0 the sentence says "no difference shown", which with three seeds is an
+# absence of evidence, not a tie. A straight line between two points can miss a cliff between
+# them, so a verdict also needs the difference to be larger than the accuracy a read spanned
+# (how much the curve changes between those two points). Otherwise the sentence says "not
+# measured closely enough".
 
 # %%
 for model in MODELS:

@@ -157,10 +157,10 @@ widgets.peers_explorer(summary)
 # removed apart: being close to *one* measured point is not enough, since the curve may fall
 # steeply on the other side of it. A curve is never read beyond its ends either. Where a curve
 # cannot be read, the sentence says "not measured" and gives the reason: which seed, where its
-# curve's points lie, and which rule stops the reading. "Beats" and "trails" mean that the two
-# means over seeds differ by more than the larger of their standard deviations, and by more
-# than the curve changes between the two points a straight-line read spans (otherwise: "not
-# measured closely enough", with that drop).
+# curve's points lie, and which rule stops the reading. "Beats" and "trails" mean that the 95 %
+# interval of the seeds' paired differences (Student's t) excludes 0, and that the difference is
+# larger than the curve changes between the two points a straight-line read spans (otherwise:
+# "not measured closely enough", with that drop).
 
 # %%
 for model in MODELS:

@@ -21,6 +21,7 @@ from .metrics import collapse_of
 from .paper import REPORTED
 from .runfolder import HISTORY, METRICS, read_file
 from .training import History, Trainer, TrainConfig, evaluate
+from .stats import paired_verdict
 from .variants import VARIANTS
 
 # the variants themselves live in snn_edu.variants, beside the jobs that run them
@@ -165,11 +166,11 @@ def by_seed(runs: dict[str, list[dict]], variant: str) -> dict[int, dict]:
     return {m["config"]["seed"]: m for m in runs.get(variant, []) if m.get("test_accuracy") is not None}
 
 
-def spread_word(a: list[float], b: list[float], more: str, less: str, same: str) -> str:
-    """`more`, `less` or `same`: whether mean(a) exceeds mean(b) by more than the larger std."""
-    diff = statistics.mean(a) - statistics.mean(b)
-    spread = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in (a, b))
-    return more if diff > spread else less if diff < -spread else same
+def paired_word(a: dict[int, float], b: dict[int, float], more: str, less: str, same: str) -> str:
+    """`more`, `less` or `same`: a ({seed: value}) against b over the seeds both ran, paired by seed,
+    by the 95 % t-interval of the differences (stats.paired_verdict)."""
+    seeds = sorted(set(a) & set(b))
+    return {"more": more, "less": less, "same": same}[paired_verdict([a[s] for s in seeds], [b[s] for s in seeds])]
 
 
 def tuned_al(summary: list[dict] | None, model: str, epochs: int) -> dict[int, dict]:
@@ -204,8 +205,10 @@ def findings(runs: dict[str, list[dict]], summary: list[dict] | None = None) -> 
                    "columns that compact() drops.")
     if al_acc is not None and mean("sl", "test_accuracy") is not None:
         sl, al = _values(runs, "sl", "params_removed_pct"), _values(runs, "al", "params_removed_pct")
-        word = spread_word(sl, al, "SL prunes more than AL", "SL prunes less than AL",
-                            "the two prune alike within the seeds' spread")
+        word = paired_word({s: m["params_removed_pct"] for s, m in by_seed(runs, "sl").items()},
+                           {s: m["params_removed_pct"] for s, m in by_seed(runs, "al").items()},
+                           "SL prunes more than AL", "SL prunes less than AL",
+                           "no difference shown (95 % interval over seeds, paired by seed, includes 0)")
         model = next(iter(runs.values()))[0]["config"]["model"]
         paper = {row[0]: row[3] for row in REPORTED[model]}
         said = (f"; the paper: SL {paper['SNN-SL (neuron)']} % against AL {paper['SNN (AL, neuron)']} % removed"
@@ -231,8 +234,10 @@ def findings(runs: dict[str, list[dict]], summary: list[dict] | None = None) -> 
         gaps = [pruned[s]["params_removed_pct"] - al_seeds[s]["params_removed_pct"] for s in seeds]
         removed = mean_std([pruned[s]["params_removed_pct"] for s in seeds], ".1f")
         if max(abs(g) for g in gaps) <= MATCHED_WITHIN:
-            word = spread_word(acc, [al_seeds[s]["test_accuracy"] for s in seeds], f"ahead of {al_name}",
-                               f"behind {al_name}", f"level with {al_name} within the seeds' spread")
+            word = paired_word({s: pruned[s]["test_accuracy"] for s in seeds},
+                               {s: al_seeds[s]["test_accuracy"] for s in seeds}, f"ahead of {al_name}",
+                               f"behind {al_name}", f"no difference from {al_name} shown (95 % interval over "
+                               "seeds, paired by seed, includes 0)")
             al_acc_seeds = [al_seeds[s]["test_accuracy"] for s in seeds]
             diff = statistics.mean(acc) - statistics.mean(al_acc_seeds)
             verdict = (f"{diff:+.2f} points against {al_name}, {mean_std(al_acc_seeds)} %, at matched weights removed "

@@ -70,11 +70,12 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
                 "removed; the curves and every comparison use the share of *weights* removed. Two curves are "
                 "compared only at matched weights removed, seed against seed, where both were measured: each "
                 f"seed's curve is read at a measured point or between two measured points at most {REACH:g} "
-                "points apart, never beyond its ends. A ranking is called *ahead* or *behind* only when the two "
-                "means differ by more than the larger of their standard deviations over seeds, and *level* only "
-                "when they differ by less; either only when the accuracy change between the two points a "
-                "straight-line read spans is smaller than that margin (the difference, or the spread for level). "
-                "Otherwise the page says *not measured closely enough*."]
+                "points apart, never beyond its ends. A ranking is called *ahead* or *behind* only when the 95 % "
+                "interval of the seeds' paired differences (Student's t over the seeds, "
+                "`snn_edu.stats.paired_verdict`) excludes 0, and the difference is larger than the accuracy "
+                "change between the two points a straight-line read spans (otherwise: *not measured closely "
+                "enough*). Where the interval includes 0 the page says *no difference shown*: with three seeds "
+                "the interval is wide, so this is an absence of evidence, not a tie."]
         if figure:
             link = os.path.relpath(figure, Path(page).parent) if page else str(figure)
             out += ["", f"![The frontier: test accuracy against params removed]({link})"]

@@ -270,7 +270,8 @@ def value_at(summary: list[dict], model: str, criterion: str, source: str, epoch
                       "accuracy_std": statistics.stdev(values) if len(values) > 1 else None})
 
 
-VERDICT_WORDS = {"ahead": "ahead", "behind": "behind", "level": "level (within the seeds' spread)",
+VERDICT_WORDS = {"ahead": "ahead", "behind": "behind",
+                 "level": "no difference shown (95 % interval over seeds includes 0)",
                  "unsettled": "not measured closely enough (a curve read across a drop larger than the margin)",
                  "not measured": "not measured within reach of each other"}
 

@@ -4,14 +4,17 @@ Each seed's curve is its test accuracy against params removed. A curve is read o
 was measured: at a measured point, or by linear interpolation between two neighbouring points
 at most `REACH` points of params removed apart; never beyond its ends. Two methods are compared
 only where every seed of both has a value, seed against seed, and one is called ahead or behind
-only when the means differ by more than the larger standard deviation over seeds, and by more than
-any accuracy drop a straight-line read spanned (otherwise the verdict is 'unsettled').
+only when the 95 % t-interval of the seeds' paired differences excludes 0 (stats.paired_verdict),
+and the difference exceeds any accuracy drop a straight-line read spanned (otherwise the verdict
+is 'unsettled').
 """
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
+
+from .stats import paired_verdict
 
 REACH = 15.0  # the widest gap (points of params removed) a curve is interpolated across
 GRID = tuple(range(0, 101, 5))  # where two curves are compared (params removed, %)
@@ -75,6 +78,7 @@ class Match:
     b: float
     b_std: float
     drop: float = 0.0  # the largest accuracy change across a segment either side was read on (0: measured points)
+    pairs: tuple = ()  # ((a, b) per seed): the seeds' paired values behind the means
 
     @property
     def diff(self) -> float:
@@ -82,15 +86,13 @@ class Match:
 
     @property
     def verdict(self) -> str:
-        """'ahead', 'behind' or 'level' (the means differ by no more than the larger spread), or
-        'unsettled' where a curve was read by a straight line across a drop larger than what
-        decides the verdict (the margin for ahead or behind, the spread for level)."""
-        spread = max(self.a_std, self.b_std)
-        if abs(self.diff) > spread:
-            if self.drop >= abs(self.diff):
-                return "unsettled"
-            return "ahead" if self.diff > 0 else "behind"
-        return "level" if self.drop <= spread else "unsettled"
+        """'ahead' or 'behind' when the 95 % t-interval of the seeds' paired differences excludes 0
+        (stats.paired_verdict), 'level' when it includes 0 (no difference shown), and 'unsettled'
+        where a curve was read by a straight line across a drop as large as the difference."""
+        word = paired_verdict([a for a, _ in self.pairs], [b for _, b in self.pairs])
+        if word == "same":
+            return "level"
+        return "unsettled" if self.drop >= abs(self.diff) else "ahead" if word == "more" else "behind"
 
 
 def _std(values: list[float]) -> float:
@@ -111,7 +113,8 @@ def _versus(a: dict[int, tuple[float, float]], b: Curves, reach: float, a_drop: 
         return None
     a_values, b_values = [acc for _, acc in a.values()], [v for v, _ in b_read]
     return Match(statistics.mean(x for x, _ in a.values()), statistics.mean(a_values), _std(a_values),
-                 statistics.mean(b_values), _std(b_values), max([a_drop, *(d for _, d in b_read)]))
+                 statistics.mean(b_values), _std(b_values), max([a_drop, *(d for _, d in b_read)]),
+                 tuple(zip(a_values, b_values)))
 
 
 def compare_at(a: Curves, b: Curves, removed: float, reach: float = REACH) -> Match | None:

@@ -155,7 +155,8 @@ def _versus(ours: dict, pts: list[dict], name: str) -> str:
         return (f"was not measured closely enough against {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, "
                 f"read at each seed's own sparsity by a straight line across a drop of {m.drop:.2f} points between "
                 f"{name}'s measured points, more than decides the verdict)")
-    word = {"ahead": "beats", "behind": "trails", "level": "ties with (within the seeds' spread)"}[m.verdict]
+    word = {"ahead": "beats", "behind": "trails",
+            "level": "shows no difference (95 % interval over seeds, paired by seed, includes 0) from"}[m.verdict]
     return f"{word} {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, read at each seed's own sparsity)"
 
 

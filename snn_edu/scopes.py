@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .ablation import by_seed, spread_word, load_histories, load_runs, mean_architecture, mean_std
+from .ablation import by_seed, paired_word, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES, curves_of, describe_ranges, tuning_text
 from .matched import verdict_ranges
 
@@ -57,8 +57,11 @@ def scope_sentences(results: str | Path, models, summary: list[dict]) -> list[st
             continue
         removed = {k: [r["params_removed_pct"] for r in v.values()] for k, v in (("al", al), ("joint", joint))}
         accuracy = {k: [r["test_accuracy"] for r in v.values()] for k, v in (("al", al), ("joint", joint))}
-        how_much = spread_word(removed["joint"], removed["al"], "more, beyond the seeds' spread",
-                                "less, beyond the seeds' spread", "no differently beyond the seeds' spread")
+        how_much = paired_word({s: r["params_removed_pct"] for s, r in joint.items()},
+                               {s: r["params_removed_pct"] for s, r in al.items()},
+                               "more (95 % interval over seeds, paired by seed, above 0)",
+                               "less (95 % interval over seeds, paired by seed, below 0)",
+                               "no differently as far as the seeds show (95 % interval over seeds includes 0)")
         overlap = kept_overlap(results, model)
         which = ", ".join(f"{layer} {statistics.mean(v):.2f}" for layer, v in overlap.items())
         sentence = (f"{MODEL_NAMES.get(model, model)}: the joint switcher removed {mean_std(removed['joint'])} % of "

@@ -68,3 +68,13 @@ def interval_text(interval: tuple[float, float, float], unit: str = " points") -
     """'+2.35 points (95 % interval -1.20 to +5.90)'."""
     mean, low, high = interval
     return f"{mean:+.2f}{unit} (95 % interval {low:+.2f} to {high:+.2f})"
+
+
+def paired_verdict(a: list[float], b: list[float]) -> str:
+    """'more' when the 95 % t-interval of the paired differences a - b (pairs in order, e.g. by seed)
+    lies above 0, 'less' when it lies below, 'same' when it includes 0 or there are fewer than two
+    pairs: the one test behind every comparison sentence of the package's pages."""
+    interval = paired_interval(a, b)
+    if interval is None or interval[1] <= 0 <= interval[2]:
+        return "same"
+    return "more" if interval[1] > 0 else "less"

@@ -48,10 +48,16 @@ def test_verdicts_follow_the_curves_where_both_were_measured():
     ranges = verdict_ranges(*curves)
     assert ranges[0] == ("not measured", [0]) and ranges[1] == ("ahead", [5, 10, 15, 20, 25, 30])
     assert ranges[-1] == ("not measured", [35, 40] + list(range(45, 101, 5)))
-    level = rows([(t, r, acc - 0.1) for t, r, acc in flat], "random", "switcher")
+    # seed by seed a - b is -0.4, +0.1, +0.6: mean +0.1, and the 95 % interval (-1.14 to +1.34) includes 0
+    level = rows([(t, r, acc - 0.1) for t, r, acc in flat], "random", "switcher", spread=-0.3)
     summary = frontier.summarise(a + level)
     assert compare_at(*[frontier.curves_of(summary, "lenet5", c, "switcher", 0) for c in ("switcher", "random")],
-                      15.0).verdict == "level"
+                      10.0).verdict == "level"
+    # the same mean difference in every seed: the interval is that difference alone, and excludes 0
+    steady = rows([(t, r, acc - 0.1) for t, r, acc in flat], "random", "switcher")
+    summary = frontier.summarise(a + steady)
+    assert compare_at(*[frontier.curves_of(summary, "lenet5", c, "switcher", 0) for c in ("switcher", "random")],
+                      10.0).verdict == "ahead"
 
 
 def test_a_straight_line_across_a_drop_larger_than_the_margin_decides_nothing():
@@ -61,8 +67,11 @@ def test_a_straight_line_across_a_drop_larger_than_the_margin_decides_nothing():
     curves = [frontier.curves_of(summary, "lenet5", c, s, 0) for c, s in (("switcher", "switcher"), ("magnitude", "switcher"))]
     m = compare_at(*curves, 20.0)  # 2.9 points apart, but b was read across a fall of 3 points between its points
     assert m.diff == pytest.approx(2.9) and m.drop == pytest.approx(3.0) and m.verdict == "unsettled"
-    assert Match(50.0, 90.0, 0.5, 80.0, 0.5, drop=9.0).verdict == "ahead"  # a margin of 10 beats a drop of 9
-    assert Match(50.0, 90.0, 0.5, 89.8, 0.5, drop=0.6).verdict == "unsettled"  # level needs the drop within the spread
+    ahead = ((90.5, 80.2), (90.0, 80.0), (89.5, 79.8))  # 10.3, 10.0, 9.7 points apart
+    assert Match(50.0, 90.0, 0.5, 80.0, 0.2, drop=9.0, pairs=ahead).verdict == "ahead"  # a margin of 10 beats a drop of 9
+    small = ((90.1, 89.9), (90.0, 89.8), (89.9, 89.7))  # 0.2 points apart in every seed
+    assert Match(50.0, 90.0, 0.1, 89.8, 0.1, drop=0.6, pairs=small).verdict == "unsettled"  # smaller than the drop
+    assert Match(50.0, 90.0, 0.1, 89.8, 0.1, drop=0.0, pairs=small).verdict == "ahead"
 
 
 def test_why_a_curve_cannot_be_read_says_which_rule_stops_it():

@@ -49,6 +49,8 @@ CHECKS = {
     ("06", "0.1"): lambda: all(preset(m, "paper").lr == 0.1 and preset(m, "paper").batch_size == 64
                                and preset(m, "paper").patience == 20 and preset(m, "paper").gamma == 0.1
                                for m in ("vgg-cov2", "vgg16", "resnet18", "resnet34", "mobilenet-v1")),
+    ("04", "95 %"): lambda: "95 % interval" in stats.interval_text((0.0, -1.0, 1.0)),
+    ("05", "95 %"): lambda: "95 % interval" in stats.interval_text((0.0, -1.0, 1.0)),
     ("07", "95 %"): lambda: "95 % interval" in stats.interval_text((0.0, -1.0, 1.0)),
     ("07", "4.30"): lambda: round(stats.T_975[2], 2) == 4.30,  # three seeds: 2 degrees of freedom
     ("07", "2.0"): lambda: round(stats.T_975[29], 1) == 2.0,   # thirty seeds
