@@ -9,8 +9,9 @@ from pathlib import Path
 from .ablation import by_seed, paired_word, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES, curves_of, describe_ranges, tuning_text
 from .matched import verdict_ranges
+from .variants import REGISTRY
 
-RUNS_COMPARED = {"al": "one switcher per layer (SNN-AL)", "joint": "one joint switcher per family (FC, conv)"}
+RUNS_COMPARED = {name: v.scope_name for name, v in REGISTRY.items() if v.scope_name}  # {variant: its name here}
 
 
 def scope_markdown(results: str | Path, models) -> str:

@@ -21,6 +21,7 @@ class Variant:
     label: str = ""
     table_name: str = ""
     group: str = "ablation"
+    scope_name: str = ""  # how the switchers' scope comparison names it (scopes), if it takes part
 
     def __post_init__(self):
         object.__setattr__(self, "label", self.label or self.name)
@@ -38,7 +39,8 @@ L0_LAMBDAS = (0.0001, 0.001, 0.01, 0.03, 0.05, 0.1, 0.3)
 _JOINT_ADAM = {"schedule": "joint", "optimizer": "adam", "lr": 0.01, "warmup_epochs": 0}
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
-    Variant("al", {}, "SNN-AL: switcher and TNN alternate by epoch (the method)", "switcher (SNN-AL)"),
+    Variant("al", {}, "SNN-AL: switcher and TNN alternate by epoch (the method)", "switcher (SNN-AL)",
+            scope_name="one switcher per layer (SNN-AL)"),
     Variant("sl", {"schedule": "separate"}, "SNN-SL: TNN alone first, then the switcher alone on the frozen TNN",
             "switcher (SNN-SL)"),
     Variant("dense", {"schedule": "dense"}, "dense baseline: no switcher", "dense baseline"),
@@ -60,7 +62,8 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             "BC-GNJ: Bayesian compression with group normal-Jeffreys priors, trained jointly with the TNN (Adam)",
             "BC-GNJ", group="peer"),
     Variant("joint", {"switcher_scope": "joint"}, "joint switchers: one reads all FC layers, one all conv layers "
-            "(the first paper's section 3.3), trained as SNN-AL", "joint switcher", group="scope"),
+            "(the first paper's section 3.3), trained as SNN-AL", "joint switcher", group="scope",
+            scope_name="one joint switcher per family (FC, conv)"),
 )}
 
 
