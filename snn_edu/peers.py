@@ -176,7 +176,7 @@ def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] =
             f"{l0_lambda(p['source']):g}: {format_pm(p)} % at {format_pm(p, 'removed')} % removed" for p in l0) + ".")
     bc = natural_point(summary, model, "bc", 0)
     if bc:
-        out.append(f"BC-GNJ as trained (a unit pruned when log alpha >= {BC_THRESHOLD:g}): {format_pm(bc)} % with "
+        out.append(f"{GATE_KINDS['bc'].label} as trained (a unit pruned when log alpha >= {BC_THRESHOLD:g}): {format_pm(bc)} % with "
                    f"{format_pm(bc, 'removed')} % of the weights removed.")
     for epochs in finetune_epochs:
         ours = natural_point(summary, model, "switcher", epochs)

@@ -94,7 +94,7 @@ def pixel_maps_figure(gate_784: torch.Tensor, attribution_784: torch.Tensor):
 
     rho = attribution.spearman(gate_784.flatten(), attribution_784.flatten())
     fig, axes = plots.new_figure(1, 2, width=9, height=3.8)
-    plots.plot_pixel_values(axes[0], gate_784, "switcher gate of each input pixel (fc1)")
+    plots.plot_pixel_values(axes[0], gate_784, f"{CRITERIA['switcher'].label} of each input pixel (fc1)")
     plots.plot_pixel_values(axes[1], attribution_784, "mean |Integrated Gradients| per pixel", cmap="magma")
     fig.suptitle(f"Spearman rho over the 784 pixels: {attribution.format_rho(rho)}",
                  fontsize="medium")
