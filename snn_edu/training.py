@@ -252,6 +252,34 @@ class History:
         return cls(list(d["epochs"]), d.get("diverged"))
 
 
+def model_for_data(config: TrainConfig, train_set, test_set, device: torch.device) -> GatedNet:
+    """The config's model; the papers' CIFAR networks sized by the data in hand. A switcher run is
+    checked against the device's memory first (on a GPU shared by jobs: against its free memory)."""
+    switchers = GATE_KINDS[config.gate].has_switcher and config.schedule != "dense"
+    if config.model in NETWORKS:
+        images, labels = train_set.tensors[0], torch.cat([train_set.tensors[1], test_set.tensors[1]])
+        # the data set's classes, even when a subset lacks some (so that the run folder reloads)
+        in_shape, classes = tuple(images.shape[1:]), max(int(labels.max()) + 1, shape_and_classes(config.data)[1])
+        if switchers:
+            check_fits(config.model, config.switcher, str(device), in_shape, classes)  # before any work
+        return make_model(config, in_shape, classes)
+    if switchers and device.type == "cuda":
+        check_fits(config.model, config.switcher, str(device))
+    return make_model(config)
+
+
+def make_optimizer(config: TrainConfig, model: GatedNet) -> torch.optim.Optimizer:
+    """SGD or Adam over the model; the TNN and the gates in two groups at their own rates when the
+    config gives the switchers a rate of their own or the TNN another rate once gated."""
+    switcher_lr = config.switcher_lr or config.lr
+    groups = model.parameters() if config.switcher_lr is None and config.tnn_lr_gated is None else [
+        {"params": model.tnn_parameters(), "lr_scale": 1.0},
+        {"params": model.gate_parameters(), "lr": switcher_lr, "lr_scale": switcher_lr / config.lr}]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
 class Trainer:
     """Trains a gated model by phases and records everything the notebooks step through."""
 
@@ -260,19 +288,7 @@ class Trainer:
                  reference: bool = False):
         self.config = config
         self.device = resolve_device(config.device)
-        switchers = GATE_KINDS[config.gate].has_switcher and config.schedule != "dense"
-        if model is None and config.model in NETWORKS:  # sized by the data in hand
-            images, labels = train_set.tensors[0], torch.cat([train_set.tensors[1], test_set.tensors[1]])
-            # the data set's classes, even when a subset lacks some (so that the run folder reloads)
-            in_shape, classes = tuple(images.shape[1:]), max(int(labels.max()) + 1, shape_and_classes(config.data)[1])
-            if switchers:
-                check_fits(config.model, config.switcher, str(self.device), in_shape, classes)  # before any work
-            model = make_model(config, in_shape, classes)
-        elif model is None:
-            if switchers and self.device.type == "cuda":  # jobs sharing a card: against its free memory
-                check_fits(config.model, config.switcher, str(self.device))
-            model = make_model(config)
-        self.model = model.to(self.device)
+        self.model = (model if model is not None else model_for_data(config, train_set, test_set, self.device)).to(self.device)
         self.precision = numeric.resolve(config.precision, self.device)  # what the switchers compute in
         self.model.set_precision(self.precision)
         self.scaler = numeric.grad_scaler(self.precision, self.device)
@@ -280,15 +296,7 @@ class Trainer:
             compile_switchers(self.model, self.device)
         self.train_x, self.train_y = (t.to(self.device) for t in train_set.tensors)
         self.test_x, self.test_y = (t.to(self.device) for t in test_set.tensors)
-        switcher_lr = config.switcher_lr or config.lr
-        groups = self.model.parameters() if config.switcher_lr is None and config.tnn_lr_gated is None else [
-            {"params": self.model.tnn_parameters(), "lr_scale": 1.0},  # the TNN and the gates at their own rates
-            {"params": self.model.gate_parameters(), "lr": switcher_lr, "lr_scale": switcher_lr / config.lr}]
-        if config.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-        else:
-            self.optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
-                                             weight_decay=config.weight_decay)
+        self.optimizer = make_optimizer(config, self.model)
         self.scheduler = make_schedule(config, self.optimizer)
         self.history = History()
         self.out = Path(out) if out is not None else None
