@@ -263,16 +263,19 @@ def compact(model: GatedNet) -> nn.Sequential:
     masks = alive_masks(model, gates)
     if any(not bool(m.any()) for pair in masks.values() for m in pair):  # nothing reaches the classes
         last = list(gated.values())[-1]
-        return nn.Sequential(OrderedDict([("zero_logits", ZeroLogits(last.out_features, last.bias))])).eval()
+        return nn.Sequential(OrderedDict([("zero_logits", ZeroLogits(last.out_features,
+                                                                     constant_output(model, gates)))])).eval()
+    extra = bias_constants(model, gates, masks)
     if any("." in name for name in gated):  # gated layers inside a module (gate_classifier)
-        return _compact_nested(model, gates, masks)
+        return _compact_nested(model, gates, masks, extra)
     layers: list[tuple[str, nn.Module]] = []
     kept_channels = None  # the last conv's surviving filters, as a mask
     seen_linear = False
     with torch.no_grad():
+        last_out = None  # the outputs the last gated linear layer keeps (a BatchNorm1d after it follows them)
         for name, m in children:
             if not isinstance(m, GatedLayer):
-                layers.append((name, _rebuild(m)))
+                layers.append((name, _sliced(_rebuild(m), last_out)))
                 continue
             keep_in, keep_out = masks[name]
             w = m.effective_weight(gates.get(name)).detach().cpu()
@@ -293,8 +296,9 @@ def compact(model: GatedNet) -> nn.Sequential:
                 if not bool(keep_in[arriving].all()):
                     position = torch.cumsum(arriving.long(), 0) - 1
                     layers.append((f"{name}_select", SelectFeatures(position[keep_in])))
-            layers.append((name, _dense_linear(m, w, keep_in.nonzero().flatten(), out_idx)))
+            layers.append((name, _dense_linear(m, w, keep_in.nonzero().flatten(), out_idx, extra.get(name))))
             seen_linear = True
+            last_out = keep_out
     return nn.Sequential(OrderedDict(layers)).eval()
 
 
@@ -342,16 +346,36 @@ def stored_weights(module: nn.Module) -> int:
     return total
 
 
-def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx: torch.Tensor) -> nn.Linear:
-    """A plain nn.Linear over the kept inputs and outputs of `m`, from its folded weight `w` (in, out)."""
-    linear = nn.Linear(len(in_idx), len(out_idx), bias=m.bias is not None)
+def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx: torch.Tensor,
+                  extra: torch.Tensor | None = None) -> nn.Linear:
+    """A plain nn.Linear over the kept inputs and outputs of `m`, from its folded weight `w` (in, out),
+    with `extra` (the removed units' folded constants, see bias_constants) added to its bias."""
+    bias = m.bias.detach().cpu() if m.bias is not None else None
+    if extra is not None:
+        bias = extra if bias is None else bias + extra
+    linear = nn.Linear(len(in_idx), len(out_idx), bias=bias is not None)
     linear.weight.copy_(w[in_idx][:, out_idx].t())
-    if m.bias is not None:
-        linear.bias.copy_(m.bias.detach().cpu()[out_idx])
+    if bias is not None:
+        linear.bias.copy_(bias[out_idx])
     return linear
 
 
-def _compact_nested(model: nn.Module, gates: dict, masks: dict) -> nn.Sequential:
+def _sliced(module: nn.Module, keep: torch.Tensor | None) -> nn.Module:
+    """A BatchNorm1d after a gated linear layer, over the outputs that layer keeps; any other module as it is."""
+    if keep is None or not isinstance(module, nn.BatchNorm1d) or module.num_features != len(keep):
+        return module
+    small = copy.deepcopy(module)
+    small.num_features = int(keep.sum())
+    with torch.no_grad():
+        for attr in ("weight", "bias", "running_mean", "running_var"):
+            tensor = getattr(module, attr)
+            if tensor is not None:
+                setattr(small, attr, type(tensor)(tensor.detach()[keep].clone()) if isinstance(tensor, nn.Parameter)
+                        else tensor[keep].clone())
+    return small
+
+
+def _compact_nested(model: nn.Module, gates: dict, masks: dict, extra: dict) -> nn.Sequential:
     """compact() for gated Linear layers inside any module: a copy in which each becomes a plain
     nn.Linear over its surviving inputs and outputs (the first one picks its inputs)."""
     copied = copy.deepcopy(model).cpu().eval()
@@ -361,24 +385,125 @@ def _compact_nested(model: nn.Module, gates: dict, masks: dict) -> nn.Sequential
             keep_in, keep_out = masks[name]
             w = m.effective_weight(gates.get(name)).detach().cpu()
             in_idx = keep_in.nonzero().flatten()
-            linear = _dense_linear(m, w, in_idx, keep_out.nonzero().flatten())
+            linear = _dense_linear(m, w, in_idx, keep_out.nonzero().flatten(), extra.get(name))
             if i == 0 and not bool(keep_in.all()):
                 linear = nn.Sequential(OrderedDict([("select", SelectFeatures(in_idx)), ("linear", linear)]))
             parent, _, child = name.rpartition(".")
-            setattr(modules[parent] if parent else copied, child, linear)
+            holder = modules[parent] if parent else copied
+            setattr(holder, child, linear)
+            siblings = [n for n, _ in holder.named_children()]
+            for later in siblings[siblings.index(child) + 1:]:  # up to the next gated layer
+                if f"{parent}.{later}".lstrip(".") in masks:
+                    break
+                setattr(holder, later, _sliced(getattr(holder, later), keep_out))
     return nn.Sequential(OrderedDict(copied.named_children())).eval()
 
 
-def check_countable(model: nn.Module) -> None:
-    """Counting and compact() follow a chain of gated layers; a bias that no gate closes (on a
-    linear layer other than the last, or a conv gated connection by connection) would feed the
-    next layer even from a unit with no live input, so it is refused. A conv's bias under a
-    neuron gate is gated with its filter."""
+# Modules that act on each unit alone (in evaluation mode): a removed unit's constant output passes
+# through them as a constant, which the next gated layer can take into its bias.
+ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid,
+               nn.Sigmoid, nn.Tanh, nn.Identity, nn.Dropout, nn.AlphaDropout, nn.BatchNorm1d)
+
+
+def _between(model: nn.Module, first: str, second: str) -> list[nn.Module] | str:
+    """The modules between two consecutive gated layers (siblings in one chain), or why not."""
+    p1, _, c1 = first.rpartition(".")
+    p2, _, c2 = second.rpartition(".")
+    if p1 != p2:
+        return f"{first} and {second} do not sit in one chain"
+    parent = model.get_submodule(p1) if p1 else model
+    names = [n for n, _ in parent.named_children()]
+    return [getattr(parent, n) for n in names[names.index(c1) + 1:names.index(c2)]]
+
+
+def bias_constants(model: nn.Module, gates: dict, masks: dict) -> dict[str, torch.Tensor]:
+    """{gated layer: what to add to its bias}: a unit of the layer before it that is removed
+    because nothing alive feeds it still outputs a constant (its bias, through the modules
+    between), and where this layer reads that unit the constant is folded into this layer's bias,
+    so that compact() stays exact. A unit whose constant cannot be folded is refused (check_countable)."""
     layers = list(model.gated_layers().items())
-    for name, layer in layers[:-1]:
-        if layer.bias is not None and (isinstance(layer, GatedLinear) or layer.strategy != "neuron"):
-            raise ConfigError(f"{name} has a bias and is not the last gated layer: counting and compact() "
-                              "need bias-free gated layers before the classifier")
+    extra = {}
+    with torch.no_grad():
+        for (name, layer), (nxt_name, nxt) in zip(layers, layers[1:]):
+            if layer.bias is None or not isinstance(layer, GatedLinear) or not isinstance(nxt, GatedLinear):
+                continue
+            gate = gates.get(nxt_name)
+            g = torch.ones(nxt.in_features) if gate is None else gate.detach().cpu().float()
+            fold = (g != 0) & ~masks[name][1]  # read by the next layer, but removed (nothing feeds it)
+            if not bool(fold.any()):
+                continue
+            constant = layer.bias.detach().cpu().float()[None]
+            for module in _between(model, name, nxt_name):
+                constant = copy.deepcopy(module).cpu().eval()(constant)
+            w = nxt.effective_weight(gate).detach().cpu().float()  # (in, out), the gate folded in
+            extra[nxt_name] = (constant[0] * fold) @ w
+    return extra
+
+
+def constant_output(model: nn.Module, gates: dict) -> torch.Tensor | None:
+    """What a network outputs when nothing alive reaches its classes: the biases after the last
+    gated layer whose inputs are all closed, carried through the rest of its chain (None: zeros)."""
+    layers = list(model.gated_layers().items())
+    closed = [i for i, (name, layer) in enumerate(layers)
+              if isinstance(layer, GatedLinear) and gates.get(name) is not None and not bool((gates[name] != 0).any())]
+    start = closed[-1] if closed else len(layers) - 1
+    name, layer = layers[start]
+    if all(l.bias is None for _, l in layers[start:]):
+        return None
+    parent_name = name.rpartition(".")[0]
+    if any(n.rpartition(".")[0] != parent_name for n, _ in layers[start:]):
+        raise ConfigError(f"nothing alive reaches the classes and the gated layers after {name} do not sit in one "
+                          "chain: its constant output cannot be followed")
+    if not _ends_the_model(model, parent_name):
+        raise ConfigError(f"nothing alive reaches the classes and modules follow {parent_name}: its constant output "
+                          "cannot be followed")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    names = [n for n, _ in parent.named_children()]
+    with torch.no_grad():
+        x = torch.zeros(1, layer.in_features)
+        for child in names[names.index(name.rpartition(".")[2]):]:
+            module = copy.deepcopy(getattr(parent, child)).cpu().eval()
+            if isinstance(module, GatedLayer):
+                module.set_fixed_gate(gates.get(f"{parent_name}.{child}" if parent_name else child))
+            x = module(x)
+    return x[0]
+
+
+def _ends_the_model(model: nn.Module, name: str) -> bool:
+    """Whether the submodule `name` is the last child at every level of its path (nothing runs after it)."""
+    module = model
+    for part in [p for p in name.split(".") if p]:
+        children = [n for n, _ in module.named_children()]
+        if children[-1] != part:
+            return False
+        module = getattr(module, part)
+    return True
+
+
+def check_countable(model: nn.Module) -> None:
+    """Counting and compact() follow a chain of gated layers. A linear layer's bias before the last
+    gated layer is allowed where the modules up to the next gated layer act on each unit alone
+    (ELEMENTWISE): a removed unit's constant is then folded into the next layer's bias. Refused,
+    in one line naming the module: any other module there, a bias under connection gates, or a
+    conv's bias under connection gates (a conv's bias under a neuron gate is gated with its filter)."""
+    layers = list(model.gated_layers().items())
+    for (name, layer), (nxt_name, _) in zip(layers, layers[1:]):
+        if layer.bias is None:
+            continue
+        if layer.strategy != "neuron":
+            raise ConfigError(f"{name} has a bias under connection gates: a unit whose connections are all closed "
+                              "still adds its bias, which counting cannot remove; use bias-free layers or neuron gates")
+        if isinstance(layer, GatedConv2d):
+            continue
+        between = _between(model, name, nxt_name)
+        if isinstance(between, str):
+            raise ConfigError(f"{name} has a bias and {between}: a removed unit's constant output cannot be "
+                              "followed to the next gated layer")
+        other = next((m for m in between if not isinstance(m, ELEMENTWISE)), None)
+        if other is not None:
+            raise ConfigError(f"{name} has a bias and {type(other).__name__} sits between it and {nxt_name}: a removed "
+                              "unit's constant output would mix with the others there, so it cannot be folded into "
+                              f"{nxt_name}'s bias (allowed between: {', '.join(m.__name__ for m in ELEMENTWISE)})")
 
 
 def _rebuild(m: nn.Module) -> nn.Module:

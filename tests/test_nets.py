@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from snn_edu.analysis import compact, param_counts, pruned_architecture
+from snn_edu.analysis import ZeroLogits, compact, param_counts, pruned_architecture
 from snn_edu.cli import main
 from snn_edu.errors import ConfigError
 from snn_edu.layers import GatedLinear
@@ -141,10 +141,33 @@ def test_a_sequential_classifier_is_gated_in_its_convs_and_linears():
         torch.testing.assert_close(compact(gated)(x), gated(x), rtol=1e-5, atol=1e-5)
 
 
-def test_a_biased_linear_before_the_last_cannot_be_counted():
-    plain = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+def test_biases_between_gated_layers_keep_compact_exact():
+    """A head with biases, BatchNorm and dropout between its gated layers (as torchvision's): compact()
+    equals the gated model, also when a layer's inputs are all closed and its biases alone reach the
+    classes (a constant output, carried through the rest of the chain)."""
+    torch.manual_seed(0)
+    plain = nn.Sequential(OrderedDict([("fc1", nn.Linear(8, 6)), ("bn", nn.BatchNorm1d(6)), ("relu", nn.ReLU()),
+                                       ("drop", nn.Dropout(0.5)), ("fc2", nn.Linear(6, 5)), ("relu2", nn.ReLU()),
+                                       ("fc3", nn.Linear(5, 3))]))
+    plain.bn.running_mean.uniform_(-1, 1)
+    plain.bn.running_var.uniform_(0.5, 2)
+    gated = gate_classifier(plain, switcher="lite").eval()
+    x = torch.rand(16, 8)
+    for gates in ({"fc1": torch.tensor([0.0, 0, 1.5, 0, 0.7, 0, 0, 0]), "fc2": torch.tensor([1.2, 0, 0.8, 1.0, 0, 0.5]),
+                   "fc3": torch.ones(5)},
+                  {"fc1": torch.ones(8), "fc2": torch.zeros(6), "fc3": torch.ones(5)}):  # fc2 sees nothing alive
+        for name, layer in gated.gated_layers().items():
+            layer.set_fixed_gate(gates[name])
+        small = compact(gated)
+        with torch.no_grad():
+            torch.testing.assert_close(small(x), gated(x), rtol=1e-5, atol=1e-5)
+    assert isinstance(small[0], ZeroLogits) and not torch.equal(small(x), torch.zeros_like(small(x)))
+
+
+def test_a_bias_whose_constant_cannot_be_followed_is_refused_in_one_line():
+    plain = nn.Sequential(nn.Linear(8, 4), nn.LayerNorm(4), nn.Linear(4, 2))
     gated = gate_classifier(plain, switcher="lite")
-    with pytest.raises(ConfigError, match="has a bias and is not the last gated layer"):
+    with pytest.raises(ConfigError, match="LayerNorm sits between it and 2: a removed unit's constant output would mix"):
         compact(gated)
 
 
@@ -293,3 +316,20 @@ def test_compact_copies_ungated_modules_with_their_arguments():
     assert isinstance(small[2], nn.AdaptiveAvgPool2d) and small[2].output_size == 4
     x = torch.randn(3, 1, 12, 12)
     torch.testing.assert_close(small(x), gated(x), rtol=1e-4, atol=1e-6)
+
+
+def test_a_torchvision_head_with_biases_is_gated_and_compacted_exactly():
+    """MobileNetV3-small's head (Linear with bias, Hardswish, Dropout, Linear): refused before biases
+    were followed; now compacted with the gated model's outputs, on small images."""
+    import torchvision
+
+    torch.manual_seed(0)
+    gated = gate_classifier(torchvision.models.mobilenet_v3_small(num_classes=10), linear=True, switcher="lite").eval()
+    random_gates(gated, seed=2)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        small = compact(gated)
+        torch.testing.assert_close(small(x), gated(x), rtol=1e-5, atol=1e-6)
+    kept, total = param_counts(gated)
+    head = [m for name, m in small.named_modules() if "classifier" in name and isinstance(m, nn.Linear)]
+    assert len(head) == 2 and kept == sum(m.weight.numel() for m in head) < total
