@@ -133,6 +133,28 @@ say(f"head kept {pruned_architecture(trainer.model)} of 512 inputs, {kept:,} of 
       f"largest output difference after compact(): {gap:.2e}")
 
 # %% [markdown]
+# Most classifiers have biases, and a head of two or more layers. MobileNetV3-small's head is
+# `Linear` (with a bias), `Hardswish`, `Dropout`, `Linear`. Gated with given gates (about a third
+# closed, no training: a CPU notebook cannot train it), it compacts exactly as well. A unit that
+# nothing alive feeds would still pass on its bias through `Hardswish`; `compact()` folds that
+# constant into the next layer's bias.
+
+# %%
+head_model = gate_classifier(torchvision.models.mobilenet_v3_small(num_classes=10), linear=True, switcher="lite").eval()
+generator = torch.Generator().manual_seed(0)
+for layer in head_model.gated_layers().values():
+    given = torch.rand(layer.in_features, generator=generator) + 0.5
+    given[torch.rand(layer.in_features, generator=generator) < 0.33] = 0
+    layer.set_fixed_gate(given)
+images = torch.rand(2, 3, 64, 64)
+with torch.no_grad():
+    small_head = compact(head_model)
+    gap = (small_head(images) - head_model(images)).abs().max().item()
+kept, total = param_counts(head_model)
+say(f"MobileNetV3-small's head keeps {pruned_architecture(head_model)} inputs of its two layers, {kept:,} of "
+    f"{total:,} head weights; largest output difference after compact(): {gap:.2e}")
+
+# %% [markdown]
 # Gating a convolution works too, but only where its filters can be counted and removed on their
 # own: as a direct layer of an `nn.Sequential` chain. A convolution inside a residual block is
 # refused in one line, because removing one of its filters would change what the block adds:
