@@ -199,3 +199,26 @@ def test_a_shipped_run_regenerates_from_its_command_exactly_on_its_kind_of_cpu(t
     else:
         seeds = [json.loads(p.read_text())["test_accuracy"] for p in sorted(folder.parent.glob("seed*/metrics.json"))]
         assert abs(again["test_accuracy"] - shipped["test_accuracy"]) <= 3 * statistics.stdev(seeds)
+
+
+def test_every_shipped_frontier_verdict_rests_on_its_inputs():
+    """Each ahead or behind that a page draws from the shipped frontier: every seed of both curves was
+    read there, the seeds' paired differences give a 95 % interval that excludes 0, and the
+    difference is larger than any accuracy drop a straight-line read spanned."""
+    from snn_edu.matched import GRID
+    from snn_edu.stats import paired_interval
+
+    summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+    decided = 0
+    for model in ("mlp", "lenet5"):
+        for a, b, *_ in frontier.COMPARISONS:
+            for epochs in sorted({s["finetune_epochs"] for s in summary}):
+                for removed in GRID:
+                    m = frontier.verdict(summary, model, a, b, epochs, removed)
+                    if m is None or m.verdict not in ("ahead", "behind"):
+                        continue
+                    decided += 1
+                    mean, low, high = paired_interval([x for x, _ in m.pairs], [y for _, y in m.pairs])
+                    assert (low > 0 if m.verdict == "ahead" else high < 0), (model, a, b, epochs, removed)
+                    assert m.drop < abs(m.diff) and len(m.pairs) == 3
+    assert decided > 0
