@@ -184,11 +184,17 @@ def _add_bench(sub) -> None:
     cmd.set_defaults(handler=bench)
 
 
-def _add_tasks(sub) -> None:
-    cmd = sub.add_parser("tasks", help="is a harder task pruned less? mnist5k against fashion5k, from results/")
-    cmd.add_argument("--results", type=Path, default=Path("results"))
+def _add_page(sub, name: str, help: str, results: str, handler) -> None:
+    """A subcommand that writes one page from a results folder (or prints it)."""
+    cmd = sub.add_parser(name, help=help)
+    cmd.add_argument("--results", type=Path, default=Path(results))
     cmd.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
-    cmd.set_defaults(handler=tasks_page)
+    cmd.set_defaults(handler=handler)
+
+
+def _add_tasks(sub) -> None:
+    _add_page(sub, "tasks", "is a harder task pruned less? mnist5k against fashion5k, from results/", "results",
+              tasks_page)
 
 
 def _add_gpu_sitting(sub) -> None:
@@ -205,18 +211,13 @@ def _add_gpu_sitting(sub) -> None:
 
 
 def _add_paper_scale(sub) -> None:
-    cmd = sub.add_parser("paper-scale", help="how far the paper-scale study has got, from results/paper-fashion")
-    cmd.add_argument("--results", type=Path, default=Path("results/paper-fashion"))
-    cmd.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
-    cmd.set_defaults(handler=paper_scale)
+    _add_page(sub, "paper-scale", "how far the paper-scale study has got, from results/paper-fashion",
+              "results/paper-fashion", paper_scale)
 
 
 def _add_recipes(sub) -> None:
-    cmd = sub.add_parser("recipes", help="does the release's recipe train to the end? its runs beside each fix's, "
-                         "from results/recipes")
-    cmd.add_argument("--results", type=Path, default=Path("results/recipes"))
-    cmd.add_argument("--out", type=Path, default=None, help="write the page here (default: print it)")
-    cmd.set_defaults(handler=recipes_page)
+    _add_page(sub, "recipes", "does the release's recipe train to the end? its runs beside each fix's, from "
+              "results/recipes", "results/recipes", recipes_page)
 
 
 def _add_reproduce(sub) -> None:
