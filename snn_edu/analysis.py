@@ -282,12 +282,17 @@ def compact(model: GatedNet) -> nn.Sequential:
             out_idx = keep_out.nonzero().flatten()
             if isinstance(m, GatedConv2d):
                 in_idx = torch.arange(m.in_channels) if kept_channels is None else kept_channels.nonzero().flatten()
-                bias = m.effective_bias(gates.get(name))
+                after_norm = m.norm is not None  # conv, BatchNorm, gate: the gate scales BatchNorm's affine
+                bias = m.bias if after_norm else m.effective_bias(gates.get(name))
+                if after_norm:
+                    w = m.weight.detach().cpu()
                 conv = nn.Conv2d(len(in_idx), len(out_idx), m.kernel_size, m.stride, m.padding, bias=bias is not None)
                 conv.weight.copy_(w[out_idx][:, in_idx])
                 if bias is not None:
                     conv.bias.copy_(bias.detach().cpu()[out_idx])
                 layers.append((name, conv))
+                if after_norm:
+                    layers.append((f"{name}_norm", _gated_norm(m.norm, gates.get(name), keep_out)))
                 kept_channels = keep_out
                 continue
             if not seen_linear:  # the first linear layer picks its inputs from what reaches it
@@ -358,6 +363,22 @@ def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx
     if bias is not None:
         linear.bias.copy_(bias[out_idx])
     return linear
+
+
+def _gated_norm(norm: nn.BatchNorm2d, gate: torch.Tensor | None, keep: torch.Tensor) -> nn.BatchNorm2d:
+    """`norm` over the kept filters with the gate folded into its scale and shift: g * BN(x)."""
+    small = copy.deepcopy(norm).cpu().eval()
+    g = torch.ones(norm.num_features) if gate is None else gate.detach().cpu().float()
+    small.num_features = int(keep.sum())
+    with torch.no_grad():
+        small.running_mean = norm.running_mean.detach().cpu()[keep].clone()
+        small.running_var = norm.running_var.detach().cpu()[keep].clone()
+        weight = norm.weight.detach().cpu() if norm.weight is not None else torch.ones(norm.num_features)
+        bias = norm.bias.detach().cpu() if norm.bias is not None else torch.zeros(norm.num_features)
+        small.weight = nn.Parameter((weight * g)[keep].clone())
+        small.bias = nn.Parameter((bias * g)[keep].clone())
+    small.affine = True
+    return small
 
 
 def _sliced(module: nn.Module, keep: torch.Tensor | None) -> nn.Module:

@@ -293,6 +293,19 @@ class GatedConv2d(GatedLayer):
                                   lambda head, spec: ConvSwitcher(out_channels, in_channels, kernel_size, head, spec),
                                   self.weight.shape)
 
+        self.norm: nn.Module | None = None  # a BatchNorm2d applied before the gate (see gate_after_norm)
+
+    def gate_after_norm(self, norm: nn.BatchNorm2d) -> None:
+        """Take in the BatchNorm2d that follows this conv and gate after it, as network slimming's
+        scaling factors do: a pruned filter then outputs exactly 0, not BatchNorm's shift."""
+        if self.strategy != "neuron" or (self.gate is not None and self.gate.samples_output):
+            raise ConfigError("a gate after BatchNorm needs neuron gates that do not draw the output (not connection "
+                              "gates, not BC-GNJ)")
+        if norm.num_features != self.out_channels:
+            raise ConfigError(f"BatchNorm2d over {norm.num_features} channels cannot follow a conv of "
+                              f"{self.out_channels} filters")
+        self.norm = norm
+
     def switcher_image(self):
         return self.gate.reducer(self.switcher_source())
 
@@ -310,6 +323,9 @@ class GatedConv2d(GatedLayer):
     def apply_weight(self, x, gate):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ConfigError(f"conv layer expects (N, {self.in_channels}, H, W) input, got {tuple(x.shape)}")
+        if self.norm is not None:  # conv, BatchNorm, then the gate
+            y = self.norm(F.conv2d(x, self.weight, self.bias, self.stride, self.padding))
+            return y if gate is None else y * gate[None, :, None, None]
         return F.conv2d(x, self.effective_weight(gate), self.effective_bias(gate), self.stride, self.padding)
 
     def sampled_output(self, x, z, weight_var):

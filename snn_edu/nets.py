@@ -242,7 +242,8 @@ def gate_classifier(model: nn.Module, linear=True, conv=(), strategy: str = "neu
 
     Counting follows the chain of gated layers, so gated convs are accepted only as direct
     children of an nn.Sequential model; a conv elsewhere (inside a residual block, say) is
-    refused in one line."""
+    refused in one line. A gated conv followed by a BatchNorm2d takes the BatchNorm in and gates
+    after it (the BatchNorm's place holds an nn.Identity), so that a pruned filter outputs 0."""
     modules = dict(model.named_modules())
     chosen_conv = [n for n, m in modules.items() if isinstance(m, nn.Conv2d) and conv and _matches(n, conv)]
     if chosen_conv and not isinstance(model, nn.Sequential):
@@ -264,6 +265,11 @@ def gate_classifier(model: nn.Module, linear=True, conv=(), strategy: str = "neu
         new = (gated_linear_from(old, strategy, switcher, gate) if isinstance(old, nn.Linear)
                else gated_conv_from(old, strategy, switcher, gate, name))
         setattr(parent, child, new)
+        siblings = [n for n, _ in parent.named_children()]
+        after = siblings[siblings.index(child) + 1] if siblings.index(child) + 1 < len(siblings) else None
+        if isinstance(new, GatedConv2d) and after is not None and isinstance(getattr(parent, after), nn.BatchNorm2d):
+            new.gate_after_norm(getattr(parent, after))  # the gate moves after the BatchNorm, which it takes in
+            setattr(parent, after, nn.Identity())
     if isinstance(model, nn.Sequential):
         return GatedNet(OrderedDict(model.named_children()))
     return GatedModule(model)

@@ -333,3 +333,30 @@ def test_a_torchvision_head_with_biases_is_gated_and_compacted_exactly():
     kept, total = param_counts(gated)
     head = [m for name, m in small.named_modules() if "classifier" in name and isinstance(m, nn.Linear)]
     assert len(head) == 2 and kept == sum(m.weight.numel() for m in head) < total
+
+
+def test_a_gated_conv_followed_by_batchnorm_gates_after_it():
+    """As network slimming's scaling factors: conv, BatchNorm, then the gate, so a pruned filter
+    outputs exactly 0 (not BatchNorm's shift); ungated, the network is the original; compact() folds
+    the gate into BatchNorm's scale and shift."""
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                          nn.Flatten(), nn.Linear(32, 10))
+    plain[1].running_mean.uniform_(-1, 1)
+    plain[1].bias.data.uniform_(-1, 1)
+    x = torch.rand(2, 3, 12, 12)
+    expected = plain.eval()(x)
+    gated = gate_classifier(plain, linear=True, conv=["0"], switcher="lite").eval()
+    assert isinstance(gated[1], nn.Identity) and gated[0].norm is not None
+    gated.set_gated(False)
+    torch.testing.assert_close(gated(x), expected)
+    gated.set_gated(True)
+    gate = torch.ones(8)
+    gate[[1, 5]] = 0
+    gated[0].set_fixed_gate(gate)
+    gated[5].set_fixed_gate(torch.ones(32))
+    with torch.no_grad():
+        assert gated[0](x)[:, [1, 5]].abs().max() == 0  # BatchNorm's shift does not leak through a pruned filter
+        small = compact(gated)
+        torch.testing.assert_close(small(x), gated(x), rtol=1e-5, atol=1e-6)
+    assert pruned_architecture(gated) == "6-24"

@@ -40,6 +40,9 @@ ZOO = [
     ("ConvNeXt-tiny every Linear", lambda: torchvision.models.convnext_tiny(num_classes=10), True, (), 32,
      "do not sit in one chain"),
     ("nn.Sequential with biases and an adaptive pool", user_sequential, True, ["0"], 12, None),
+    ("nn.Sequential with a BatchNorm2d after its gated conv",
+     lambda: nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                           nn.Flatten(), nn.Linear(32, 10)), True, ["0"], 12, None),
 ]
 
 
