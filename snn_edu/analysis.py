@@ -465,9 +465,9 @@ def constant_output(model: nn.Module, gates: dict) -> torch.Tensor | None:
     """What a network outputs when nothing alive reaches its classes: the biases after the last
     gated layer whose inputs are all closed, carried through the rest of its chain (None: zeros)."""
     layers = list(model.gated_layers().items())
-    closed = [i for i, (name, layer) in enumerate(layers)
-              if isinstance(layer, GatedLinear) and gates.get(name) is not None and not bool((gates[name] != 0).any())]
-    start = closed[-1] if closed else len(layers) - 1
+    start = _first_silent(model, gates)
+    if isinstance(layers[start][1], GatedConv2d):  # its output is exactly 0 (its bias is gated with its filters)
+        start += 1
     name, layer = layers[start]
     if all(l.bias is None for _, l in layers[start:]):
         return None
@@ -488,6 +488,21 @@ def constant_output(model: nn.Module, gates: dict) -> torch.Tensor | None:
                 module.set_fixed_gate(gates.get(f"{parent_name}.{child}" if parent_name else child))
             x = module(x)
     return x[0]
+
+
+def _first_silent(model: nn.Module, gates: dict) -> int:
+    """The index of the first gated layer through which no live signal passes (alive_masks' forward rule)."""
+    rows = _layer_gates(model, gates)
+    feeding = None
+    for i, (_, layer, g) in enumerate(rows):
+        c = _connections(layer, g)
+        feeding = torch.ones(c.shape[0], dtype=torch.bool) if feeding is None else feeding
+        out = (c & feeding[:, None]).any(0)
+        if not bool(out.any()):
+            return i
+        if i + 1 < len(rows):
+            feeding = out.repeat_interleave(_fan(layer, rows[i + 1][1]))
+    return len(rows) - 1
 
 
 def _ends_the_model(model: nn.Module, name: str) -> bool:

@@ -360,3 +360,22 @@ def test_a_gated_conv_followed_by_batchnorm_gates_after_it():
         small = compact(gated)
         torch.testing.assert_close(small(x), gated(x), rtol=1e-5, atol=1e-6)
     assert pruned_architecture(gated) == "6-24"
+
+
+def test_a_network_that_nothing_alive_crosses_outputs_its_biases_constant():
+    """Every conv filter pruned: the maps are 0, fc1 passes on relu(its bias), fc2 adds its own;
+    compact() gives that constant for every input."""
+    torch.manual_seed(0)
+    plain = nn.Sequential(OrderedDict([("conv", nn.Conv2d(3, 4, 3)), ("relu", nn.ReLU()), ("pool", nn.AdaptiveAvgPool2d(2)),
+                                       ("flat", nn.Flatten()), ("fc1", nn.Linear(16, 6)), ("relu2", nn.ReLU()),
+                                       ("fc2", nn.Linear(6, 3))]))
+    gated = gate_classifier(plain, linear=True, conv=["conv"], switcher="lite").eval()
+    for layer, gate in ((gated.conv, torch.zeros(4)), (gated.fc1, torch.ones(16)), (gated.fc2, torch.ones(6))):
+        layer.set_fixed_gate(gate)
+    x = torch.rand(2, 3, 10, 10)
+    with torch.no_grad():
+        small = compact(gated)
+        expected = plain.fc2(torch.relu(plain.fc1.bias))
+        torch.testing.assert_close(small(x), gated(x))
+        torch.testing.assert_close(small(x)[0], expected)
+    assert isinstance(small[0], ZeroLogits)
