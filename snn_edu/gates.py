@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .glossary import name
+
 LIMIT_LOW, LIMIT_HIGH = -0.1, 1.1   # the hard concrete's stretch
 TEMPERATURE = 2 / 3
 EPSILON = 1e-6
@@ -231,9 +233,11 @@ GATE_KINDS: dict[str, GateKind] = {k.name: k for k in (
              model="switcher model"),
     GateKind("direct", "direct gate", build=lambda units, group, drop, shape, clip: DirectGate(units),
              describe="direct gates", called="the direct gate", model="direct model"),
-    GateKind("l0", "L0", build=lambda units, group, drop, shape, clip: HardConcreteGate(units, group, drop),
-             schedule="joint", describe="L0 gates (lambda {lambdas} / N)", called="L0", model="L0 model"),
-    GateKind("bc", "BC-GNJ", build=lambda units, group, drop, shape, clip: GroupNJGate(units, shape, clip),
-             gates_connections=False, schedule="joint", describe="BC-GNJ gates", called="BC-GNJ", model="BC-GNJ model"),
+    GateKind("l0", name("L0"), build=lambda units, group, drop, shape, clip: HardConcreteGate(units, group, drop),
+             schedule="joint", describe=f"{name('L0')} gates (lambda {{lambdas}} / N)", called=name("L0"),
+             model=f"{name('L0')} model"),
+    GateKind("bc", name("BC-GNJ"), build=lambda units, group, drop, shape, clip: GroupNJGate(units, shape, clip),
+             gates_connections=False, schedule="joint", describe=f"{name('BC-GNJ')} gates", called=name("BC-GNJ"),
+             model=f"{name('BC-GNJ')} model"),
 )}
 GATES = tuple(GATE_KINDS)

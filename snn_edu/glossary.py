@@ -40,6 +40,13 @@ TERMS = {
 }
 
 
+def name(term: str) -> str:
+    """A glossary term as registries and pages write it (checked to be one: a misspelt name fails at import)."""
+    if term not in TERMS:
+        raise KeyError(f"no glossary entry {term!r}; known: {', '.join(TERMS)}")
+    return term
+
+
 def describe(term: str) -> str:
     """'TERM: meaning', for a term of TERMS."""
     if term not in TERMS:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .glossary import name
 from .training import TrainConfig
+
+SNN, AL = name("SNN"), name("AL")  # the glossary's spelling, shared by every label below
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,10 @@ L0_LAMBDAS = (0.0001, 0.001, 0.01, 0.03, 0.05, 0.1, 0.3)
 _JOINT_ADAM = {"schedule": "joint", "optimizer": "adam", "lr": 0.01, "warmup_epochs": 0}
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
-    Variant("al", {}, "SNN-AL: switcher and TNN alternate by epoch (the method)", "switcher (SNN-AL)",
-            scope_name="one switcher per layer (SNN-AL)"),
+    Variant("al", {}, "SNN-AL: switcher and TNN alternate by epoch (the method)", f"switcher ({SNN}-{AL})",
+            scope_name=f"one switcher per layer ({SNN}-{AL})"),
     Variant("sl", {"schedule": "separate"}, "SNN-SL: TNN alone first, then the switcher alone on the frozen TNN",
-            "switcher (SNN-SL)"),
+            f"switcher ({SNN}-{name('SL')})"),
     Variant("dense", {"schedule": "dense"}, "dense baseline: no switcher", "dense baseline"),
     Variant("shuffled", {"switcher_input": "shuffled"}, "control: the switcher reads the weights shuffled",
             "control: shuffled weights"),
@@ -56,11 +59,12 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             "direct gate", "direct gate (no U-Net)", group="peer"),
     *(Variant(f"l0-{lam:g}", {"gate": "l0", "l0_lambda": (lam,), **_JOINT_ADAM},
               f"L0 hard-concrete gates, lambda {lam:g}/N, trained jointly with the TNN (Adam)",
-              f"L0, lambda {lam:g}", f"L0 hard concrete, lambda {lam:g} (one lambda for all layers)", group="peer")
+              f"{name('L0')}, lambda {lam:g}", f"{name('L0')} hard concrete, lambda {lam:g} (one lambda for all layers)",
+              group="peer")
       for lam in L0_LAMBDAS),
     Variant("bc", {"gate": "bc", **_JOINT_ADAM},
             "BC-GNJ: Bayesian compression with group normal-Jeffreys priors, trained jointly with the TNN (Adam)",
-            "BC-GNJ", group="peer"),
+            name("BC-GNJ"), group="peer"),
     Variant("joint", {"switcher_scope": "joint"}, "joint switchers: one reads all FC layers, one all conv layers "
             "(the first paper's section 3.3), trained as SNN-AL", "joint switcher", group="scope",
             scope_name="one joint switcher per family (FC, conv)"),

@@ -5,7 +5,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from snn_edu.glossary import TERMS
+from snn_edu.glossary import TERMS, name
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("[0-9]*.py"))
@@ -71,3 +71,15 @@ def test_the_colours_the_prose_names_are_the_colours_drawn():
     assert 0.04 < hsv["strengthened"][0] < 0.12 and hsv["strengthened"][1] > 0.5  # orange
     assert "near-black pixels are pruned, blue ones weakened and orange ones strengthened" in \
         markdown(NOTEBOOKS / "07_harder_tasks.py")
+
+
+def test_registries_name_glossary_terms_as_the_glossary_does():
+    """Where a registry's label is a glossary term (L0, BC-GNJ) or contains one (SNN-AL), it is the
+    glossary's own spelling: the registries take it from snn_edu.glossary.name."""
+    from snn_edu.gates import GATE_KINDS
+    from snn_edu.variants import REGISTRY
+
+    assert GATE_KINDS["l0"].label in TERMS and GATE_KINDS["bc"].label in TERMS
+    assert REGISTRY["al"].label == "switcher (SNN-AL)" and REGISTRY["sl"].label == "switcher (SNN-SL)"
+    with pytest.raises(KeyError, match="no glossary entry 'BC-GJN'"):
+        name("BC-GJN")  # a misspelt name in a registry fails at import
