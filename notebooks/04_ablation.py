@@ -214,7 +214,7 @@ for model in MODELS:
 # its BatchNorm statistics, and so shape the gates) and reduced to one gate per row, that is
 # per input unit, by the layer's
 # own row head, exactly as a per-layer switcher's head does; in the conv image, each filter's
-# kernels become a fixed number of features (`snn_edu.joint.FEATURES`, 16) and row r's gate
+# kernels become a fixed number of features (`snn_edu.joint.FEATURES`) and row r's gate
 # gates the filter of row r. The `joint` runs train exactly as `al` does (`--switcher-scope joint`).
 #
 # Here is what the MLP's joint switcher reads, built on seed 0's trained weights: three

@@ -365,8 +365,10 @@ def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx
     return linear
 
 
-def _gated_norm(norm: nn.BatchNorm2d, gate: torch.Tensor | None, keep: torch.Tensor) -> nn.BatchNorm2d:
-    """`norm` over the kept filters with the gate folded into its scale and shift: g * BN(x)."""
+def _gated_norm(norm: nn.modules.batchnorm._BatchNorm, gate: torch.Tensor | None,
+                keep: torch.Tensor) -> nn.modules.batchnorm._BatchNorm:
+    """`norm` (evaluation mode) over the kept units, with the gate, if any, folded into its scale
+    and shift: g * BN(x)."""
     small = copy.deepcopy(norm).cpu().eval()
     g = torch.ones(norm.num_features) if gate is None else gate.detach().cpu().float()
     small.num_features = int(keep.sum())
@@ -385,15 +387,7 @@ def _sliced(module: nn.Module, keep: torch.Tensor | None) -> nn.Module:
     """A BatchNorm1d after a gated linear layer, over the outputs that layer keeps; any other module as it is."""
     if keep is None or not isinstance(module, nn.BatchNorm1d) or module.num_features != len(keep):
         return module
-    small = copy.deepcopy(module)
-    small.num_features = int(keep.sum())
-    with torch.no_grad():
-        for attr in ("weight", "bias", "running_mean", "running_var"):
-            tensor = getattr(module, attr)
-            if tensor is not None:
-                setattr(small, attr, type(tensor)(tensor.detach()[keep].clone()) if isinstance(tensor, nn.Parameter)
-                        else tensor[keep].clone())
-    return small
+    return _gated_norm(module, None, keep)
 
 
 def _compact_nested(model: nn.Module, gates: dict, masks: dict, extra: dict) -> nn.Sequential:
@@ -462,8 +456,8 @@ def bias_constants(model: nn.Module, gates: dict, masks: dict) -> dict[str, torc
 
 
 def constant_output(model: nn.Module, gates: dict) -> torch.Tensor | None:
-    """What a network outputs when nothing alive reaches its classes: the biases after the last
-    gated layer whose inputs are all closed, carried through the rest of its chain (None: zeros)."""
+    """What a network outputs when nothing alive reaches its classes: the biases from the first
+    gated layer that no live signal crosses, carried through the rest of its chain (None: zeros)."""
     layers = list(model.gated_layers().items())
     start = _first_silent(model, gates)
     if isinstance(layers[start][1], GatedConv2d):  # its output is exactly 0 (its bias is gated with its filters)

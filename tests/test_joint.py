@@ -96,3 +96,12 @@ def test_train_and_reproduce_run_the_joint_switcher(tmp_path, capsys):
                  "--out", str(out), "--no-progress"]) == 0
     rows = (out / "frontier.csv").read_text().splitlines()
     assert any(r.startswith("mlp,natural,joint,") for r in rows) and any(r.startswith("mlp,joint,joint,") for r in rows)
+
+
+def test_the_readme_states_the_joint_switchers_features_per_filter_as_the_code_has_them():
+    from pathlib import Path
+
+    from snn_edu.joint import FEATURES
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"the package uses {FEATURES} (`snn_edu.joint.FEATURES`)" in readme
