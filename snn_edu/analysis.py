@@ -105,6 +105,10 @@ def alive_masks(model: GatedNet, gates: dict[str, torch.Tensor] | None = None
     input pixels still removes pixels). `gates` defaults to the evaluation gates; a layer
     without a gate keeps all its connections. `compact()` keeps exactly these units.
     """
+    if getattr(model, "coupled", False):  # gated convs inside a graph: what compact() removes there
+        from .coupled import compact_graph
+
+        return compact_graph(model, model.gates("eval") if gates is None else gates).masks
     rows = _layer_gates(model, gates)
     conn = [_connections(layer, g) for _, layer, g in rows]
     fans = [1] + [_fan(a, b) for (_, a, _), (_, b, _) in zip(rows, rows[1:])]
@@ -151,6 +155,14 @@ def pruned_architecture(model: GatedNet, gates: dict[str, torch.Tensor] | None =
     return "-".join(str(int(m.sum())) for m in alive_unit_masks(model, gates).values())
 
 
+def _weights_between(layer: GatedLayer, n_in: int, n_out: int) -> int:
+    """A gated layer's weights between `n_in` kept inputs and `n_out` kept outputs (a depthwise
+    conv's filter reads its own channel only)."""
+    if isinstance(layer, GatedConv2d):
+        return (n_out if layer.groups > 1 else n_in * n_out) * layer.kernel_size ** 2
+    return n_in * n_out
+
+
 def param_counts(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> tuple[int, int]:
     """(kept, total) TNN weights, where kept is what `compact(model)` keeps: every weight between
     surviving inputs and outputs (`alive_masks`), times a conv kernel's area. Under the neuron
@@ -160,8 +172,7 @@ def param_counts(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) 
     kept = total = 0
     for name, layer, _ in _layer_gates(model, gates):
         keep_in, keep_out = masks[name]
-        area = layer.kernel_size ** 2 if isinstance(layer, GatedConv2d) else 1
-        kept += int(keep_in.sum()) * int(keep_out.sum()) * area
+        kept += _weights_between(layer, int(keep_in.sum()), int(keep_out.sum()))
         total += layer.weight.numel()
     return kept, total
 
@@ -173,8 +184,11 @@ def nonzero_counts(model: GatedNet, gates: dict[str, torch.Tensor] | None = None
     kept = total = 0
     for name, layer, g in _layer_gates(model, gates):
         keep_in, keep_out = masks[name]
-        area = layer.kernel_size ** 2 if isinstance(layer, GatedConv2d) else 1
-        kept += int((_connections(layer, g) & keep_in[:, None] & keep_out[None, :]).sum()) * area
+        if getattr(layer, "groups", 1) > 1:  # depthwise: one slice per filter, gated with it
+            kept += _weights_between(layer, 0, int(keep_out.sum()))
+        else:
+            area = layer.kernel_size ** 2 if isinstance(layer, GatedConv2d) else 1
+            kept += int((_connections(layer, g) & keep_in[:, None] & keep_out[None, :]).sum()) * area
         total += layer.weight.numel()
     return kept, total
 
@@ -197,6 +211,11 @@ def network_params_removed_pct(model: GatedNet, gates: dict[str, torch.Tensor] |
     where they count the whole network (VGG-cov2); params_removed_pct counts the gated layers only."""
     kept, total = param_counts(model, gates)
     ungated = ungated_weights(model)
+    if getattr(model, "coupled", False):  # ungated layers coupled with removed channels shrink too
+        from .coupled import compact_graph
+
+        small = compact_graph(model, model.gates("eval") if gates is None else gates).model
+        return 100.0 * (1 - stored_weights(small) / (total + ungated))
     return 100.0 * (1 - (kept + ungated) / (total + ungated))
 
 
@@ -258,8 +277,12 @@ def compact(model: GatedNet) -> nn.Sequential:
     gated model's eval-mode outputs."""
     children = list(model.named_children())
     gated = model.gated_layers()
-    check_countable(model)
     gates = {name: m.gate_in_mode("eval") for name, m in gated.items() if m.active}
+    if getattr(model, "coupled", False):  # gated convs inside a graph
+        from .coupled import compact_graph
+
+        return compact_graph(model, gates).model
+    check_countable(model)
     masks = alive_masks(model, gates)
     if any(not bool(m.any()) for pair in masks.values() for m in pair):  # nothing reaches the classes
         last = list(gated.values())[-1]
@@ -292,7 +315,7 @@ def compact(model: GatedNet) -> nn.Sequential:
                     conv.bias.copy_(bias.detach().cpu()[out_idx])
                 layers.append((name, conv))
                 if after_norm:
-                    layers.append((f"{name}_norm", _gated_norm(m.norm, gates.get(name), keep_out)))
+                    layers.append((f"{name}_norm", gated_norm(m.norm, gates.get(name), keep_out)))
                 kept_channels = keep_out
                 continue
             if not seen_linear:  # the first linear layer picks its inputs from what reaches it
@@ -365,7 +388,7 @@ def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx
     return linear
 
 
-def _gated_norm(norm: nn.modules.batchnorm._BatchNorm, gate: torch.Tensor | None,
+def gated_norm(norm: nn.modules.batchnorm._BatchNorm, gate: torch.Tensor | None,
                 keep: torch.Tensor) -> nn.modules.batchnorm._BatchNorm:
     """`norm` (evaluation mode) over the kept units, with the gate, if any, folded into its scale
     and shift: g * BN(x)."""
@@ -387,7 +410,7 @@ def _sliced(module: nn.Module, keep: torch.Tensor | None) -> nn.Module:
     """A BatchNorm1d after a gated linear layer, over the outputs that layer keeps; any other module as it is."""
     if keep is None or not isinstance(module, nn.BatchNorm1d) or module.num_features != len(keep):
         return module
-    return _gated_norm(module, None, keep)
+    return gated_norm(module, None, keep)
 
 
 def _compact_nested(model: nn.Module, gates: dict, masks: dict, extra: dict) -> nn.Sequential:
@@ -418,6 +441,13 @@ def _compact_nested(model: nn.Module, gates: dict, masks: dict, extra: dict) -> 
 # through them as a constant, which the next gated layer can take into its bias.
 ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid,
                nn.Sigmoid, nn.Tanh, nn.Identity, nn.Dropout, nn.AlphaDropout, nn.BatchNorm1d)
+
+
+# Modules that map an all-zero channel to an all-zero channel: a pruned filter's output passes
+# through them as zeros, so the next gated layer can drop the channel.
+ZERO_PRESERVING = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Tanh,
+                   nn.Identity, nn.Dropout, nn.Dropout2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
+                   nn.AdaptiveMaxPool2d, nn.Flatten)
 
 
 def _between(model: nn.Module, first: str, second: str) -> list[nn.Module] | str:
@@ -518,6 +548,13 @@ def check_countable(model: nn.Module) -> None:
     conv's bias under connection gates (a conv's bias under a neuron gate is gated with its filter)."""
     layers = list(model.gated_layers().items())
     for (name, layer), (nxt_name, _) in zip(layers, layers[1:]):
+        between = _between(model, name, nxt_name)
+        if isinstance(layer, GatedConv2d) and not isinstance(between, str):
+            other = next((m for m in between if not isinstance(m, ZERO_PRESERVING)), None)
+            if other is not None:
+                raise ConfigError(f"{type(other).__name__} sits between {name} and {nxt_name}: it turns a pruned "
+                                  "filter's zeros into a constant, so the chain cannot remove the filter (gate_classifier "
+                                  "with example=(C, H, W) counts through the graph instead, keeping such filters)")
         if layer.bias is None:
             continue
         if layer.strategy != "neuron":

@@ -274,23 +274,27 @@ class ConvSwitcher(Gate):
 
 class GatedConv2d(GatedLayer):
     """Conv whose output filters (neuron) or filter slices (connection) are gated; bias-free
-    unless asked (the bias of a pruned filter is gated with it)."""
+    unless asked (the bias of a pruned filter is gated with it). `groups` is 1 or, for a
+    depthwise conv, its channel count (each filter then reads one input channel)."""
 
     family = "conv"  # which joint switcher reads it (snn_edu.joint)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, strategy: str = "neuron",
                  switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher", droprate_init: float = 0.5,
-                 stride: int = 1, padding: int = 0, bias: bool = False):
+                 stride: int = 1, padding: int = 0, bias: bool = False, groups: int = 1):
         super().__init__(strategy)
+        if groups != 1 and not groups == in_channels == out_channels:
+            raise ConfigError(f"a gated conv has groups 1 or depthwise groups ({in_channels} in and out), not {groups}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
-        self.stride, self.padding = stride, padding
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
+        self.stride, self.padding, self.groups = stride, padding, groups
+        fan_in = in_channels // groups  # the input channels each filter reads
+        self.weight = nn.Parameter(torch.empty(out_channels, fan_in, kernel_size, kernel_size))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # PyTorch's Conv2d default
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         head = "rows" if strategy == "neuron" else "map"
-        self.gate = make_gate(gate, switcher, (out_channels, in_channels), head, in_channels * kernel_size ** 2,
+        self.gate = make_gate(gate, switcher, (out_channels, fan_in), head, fan_in * kernel_size ** 2,
                                   droprate_init,
-                                  lambda head, spec: ConvSwitcher(out_channels, in_channels, kernel_size, head, spec),
+                                  lambda head, spec: ConvSwitcher(out_channels, fan_in, kernel_size, head, spec),
                                   self.weight.shape)
 
         self.norm: nn.Module | None = None  # a BatchNorm2d applied before the gate (see gate_after_norm)
@@ -324,12 +328,13 @@ class GatedConv2d(GatedLayer):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ConfigError(f"conv layer expects (N, {self.in_channels}, H, W) input, got {tuple(x.shape)}")
         if self.norm is not None:  # conv, BatchNorm, then the gate
-            y = self.norm(F.conv2d(x, self.weight, self.bias, self.stride, self.padding))
+            y = self.norm(F.conv2d(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups))
             return y if gate is None else y * gate[None, :, None, None]
-        return F.conv2d(x, self.effective_weight(gate), self.effective_bias(gate), self.stride, self.padding)
+        return F.conv2d(x, self.effective_weight(gate), self.effective_bias(gate), self.stride, self.padding, 1,
+                        self.groups)
 
     def sampled_output(self, x, z, weight_var):
-        conv = lambda inp, w: F.conv2d(inp, w, None, self.stride, self.padding)  # noqa: E731
+        conv = lambda inp, w: F.conv2d(inp, w, None, self.stride, self.padding, 1, self.groups)  # noqa: E731
         z = z[:, :, None, None]
         mean, var = conv(x, self.weight) * z, conv(x.pow(2), weight_var) * z.pow(2)
         out = mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
@@ -338,7 +343,8 @@ class GatedConv2d(GatedLayer):
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, strategy={self.strategy}"
                 + (f", stride={self.stride}" if self.stride != 1 else "")
-                + (f", padding={self.padding}" if self.padding else "") + (", bias=True" if self.bias is not None else ""))
+                + (f", padding={self.padding}" if self.padding else "") + (", bias=True" if self.bias is not None else "")
+                + (f", groups={self.groups}" if self.groups != 1 else ""))
 
 
 @contextmanager

@@ -8,8 +8,8 @@ VGG16 512-4096-4096-classes, ResNet 512-classes, MobileNetV1 1024-classes. Choic
 leave open, taken from the common CIFAR code: VGG16 with BatchNorm and dropout 0.5 in its head,
 MobileNetV1's 13 depthwise-separable blocks with strides 1,2,1,2,1,2,1,1,1,1,1,2,1.
 
-`gate_classifier(model, ...)` puts gates on the nn.Linear (and, in a plain nn.Sequential, the
-nn.Conv2d) layers of any PyTorch classifier, keeping their trained weights.
+`gate_classifier(model, ...)` puts gates on the nn.Linear and nn.Conv2d layers of any PyTorch
+classifier, keeping their trained weights.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from .analysis import ZERO_PRESERVING
 from .errors import ConfigError
 from .layers import GatedConv2d, GatedLayer, GatedLinear
 from .models import GatedNet
@@ -204,7 +205,10 @@ def build_network(name: str, strategy: str = "neuron", switcher: str | SwitcherS
 def _matches(name: str, wanted) -> bool:
     import fnmatch
 
-    return wanted is True or any(name == w or fnmatch.fnmatch(name, w) for w in wanted)
+    if wanted is True or wanted is False or not wanted:
+        return wanted is True
+    wanted = [wanted] if isinstance(wanted, str) else wanted
+    return any(name == w or fnmatch.fnmatch(name, w) for w in wanted)
 
 
 def gated_linear_from(linear: nn.Linear, strategy: str, switcher, gate: str) -> GatedLinear:
@@ -219,13 +223,15 @@ def gated_linear_from(linear: nn.Linear, strategy: str, switcher, gate: str) -> 
 
 
 def gated_conv_from(conv: nn.Conv2d, strategy: str, switcher, gate: str, name: str) -> GatedConv2d:
-    """A GatedConv2d carrying `conv`'s trained weight and bias (square kernels, no groups)."""
+    """A GatedConv2d carrying `conv`'s trained weight and bias (square kernels, ungrouped or
+    depthwise)."""
     k, s, p = conv.kernel_size, conv.stride, conv.padding
-    if conv.groups != 1 or k[0] != k[1] or s[0] != s[1] or not isinstance(p, tuple) or p[0] != p[1] \
-            or conv.dilation != (1, 1):
-        raise ConfigError(f"{name}: only square, ungrouped, undilated convs can be gated (got {conv})")
+    depthwise = conv.groups == conv.in_channels == conv.out_channels
+    if (conv.groups != 1 and not depthwise) or k[0] != k[1] or s[0] != s[1] or not isinstance(p, tuple) \
+            or p[0] != p[1] or conv.dilation != (1, 1):
+        raise ConfigError(f"{name}: only square, undilated convs, ungrouped or depthwise, can be gated (got {conv})")
     layer = GatedConv2d(conv.in_channels, conv.out_channels, k[0], strategy, switcher, gate,
-                        stride=s[0], padding=p[0], bias=conv.bias is not None)
+                        stride=s[0], padding=p[0], bias=conv.bias is not None, groups=conv.groups)
     with torch.no_grad():
         layer.weight.copy_(conv.weight)
         if conv.bias is not None:
@@ -233,31 +239,58 @@ def gated_conv_from(conv: nn.Conv2d, strategy: str, switcher, gate: str, name: s
     return layer.to(conv.weight.device)
 
 
-def gate_classifier(model: nn.Module, linear=True, conv=(), strategy: str = "neuron",
-                    switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher") -> GatedNet:
-    """`model` with gates on its nn.Linear layers (`linear`: True for all, or names / glob
-    patterns such as "fc" or "classifier.*") and on the nn.Conv2d layers named in `conv`,
-    keeping their trained weights. Returns a GatedNet: training phases, gate history, counting
-    and compact() then work on it.
+def _in_chain(model: nn.Module, convs: list[str], linears: list[str], modules: dict) -> bool:
+    """Whether gated convs `convs` are ungrouped direct layers of an nn.Sequential model, each
+    followed up to the next gated layer by modules that keep a zero channel zero (the chain that
+    counting follows without tracing)."""
+    if not isinstance(model, nn.Sequential) or any("." in n or modules[n].groups != 1 for n in convs):
+        return False
+    names = [n for n, _ in model.named_children()]
+    for conv in convs:
+        for j, name in enumerate(names[names.index(conv) + 1:]):
+            if name in convs or name in linears:
+                break
+            module = getattr(model, name)
+            if not (isinstance(module, ZERO_PRESERVING) or (j == 0 and isinstance(module, nn.BatchNorm2d))):
+                return False
+    return True
 
-    Counting follows the chain of gated layers, so gated convs are accepted only as direct
-    children of an nn.Sequential model; a conv elsewhere (inside a residual block, say) is
-    refused in one line. A gated conv followed by a BatchNorm2d takes the BatchNorm in and gates
-    after it (the BatchNorm's place holds an nn.Identity), so that a pruned filter outputs 0."""
+
+def _example_shape(example, conv: str) -> tuple[int, ...]:
+    if example is None:
+        raise ConfigError(f"{conv}: gated convs outside a plain nn.Sequential need the input's shape to trace the "
+                          "graph: gate_classifier(..., example=(3, 32, 32))")
+    return tuple(example.shape[1:]) if isinstance(example, torch.Tensor) else tuple(example)
+
+
+def gate_classifier(model: nn.Module, linear=True, conv=(), strategy: str = "neuron",
+                    switcher: str | SwitcherSpec | None = "paper", gate: str = "switcher", example=None) -> GatedNet:
+    """`model` with gates on its nn.Linear layers (`linear`: True for all, or names / glob
+    patterns such as "fc" or "classifier.*") and on the nn.Conv2d layers named in `conv` (names
+    or patterns such as "layer3.*"), keeping their trained weights. Returns a GatedNet: training
+    phases, gate history, counting and compact() then work on it.
+
+    Gated convs that are direct layers of an nn.Sequential are counted along that chain. Gated
+    convs anywhere else (inside residual blocks, depthwise, before a concatenation) are counted
+    through the traced graph (snn_edu.coupled), which needs `example`, the input's shape (C, H, W)
+    or a batch. A gated conv whose output only a BatchNorm2d reads takes that BatchNorm in and
+    gates after it (its place holds an nn.Identity), so that a pruned filter outputs 0."""
     modules = dict(model.named_modules())
     chosen_conv = [n for n, m in modules.items() if isinstance(m, nn.Conv2d) and conv and _matches(n, conv)]
-    if chosen_conv and not isinstance(model, nn.Sequential):
-        raise ConfigError(f"{chosen_conv[0]} cannot be gated: gated convs are counted and compacted only as "
-                          f"direct layers of an nn.Sequential chain, and {type(model).__name__} is not one; "
-                          "gate its Linear layers (the papers' choice for ResNet and MobileNet)")
-    for name in chosen_conv:
-        if "." in name:
-            parent = modules[name.rsplit(".", 1)[0]]
-            raise ConfigError(f"{name} cannot be gated: it sits inside {type(parent).__name__}, not directly in "
-                              "the chain, so its filters cannot be counted or removed on their own")
     chosen_linear = [n for n, m in modules.items() if isinstance(m, nn.Linear) and _matches(n, linear)]
     if not chosen_linear and not chosen_conv:
         raise ConfigError(f"no layer of {type(model).__name__} matches linear={linear!r}, conv={conv!r}")
+    chain = _in_chain(model, chosen_conv, chosen_linear, modules)
+    shape = None if chain or not chosen_conv else _example_shape(example, chosen_conv[0])
+    if shape is not None and strategy != "neuron":
+        raise ConfigError(f"{chosen_conv[0]}: gated convs inside a graph take neuron gates (one per filter), "
+                          f"not {strategy} gates")
+    if chain:
+        norm_after = {n: after for n in chosen_conv if (after := _sibling_after(model, n)) is not None}
+    else:
+        from .coupled import find_norm_after
+
+        norm_after = find_norm_after(model, chosen_conv, shape) if chosen_conv else {}
     for name in chosen_linear + chosen_conv:
         parent_name, _, child = name.rpartition(".")
         parent = modules[parent_name] if parent_name else model
@@ -265,25 +298,40 @@ def gate_classifier(model: nn.Module, linear=True, conv=(), strategy: str = "neu
         new = (gated_linear_from(old, strategy, switcher, gate) if isinstance(old, nn.Linear)
                else gated_conv_from(old, strategy, switcher, gate, name))
         setattr(parent, child, new)
-        siblings = [n for n, _ in parent.named_children()]
-        after = siblings[siblings.index(child) + 1] if siblings.index(child) + 1 < len(siblings) else None
-        if isinstance(new, GatedConv2d) and after is not None and isinstance(getattr(parent, after), nn.BatchNorm2d):
-            new.gate_after_norm(getattr(parent, after))  # the gate moves after the BatchNorm, which it takes in
-            setattr(parent, after, nn.Identity())
-    if isinstance(model, nn.Sequential):
+        if name in norm_after:
+            norm_parent, _, norm_child = norm_after[name].rpartition(".")
+            holder = modules[norm_parent] if norm_parent else model
+            new.gate_after_norm(getattr(holder, norm_child))  # the gate moves after the BatchNorm, which it takes in
+            setattr(holder, norm_child, nn.Identity())
+    if chain and isinstance(model, nn.Sequential):
         return GatedNet(OrderedDict(model.named_children()))
-    return GatedModule(model)
+    return GatedModule(model, shape)
+
+
+def _sibling_after(model: nn.Sequential, name: str) -> str | None:
+    """The BatchNorm2d right after layer `name` of a chain, if any."""
+    names = [n for n, _ in model.named_children()]
+    at = names.index(name)
+    after = names[at + 1] if at + 1 < len(names) else None
+    return after if after is not None and isinstance(getattr(model, after), nn.BatchNorm2d) else None
 
 
 class GatedModule(GatedNet):
-    """Any classifier with gated Linear layers, as one GatedNet of a single child, `net`.
+    """Any classifier with gated layers, as one GatedNet of a single child, `net`.
 
-    Counting and compact() treat its gated layers as one chain, in the order the module
-    registers them; that holds for a single gated head (ResNet, MobileNet) and for a head of
-    several Linear layers in one nn.Sequential (VGG)."""
+    With gated Linear layers only, counting and compact() treat them as one chain, in the order
+    the module registers them; that holds for a single gated head (ResNet, MobileNet) and for a
+    head of several Linear layers in one nn.Sequential (VGG). With gated convs, they follow the
+    traced graph (`coupled`), from inputs of `example_shape`."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, example_shape: tuple[int, ...] | None = None):
         super().__init__(OrderedDict([("net", net)]))
+        self.example_shape = example_shape
+
+    @property
+    def coupled(self) -> bool:
+        """Whether counting follows the traced graph (gated convs) rather than a chain."""
+        return any(isinstance(m, GatedConv2d) for m in self.gated_layers().values())
 
     def gated_layers(self) -> dict[str, GatedLayer]:
         return {name: m for name, m in self.named_modules() if isinstance(m, GatedLayer)}

@@ -115,11 +115,21 @@ def test_gating_torchvisions_resnet18_matches_the_named_network():
     assert param_counts(gated)[0] == int((compact(gated).net.fc.linear.weight != 0).sum())
 
 
-def test_a_gated_conv_inside_a_residual_block_is_refused_in_one_line():
+def test_a_gated_conv_inside_a_residual_block_needs_the_input_shape_and_then_compacts_exactly():
     with pytest.raises(ConfigError) as info:
         gate_classifier(cifar_resnet18(), linear=["fc"], conv=["layer1.0.conv1"])
     message = str(info.value)
-    assert "\n" not in message and "layer1.0.conv1 cannot be gated" in message
+    assert "\n" not in message and message.startswith("layer1.0.conv1: ") and "example=" in message
+    torch.manual_seed(0)
+    gated = gate_classifier(cifar_resnet18(), linear=["fc"], conv=["layer1.0.conv1"], switcher="lite",
+                            example=(3, 16, 16)).eval()
+    random_gates(gated, seed=2)
+    x = torch.rand(2, 3, 16, 16)
+    small = compact(gated)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), gated(x), rtol=1e-5, atol=1e-5)
+    kept_filters = small.net.layer1[0].conv1.conv.out_channels  # conv, then the BatchNorm its gate follows
+    assert kept_filters == int(gated.gates()["net.layer1.0.conv1"].ne(0).sum()) < 64
 
 
 def test_a_sequential_classifier_is_gated_in_its_convs_and_linears():
