@@ -49,10 +49,11 @@ from torch import nn
 
 import snn_edu
 from snn_edu import plots, widgets
-from snn_edu.analysis import compact, param_counts, pruned_architecture
+from snn_edu.analysis import compact, param_counts, params_removed_pct, pruned_architecture
 from snn_edu.catalog import baseline_sentence, network_rows_markdown, networks_markdown
+from snn_edu.coupled import compact_graph
 from snn_edu.metrics import result_line
-from snn_edu.nets import gate_classifier
+from snn_edu.nets import gate_classifier, given_gates
 from snn_edu.presets import smoke_mode
 from snn_edu.prose import say
 from snn_edu.training import Trainer, TrainConfig, load_data
@@ -141,11 +142,7 @@ say(f"head kept {pruned_architecture(trainer.model)} of 512 inputs, {kept:,} of 
 
 # %%
 head_model = gate_classifier(torchvision.models.mobilenet_v3_small(num_classes=10), linear=True, switcher="lite").eval()
-generator = torch.Generator().manual_seed(0)
-for layer in head_model.gated_layers().values():
-    given = torch.rand(layer.in_features, generator=generator) + 0.5
-    given[torch.rand(layer.in_features, generator=generator) < 0.33] = 0
-    layer.set_fixed_gate(given)
+given_gates(head_model, closed=1 / 3, seed=0)
 images = torch.rand(2, 3, 64, 64)
 with torch.no_grad():
     small_head = compact(head_model)
@@ -155,15 +152,32 @@ say(f"MobileNetV3-small's head keeps {pruned_architecture(head_model)} inputs of
     f"{total:,} head weights; largest output difference after compact(): {gap:.2e}")
 
 # %% [markdown]
-# Gating a convolution works too, but only where its filters can be counted and removed on their
-# own: as a direct layer of an `nn.Sequential` chain. A convolution inside a residual block is
-# refused in one line, because removing one of its filters would change what the block adds:
+# Convolutions can be gated anywhere too, with a catch inside residual blocks. There a
+# convolution's output channel is added to the block's input, so the channels that the additions
+# tie together can only go together, and only where every gated convolution adding to a channel
+# has a gate of 0 there. `gate_classifier` then needs the input's shape, to trace the graph (with
+# Torch-Pruning's `DependencyGraph`). Here ResNet18's third stage and its head are gated, with given
+# gates again. The first printed line counts the weights; the others say which zero-gated filters
+# stay, and why:
 
 # %%
-try:
-    gate_classifier(torchvision.models.resnet18(num_classes=10), linear=["fc"], conv=["layer1.0.conv1"])
-except snn_edu.errors.ConfigError as refusal:
-    say(refusal)
+stage_model = gate_classifier(torchvision.models.resnet18(num_classes=10), linear=["fc"], conv=["layer3.*"],
+                              switcher="lite", example=(3, 32, 32)).eval()
+given_gates(stage_model, closed=1 / 3, seed=0)
+images = torch.rand(2, 3, 32, 32)
+with torch.no_grad():
+    gap = (compact(stage_model)(images) - stage_model(images)).abs().max().item()
+kept, total = param_counts(stage_model)
+say(f"ResNet18's third stage and head keep {kept:,} of {total:,} gated weights "
+    f"({params_removed_pct(stage_model):.1f} % removed); largest output difference after compact(): {gap:.2e}")
+for reason in compact_graph(stage_model, stage_model.gates()).kept_because:
+    say(reason)
+
+# %% [markdown]
+# Drawn independently, the gates of the convolutions that add to one channel are rarely all 0 at
+# once, so most of their zero-gated filters stay. Inside residual blocks, pruning pays only where
+# the gates agree; the filters of each block's first convolution, which nothing else adds to, go
+# freely.
 
 # %% [markdown]
 # ## The papers' networks by name

@@ -308,6 +308,17 @@ def gate_classifier(model: nn.Module, linear=True, conv=(), strategy: str = "neu
     return GatedModule(model, shape)
 
 
+def given_gates(model: GatedNet, closed: float = 1 / 3, seed: int = 0) -> None:
+    """Fix every gated layer's gates at random, about `closed` of them 0 and the rest between 0.5
+    and 1.5: a model to count and compact without training it."""
+    generator = torch.Generator().manual_seed(seed)
+    for layer in model.gated_layers().values():
+        n = layer.out_channels if isinstance(layer, GatedConv2d) else layer.in_features
+        gate = torch.rand(n, generator=generator) + 0.5
+        gate[torch.rand(n, generator=generator) < closed] = 0
+        layer.set_fixed_gate(gate)
+
+
 def _sibling_after(model: nn.Sequential, name: str) -> str | None:
     """The BatchNorm2d right after layer `name` of a chain, if any."""
     names = [n for n, _ in model.named_children()]
