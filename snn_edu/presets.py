@@ -34,6 +34,7 @@ FIXES = {
              "BatchNorm: scale 0.25, shift 1), so hardly any starts closed and the switcher learns from the first step"),
 }
 SIZES = {"check": (dict(data="mnist5k", epochs=16), "mnist5k (4,000 / 1,000), 16 epochs"),
+         "eight": (dict(data="mnist5k", epochs=8), "mnist5k (4,000 / 1,000), 8 epochs: the `train --epochs 8` check"),
          "mnist5k": (dict(data="mnist5k"), "mnist5k (4,000 / 1,000), the level's own epochs (paper: 100)")}
 PAPER_FIX = "settle"  # the fix `paper` adds to `release`, chosen by measurement (snn_edu.recipes.chosen, docs/recipes.md)
 
