@@ -241,3 +241,17 @@ def test_the_shipped_runs_are_the_levels_they_are_filed_under():
 def test_the_readme_names_the_fix_paper_takes():
     readme = (ROOT / "README.md").read_text()
     assert f"`paper` is `release+{PAPER_FIX}`" in readme
+
+
+def test_the_issue_check_section_reads_each_seed_of_its_runs():
+    from snn_edu.recipes import SHORT, load_runs, passes, short_check
+
+    results = Path(__file__).resolve().parents[1] / "results" / "recipes"
+    runs = load_runs(results, SHORT, "lenet5")
+    assert len(runs) >= 3
+    text = short_check(results)
+    for m in runs:
+        assert f"{m['test_accuracy']:.1f} (" in text
+    asked = [m for m in runs if m["config"]["seed"] < 3]
+    assert ("Seeds 0-2 all met" in text) == all(passes(m) for m in asked)
+    assert f"default {json.loads((results / SHORT / 'MANIFEST.json').read_text())['threads_per_job']} threads" in text
