@@ -107,9 +107,13 @@ def plot_learning_curves(ax, history, title: str = ""):
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, fontsize="small")
-    # beside the axes: a marked epoch (or a collapsed run's curve) may pass through any corner inside
-    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    legend_beside(ax)  # a marked epoch (or a collapsed run's curve) may pass through any corner inside
     return ax
+
+
+def legend_beside(ax, fontsize="small"):
+    """The axes' legend right of them, where no curve can pass under it."""
+    return ax.legend(fontsize=fontsize, loc="center left", bbox_to_anchor=(1.01, 0.5))
 
 
 SEED_COLOURS = ("#c0392b", "#2471a3", "#1e8449", "#7d3c98", "#b9770e")
@@ -267,17 +271,19 @@ def plot_pixel_values(ax, values: torch.Tensor, title: str = "", cmap: str = "vi
     return ax
 
 
-def plot_ablation_bars(ax, runs: dict[str, list[dict]], key: str, ylabel: str):
-    """One bar per variant: the mean of `key` over seeds, each seed as a dot."""
+def plot_ablation_bars(ax, runs: dict[str, list[dict]], key: str, label: str):
+    """One horizontal bar per variant, top to bottom in `runs`' order: the mean of `key` over seeds,
+    each seed as a dot (names read level, however long)."""
     names = list(runs)
     for i, name in enumerate(names):
         values = [m[key] for m in runs[name] if m.get(key) is not None]
         if values:
-            ax.bar(i, float(np.mean(values)), color="#9bb7d9", width=0.7)
-            ax.plot([i] * len(values), values, "o", color="#2b2b2b", ms=3)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, rotation=30, ha="right")
-    ax.set_ylabel(ylabel)
+            ax.barh(i, float(np.mean(values)), color="#9bb7d9", height=0.7)
+            ax.plot(values, [i] * len(values), "o", color="#2b2b2b", ms=3)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()
+    ax.set_xlabel(label)
     return ax
 
 
@@ -399,7 +405,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     set_sparsity_axis(ax, scale)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the curves
+    legend_beside(ax, "x-small")
     spread_labels(ax, labels)
     return ax
 

@@ -105,28 +105,36 @@ def notebook_run(source: Path, monkeypatch) -> tuple[list, str]:
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
     monkeypatch.delenv("SNN_EDU_SMOKE", raising=False)
     monkeypatch.chdir(NOTEBOOKS)
-    namespace, printed = {"__name__": "__main__"}, io.StringIO()
-    for cell in jupytext.read(source).cells:
+    namespace, printed, static = {"__name__": "__main__"}, io.StringIO(), []
+    for number, cell in enumerate(jupytext.read(source).cells):
         if cell.cell_type == "code":
             code = "\n".join(line for line in cell.source.splitlines() if not line.startswith(("%", "!")))
             with contextlib.redirect_stdout(printed):
                 exec(compile(code, str(source), "exec"), namespace)
+            static += [f"cell {number}, figure {n}: {p}" for n in plt.get_fignums() for p in problems(plt.figure(n))]
         plt.close("all")
-    RUNS[source] = panels, printed.getvalue()
+    RUNS[source] = panels, printed.getvalue(), static
     return RUNS[source]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_printed_lines_fit_the_output_area(source, monkeypatch):
     """JupyterLab wraps a longer line anywhere, mid-word: print long sentences with prose.say."""
-    _, printed = notebook_run(source, monkeypatch)
+    _, printed, _ = notebook_run(source, monkeypatch)
     long = [line for line in printed.splitlines() if len(line) > prose.WIDTH and "\x1b" not in line]
     assert not long, f"{source.name} prints {len(long)} lines over {prose.WIDTH} characters, e.g. {long[0][:120]!r}"
 
 
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_every_static_figure_keeps_its_text_apart(source, monkeypatch):
+    """The figures a notebook shows between its widgets: no two texts overlap, no legend covers a line."""
+    _, _, static = notebook_run(source, monkeypatch)
+    assert not static, f"{source.name}: " + "; ".join(static[:6])
+
+
 @pytest.mark.parametrize("source", WITH_PANELS, ids=lambda p: p.stem)
 def test_every_widget_keeps_its_text_apart_at_every_end_of_its_controls(source, monkeypatch):
-    panels, _ = notebook_run(source, monkeypatch)
+    panels, _, _ = notebook_run(source, monkeypatch)
     assert panels, f"{source.name} builds no panel"
     failures = []
     for number, panel in enumerate(panels):
