@@ -262,12 +262,28 @@ def value_at(summary: list[dict], model: str, criterion: str, source: str, epoch
     curves = curves_of(summary, model, criterion, source, epochs)
     values = [read_at(c, removed) for c in curves.values()]
     if not values:
-        return "not measured"
+        return "not measured (no runs of this curve)"
     if any(v is None for v in values):
         seed, curve = next((s, c) for (s, c), v in zip(curves.items(), values) if v is None)
         return f"not measured (seed {seed}'s curve {why_unread(curve, removed)})"
     return format_pm({"accuracy": statistics.mean(values),
                       "accuracy_std": statistics.stdev(values) if len(values) > 1 else None})
+
+
+def grouped_values(summary: list[dict], model: str, epochs: int, removed: float) -> list[str]:
+    """Each curve's value at `removed` % (value_at); the curves not measured there for one same
+    reason are named together, once, after the measured ones."""
+    measured, unread = [], {}
+    for c, s in CURVES:
+        value = value_at(summary, model, c, s, epochs, removed)
+        if value.startswith("not measured"):
+            unread.setdefault(value, []).append(curve_label(c, s))
+        else:
+            measured.append(f"{curve_label(c, s)} {value}")
+    together = [f"{labels[0]} {value}" if len(labels) == 1 else
+                f"{', '.join(labels[:-1])} and {labels[-1]} not measured, each for the same reason"
+                + value.removeprefix("not measured") for value, labels in unread.items()]
+    return measured + together
 
 
 VERDICT_WORDS = {"ahead": "ahead", "behind": "behind",
@@ -307,8 +323,8 @@ def findings(summary: list[dict], model: str, at=(50, 75)) -> list[str]:
                    f"{format_pm(natural, 'removed')} % of its weights removed (mean ± std over {natural['seeds']} seeds).")
     for epochs in epochs_all:
         for removed in at:
-            parts = [f"{curve_label(c, s)} {value_at(summary, model, c, s, epochs, removed)}" for c, s in CURVES]
-            out.append(f"With {removed:g} % of the weights removed, {tuning_text(epochs)}: " + "; ".join(parts) + ".")
+            out.append(f"With {removed:g} % of the weights removed, {tuning_text(epochs)}: "
+                       + "; ".join(grouped_values(summary, model, epochs, removed)) + ".")
     for a, b, name_a, name_b, context in COMPARISONS:
         parts = []
         for epochs in epochs_all:

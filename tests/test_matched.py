@@ -82,3 +82,11 @@ def test_why_a_curve_cannot_be_read_says_which_rule_stops_it():
     assert why_unread(curve, 30.0) == "has its nearest points at 20.0 and 50.0 % removed, 30.0 apart, more than 15"
     assert why_unread(curve, 5.0) == why_unread(curve, 60.0) == "was measured only from 10.0 to 55.0 % removed"
     assert why_unread([(98.3, 50.0)], 86.9) == "was measured only at 98.3 % removed"
+
+
+def test_curves_not_measured_for_one_reason_are_named_together_once():
+    gate = rows([(0, 70.0, 96.0), (25, 80.0, 95.0), (50, 90.0, 90.0)], "switcher", "switcher")
+    summary = frontier.summarise(gate)
+    parts = frontier.grouped_values(summary, "lenet5", 0, 50.0)
+    assert parts[-1].endswith("not measured, each for the same reason (no runs of this curve)"), parts
+    assert len(parts) == 2 and parts[0].startswith("switcher gate") and "not measured" in parts[0]
