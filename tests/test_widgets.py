@@ -164,3 +164,15 @@ def test_compare_runs_opens_on_a_layer_of_run_a():
     panel = widgets.compare_runs({"mlp al/seed0": history(), "lenet5 al/seed0": lenet})
     layer = [c for c in panel.children[0].children[0].children if c.description == "layer"][0]
     assert layer.value == "fc1"
+    panel.controls["second"].value = "mlp al/seed0"  # two MLP runs: LeNet5's conv1 is no longer offered
+    assert "conv1" not in layer.options and layer.value == "fc1"
+    panel.controls["first"].value = "lenet5 al/seed0"  # fc1 is still run B's, so it stays
+    assert layer.options[0] == "conv1" and layer.value == "fc1"
+
+
+def test_the_threshold_explorer_offers_the_chosen_runs_layers_only():
+    gate = torch.tensor([0.0, 0.5, 1.5])
+    panel = widgets.threshold_explorer({"mlp al/seed0": {"fc1": gate, "fc2": gate}, "lenet5 al/seed0": {"conv1": gate}})
+    assert list(panel.controls["layer"].options) == ["fc1", "fc2"]
+    panel.controls["run"].value = "lenet5 al/seed0"
+    assert list(panel.controls["layer"].options) == ["conv1"] and panel.controls["layer"].value == "conv1"

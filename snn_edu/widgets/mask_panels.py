@@ -108,16 +108,20 @@ def compare_runs(histories: dict):
     import ipywidgets as w
 
     names = list(histories)
-    layers = sorted({k for h in histories.values() for r in h.epochs for k in r["gates_eval"]})
     longest = max(len(h.epochs) for h in histories.values()) - 1
-    own = [k for r in histories[names[0]].epochs for k in r["gates_eval"]]  # run A's layers, in its order
     controls = {
         "first": w.Dropdown(options=names, value=names[0], description="run A"),
         "second": w.Dropdown(options=names, value=names[min(1, len(names) - 1)], description="run B"),
-        "layer": w.Dropdown(options=layers, value=own[0] if own else layers[0], description="layer"),
+        "layer": w.Dropdown(description="layer"),
         "epoch": w.IntSlider(value=longest, min=0, max=longest, description="epoch", continuous_update=False),
     }
+    panel.follow(controls, ["first", "second"], "layer", lambda a, b: gated_layers_of(histories, a, b))
     return panel.build(controls, lambda **kw: compare_runs_figure(histories, **kw))
+
+
+def gated_layers_of(histories: dict, *names: str) -> list[str]:
+    """The layers the runs `names` gate, run A's first, in their order."""
+    return list(dict.fromkeys(k for name in names for r in histories[name].epochs for k in r["gates_eval"]))
 
 
 def threshold_explorer(gates: dict):
@@ -125,10 +129,10 @@ def threshold_explorer(gates: dict):
     import ipywidgets as w
 
     runs = list(gates)
-    layers = list(dict.fromkeys(layer for per_run in gates.values() for layer in per_run))
     controls = {"run": w.Dropdown(options=runs, value=runs[0], description="run"),
-                "layer": w.Dropdown(options=layers, value=next(iter(gates[runs[0]])), description="layer"),
+                "layer": w.Dropdown(description="layer"),
                 "threshold": w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, description="prune if <",
                                            continuous_update=False, readout_format=".2f")}
+    panel.follow(controls, ["run"], "layer", lambda run: list(gates[run]))
     return panel.build(controls, lambda run, layer, threshold: threshold_figure(gates[run].get(layer), threshold,
                                                                            f"{run} has no {layer} gates"))

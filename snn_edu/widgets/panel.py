@@ -38,3 +38,19 @@ def build(controls, callback, rows: list[list[str]] | None = None):
     panel = w.VBox([w.VBox(boxes, layout=w.Layout(width="100%")), out], layout=w.Layout(width="100%"))
     panel.controls, panel.draw = controls, callback  # what it offers and what it draws, for checks without a browser
     return panel
+
+
+def follow(controls: dict, sources: list[str], target: str, options_of) -> None:
+    """Keep dropdown `target`'s options to `options_of(*values of sources)` whenever a source
+    changes; its value stays where it still is an option, else moves to the first one."""
+    def update(_change=None):
+        options = list(options_of(*(controls[name].value for name in sources)))
+        dropdown, current = controls[target], controls[target].value
+        if list(dropdown.options) != options:
+            dropdown.options = options  # ipywidgets may move the value here; it is set just below
+            dropdown.value = current if current in options else options[0]
+
+    for name in sources:
+        controls[name].observe(update, "value")
+    update()
+
