@@ -66,8 +66,13 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
                 "folded into the weights first, as `compact()` does, and a unit the switcher already removed "
                 "stays removed. Test accuracy is measured as pruned and again after fine-tuning the remaining "
                 "weights with the masks fixed. Params removed use the package's counting (`params_removed_pct`), "
-                "which equals what `compact()` keeps. The tables list the points by the share of each layer's units "
-                "removed; the curves and every comparison use the share of *weights* removed. Two curves are "
+                "which equals what `compact()` keeps. "
+                + ("The tables list the points by the share of each layer's units removed; the curves and every "
+                   "comparison use the share of *weights* removed. "
+                   if frontier_settings(results).get("unit", "units") == "units" else
+                   "Each point's share of units was chosen so that it removes the target share of the gated "
+                   "*weights* (the tables' columns), so every curve has a point at each target. ")
+                + "Two curves are "
                 "compared only at matched weights removed, seed against seed, where both were measured: each "
                 f"seed's curve is read at a measured point or between two measured points at most {REACH:g} "
                 "points apart, never beyond its ends. A ranking is called *ahead* or *behind* only when the 95 % "
@@ -88,7 +93,7 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
                            f"with {format_pm(natural, 'removed')} % of the weights removed; the paper: {paper_acc} % with "
                            f"{paper_removed} % removed.")
             for epochs in settings:
-                out += ["", f"Test accuracy (%), {tuning_text(epochs)}:", "", frontier_table(summary, model, epochs)]
+                out += ["", f"Test accuracy (%), {tuning_text(epochs)}:", "", frontier_table(summary, model, epochs, frontier_settings(results).get("unit", "units"))]
             out += ["", "What it shows (computed by `snn_edu.frontier.findings`):", ""]
             out += [f"- {sentence}" for sentence in frontier.findings(summary, model)]
     out += peers_section(results, models, summary)

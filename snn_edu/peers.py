@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .ablation import collapsed, load_histories, load_runs, mean_architecture, mean_std
-from .frontier import (NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, n_keep, point,
-                       ranked_masks)
+from .frontier import NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, point, target_masks
 from .criteria import CRITERIA
 from .matched import REACH, Match, read_at, seed_curves, versus, why_unread
 from .gates import BC_THRESHOLD, GATE_KINDS
@@ -77,8 +76,7 @@ def peer_rows(models: dict[str, GatedNet], config: TrainConfig, train, test, set
         add(NATURAL, name, None, folded, {n: a.float() for n, a in alive.items()})
         if name in OWN_RANKING:
             for target in settings.targets:
-                add(name, name, target, folded,
-                    ranked_masks(folded, gates, {n: n_keep(len(g), target) for n, g in gates.items()}, alive))
+                add(name, name, target, folded, target_masks(folded, gates, target, settings.unit, alive))
     return rows
 
 

@@ -12,10 +12,14 @@ from .frontier import CURVES, MODEL_NAMES, curve_label, format_pm, point
 from .training import TrainConfig
 
 
-def frontier_table(summary: list[dict], model: str, epochs: int) -> str:
-    """Markdown: one row per curve, one column per target (test accuracy, mean ± std over seeds)."""
+TARGET_HEADS = {"units": "units removed per layer", "weights": "target: weights removed"}
+
+
+def frontier_table(summary: list[dict], model: str, epochs: int, unit: str = "units") -> str:
+    """Markdown: one row per curve, one column per target (test accuracy, mean ± std over seeds);
+    `unit` says what the targets count (snn_edu.frontier.TARGET_UNITS)."""
     targets = sorted({s["target_removed_pct"] for s in summary if s["model"] == model and s["target_removed_pct"] is not None})
-    head = "| units removed per layer | " + " | ".join(f"{t:g} %" for t in targets) + " |"
+    head = f"| {TARGET_HEADS[unit]} | " + " | ".join(f"{t:g} %" for t in targets) + " |"
     lines = [head, "|---" * (len(targets) + 1) + "|",
              *(f"| *weights removed, {name} (%)* | "
                + " | ".join(format_pm(point(summary, model, criterion, source, t, epochs), "removed", "-")

@@ -51,7 +51,7 @@ def test_folded_copy_computes_what_the_gated_model_computes(trained_pair):
 def test_frontier_rows(trained_pair, tiny):
     al, dense, config = trained_pair
     settings = frontier.FrontierSettings(targets=(0, 50, 90), finetune_epochs=1, attribution_digits=16,
-                                         attribution_steps=2)
+                                         attribution_steps=2, unit="units")
     rows = frontier.frontier_rows(al.model, dense.model, al.metrics(), config, *tiny, settings)
     assert len(rows) == 1 + len(frontier.CURVES) * 3 * 2
     assert all(set(r) == set(frontier.COLUMNS) for r in rows)
@@ -139,3 +139,29 @@ def test_every_registered_criterion_scores_each_unit_and_names_its_curves(traine
     assert frontier.curve_label("magnitude", "dense") == f"{CRITERIA['magnitude'].label} (dense model)"
     with pytest.raises(ConfigError, match="unknown criterion 'taylor'"):
         frontier.unit_scores("taylor", al.model, None, frontier.SETTINGS["smoke"], 0)
+
+
+def test_targets_in_weights_put_every_curve_at_the_same_weights_removed(trained_pair, tiny):
+    al, dense, config = trained_pair
+    settings = frontier.FrontierSettings(targets=(50, 90), finetune_epochs=0, attribution_digits=16,
+                                         attribution_steps=2, unit="weights")
+    rows = [r for r in frontier.frontier_rows(al.model, dense.model, al.metrics(), config, *tiny, settings)
+            if r["criterion"] != "natural"]
+    natural = al.metrics()["params_removed_pct"]
+    assert sum(r["source"] == "dense" for r in rows) >= 6  # every dense curve at both targets, at least
+    for r in rows:  # units are whole: within a point of the target, where the source has not removed more already
+        if r["source"] == "dense" or natural < r["target_removed_pct"]:
+            assert abs(r["params_removed_pct"] - r["target_removed_pct"]) < 1.0, r
+    by_units = frontier.target_masks(dense.model, {n: torch.rand(len(m)) for n, m in
+                                                   frontier.alive_unit_masks(dense.model, {}).items()}, 50, "units")
+    assert all(m.any() for m in by_units.values())
+
+
+def test_the_frontier_table_says_what_its_targets_count():
+    from snn_edu.report import frontier_table
+
+    rows = [{"model": "mlp", "criterion": c, "source": s, "target_removed_pct": 50.0, "finetune_epochs": 0,
+             "seed": 0, "test_accuracy": 90.0, "params_removed_pct": 50.2} for c, s in frontier.CURVES]
+    summary = frontier.summarise(rows)
+    assert frontier_table(summary, "mlp", 0, "weights").startswith("| target: weights removed | 50 % |")
+    assert frontier_table(summary, "mlp", 0).startswith("| units removed per layer | 50 % |")
