@@ -4,8 +4,9 @@ concatenations, depthwise convs, flatten.
 Torch-Pruning's `DependencyGraph` finds the channels that are coupled (removing one means
 removing the others: the convs that feed one residual addition, a depthwise conv and the conv
 before it, the inputs a concatenation feeds). A channel group is removed only when that is exact:
-every gated layer that produces it outputs 0 there (a pruned filter, its gate folded into the
-weights or the BatchNorm after it), and removing it leaves the network's output unchanged on a
+every layer whose output goes on past the group is a gated layer that outputs 0 there (a pruned
+filter, its gate folded into the weights or the BatchNorm after it; a layer that only feeds the
+group's depthwise conv goes with it), and removing it leaves the network's output unchanged on a
 probe batch. Otherwise it is kept, counted as kept, and the reason is recorded.
 """
 from __future__ import annotations
@@ -153,10 +154,10 @@ class _Pruner:
         items = [(dep.target.module, dep.handler.__name__, [int(getattr(i, "idx", i)) for i in dep_idxs])
                  for dep, dep_idxs in group]
         weighted = [(m, h, i) for m, h, i in items if isinstance(m, (nn.Conv2d, nn.Linear))]
-        if not outputs:
-            readers = {id(m) for m, h, _ in weighted if "in" in h and m is not core}
+        if not outputs:  # other layers read them, or a flatten maps them to whole channels: the linear selects
+            readers = {id(m) for m, h, _ in weighted if "in_channels" in h and m is not core}
             if readers or any(len(i) != len(idxs) for _, _, i in weighted):
-                return False  # other layers read them, or a flatten maps them to whole channels: the linear picks its inputs
+                return False
         else:
             silent = self._silent_in_group(trial, graph, name, weighted, len(idxs))
             if silent is None:
@@ -185,10 +186,11 @@ class _Pruner:
         group outputs 0 (a layer that feeds only the group's depthwise convs does not count: those
         are removed with it); None, with the reason recorded, when an ungated layer's does."""
         producers = {id(self.core(trial, n)): n for n in self.names}
-        depthwise = {id(m) for m, h, _ in weighted if "out" in h and isinstance(m, nn.Conv2d) and m.groups > 1}
+        depthwise = {id(m) for m, h, _ in weighted
+                     if "out_channels" in h and isinstance(m, nn.Conv2d) and m.groups > 1}
         silent = None
         for module, handler, idxs in weighted:
-            if "out" not in handler or _feeds_only(graph, module, depthwise):
+            if "out_channels" not in handler or _feeds_only(graph, module, depthwise):
                 continue
             if id(module) not in producers:
                 self.say(name, f"{n} zero-gated filters kept: ungated net.{_name_of(trial, module)} also outputs "
@@ -206,7 +208,7 @@ class _Pruner:
             name = cores.get(id(module))
             if name is None:
                 continue
-            side = 1 if "out" in handler else 0
+            side = 1 if "out_channels" in handler else 0
             gone = set(idxs)
             self.units[name][side] = [u for p, u in enumerate(self.units[name][side]) if p not in gone]
             if isinstance(module, nn.Conv2d) and module.groups > 1:  # depthwise: inputs follow outputs
