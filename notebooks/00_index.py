@@ -75,8 +75,10 @@ if "google.colab" in sys.modules:
 #
 # Training here gives exactly the shipped numbers only on the kind of CPU that made them (each
 # run records its CPU and SIMD flags; the line a notebook prints when it loads a run names them).
-# On another CPU, PyTorch's kernels add in another order, and a switcher run lands within about
-# one seed's spread of the shipped one: rounding alone moves a run as much as a new seed does.
+# On another CPU, PyTorch's kernels add in another order, and a run lands elsewhere: usually about
+# as far as a new seed would move it, but rounding alone can also tip a switcher run into the
+# collapse that notebook 02 shows ([docs/regeneration.md](../docs/regeneration.md) compares the
+# shipped runs with the same commands run on another kind of CPU).
 #
 # A fourth level, `paper` (the authors' recipe on all of MNIST for 100 epochs), is meant for a
 # GPU and is not timed here. The table is computed from measured runs:

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_memory(sub)
     _add_data(sub)
     _add_recount(sub)
+    _add_regeneration(sub)
     return parser
 
 
@@ -218,6 +219,14 @@ def _add_paper_scale(sub) -> None:
 def _add_recipes(sub) -> None:
     _add_page(sub, "recipes", "does the release's recipe train to the end? its runs beside each fix's, from "
               "results/recipes", "results/recipes", recipes_page)
+
+
+def _add_regeneration(sub) -> None:
+    _add_page(sub, "regeneration", "the shipped runs regenerated on another CPU, run by run, from "
+              "results/cross-cpu/cpu.json", "results/cross-cpu/cpu.json", regeneration)
+    cmd = sub.choices["regeneration"]
+    cmd.add_argument("--collect", nargs=2, type=Path, metavar=("SHIPPED", "REGENERATED"),
+                     help="first compare these two study folders and write --results")
 
 
 def _add_reproduce(sub) -> None:
@@ -456,6 +465,15 @@ def gpu_sitting(args: argparse.Namespace, argv: list[str] | None) -> int:
     print(paper_scale_page(done["progress"].parent), end="")
     study = done["study"]
     return 1 if study and (study["failed"] or study["skipped"]) else 0
+
+
+def regeneration(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from .regeneration import collect, regeneration_page
+
+    if args.collect:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps(collect(*args.collect), indent=1) + "\n")
+    return _page(regeneration_page(args.results), args.out)
 
 
 def recipes_page(args: argparse.Namespace, argv: list[str] | None = None) -> int:

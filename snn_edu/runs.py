@@ -169,8 +169,9 @@ def describe_origin(folder: Path) -> str:
     return (f"loaded {_shown(folder)}: {m['config']['model']} seed {m['config']['seed']}, "
             f"{m['epochs']} epochs, run on {p['date'][:10]} on {p['cpu']} ({', '.join(flags or []) or 'no'} "
             f"{'SIMD' if 'cpu_simd_flags' in p else 'bf16'} flags, {p['threads']} threads, torch {p['torch']}, "
-            f"commit {commit}); its command regenerates it exactly on that kind of CPU, and within about a "
-            "seed's spread on another (each CPU's kernels add in their own order)")
+            f"commit {commit}); its command regenerates it exactly on that kind of CPU; on another, each CPU's "
+            "kernels add in their own order, and a run usually lands near it but can end far away "
+            "(docs/regeneration.md)")
 
 
 def obtain_run(model: str, live: bool, level: str | None = None, variant: str = "al", seed: int = 0,
