@@ -104,3 +104,24 @@ def test_a_gated_conv_inside_a_block_trains_its_switcher():
     loss = gated(torch.rand(4, 3, 8, 8)).square().mean()
     loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in gated.gate_parameters())
+
+
+def test_notebook_06s_sentence_on_resnet18s_third_stage_holds():
+    """06 says: most zero-gated filters of the convs that write the residual stream stay, and those of
+    each block's first conv (which nothing else adds to) go."""
+    import torchvision
+
+    from snn_edu.nets import given_gates
+
+    model = gate_classifier(torchvision.models.resnet18(num_classes=10), linear=["fc"], conv=["layer3.*"],
+                            switcher="lite", example=(3, 32, 32)).eval()
+    given_gates(model, closed=1 / 3, seed=0)
+    result = compact_graph(model, model.gates())
+    stream = ("net.layer3.0.conv2", "net.layer3.0.downsample.0", "net.layer3.1.conv2")
+    for name in stream:
+        zero = int(model.gates()[name].eq(0).sum())
+        kept = int(next(k for k in result.kept_because if k.startswith(name + ":")).split(": ")[1].split()[0])
+        assert kept > zero / 2, (name, kept, zero)
+    assert not any(k.startswith(("net.layer3.0.conv1", "net.layer3.1.conv1")) for k in result.kept_because)
+    for name in ("net.layer3.0.conv1", "net.layer3.1.conv1"):
+        assert int(result.masks[name][1].sum()) == int(model.gates()[name].ne(0).sum())
