@@ -209,13 +209,14 @@ def ungated_weights(model: GatedNet) -> int:
 def network_params_removed_pct(model: GatedNet, gates: dict[str, torch.Tensor] | None = None) -> float:
     """Share of all the TNN's weights removed, gated or not, in percent: what the papers count
     where they count the whole network (VGG-cov2); params_removed_pct counts the gated layers only."""
-    kept, total = param_counts(model, gates)
     ungated = ungated_weights(model)
     if getattr(model, "coupled", False):  # ungated layers coupled with removed channels shrink too
         from .coupled import compact_graph
 
+        total = sum(layer.weight.numel() for layer in model.gated_layers().values())
         small = compact_graph(model, model.gates("eval") if gates is None else gates).model
         return 100.0 * (1 - stored_weights(small) / (total + ungated))
+    kept, total = param_counts(model, gates)
     return 100.0 * (1 - (kept + ungated) / (total + ungated))
 
 
@@ -238,6 +239,11 @@ def gate_summary(model: GatedNet, gates: dict[str, torch.Tensor]) -> dict:
             "weights_zeroed_pct": weights_zeroed_pct(model, gates),
             "network_params_removed_pct": network_params_removed_pct(model, gates),
             "gate_categories": category_table(gates)}
+
+
+def selecting(index: torch.Tensor, linear: nn.Linear) -> nn.Sequential:
+    """`linear` reading only the input features `index` (a layer whose removed inputs stay upstream)."""
+    return nn.Sequential(OrderedDict([("select", SelectFeatures(index)), ("linear", linear)]))
 
 
 class SelectFeatures(nn.Module):
@@ -324,7 +330,7 @@ def compact(model: GatedNet) -> nn.Sequential:
                 if not bool(keep_in[arriving].all()):
                     position = torch.cumsum(arriving.long(), 0) - 1
                     layers.append((f"{name}_select", SelectFeatures(position[keep_in])))
-            layers.append((name, _dense_linear(m, w, keep_in.nonzero().flatten(), out_idx, extra.get(name))))
+            layers.append((name, dense_linear(m, w, keep_in.nonzero().flatten(), out_idx, extra.get(name))))
             seen_linear = True
             last_out = keep_out
     return nn.Sequential(OrderedDict(layers)).eval()
@@ -374,7 +380,7 @@ def stored_weights(module: nn.Module) -> int:
     return total
 
 
-def _dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx: torch.Tensor,
+def dense_linear(m: GatedLinear, w: torch.Tensor, in_idx: torch.Tensor, out_idx: torch.Tensor,
                   extra: torch.Tensor | None = None) -> nn.Linear:
     """A plain nn.Linear over the kept inputs and outputs of `m`, from its folded weight `w` (in, out),
     with `extra` (the removed units' folded constants, see bias_constants) added to its bias."""
@@ -423,9 +429,9 @@ def _compact_nested(model: nn.Module, gates: dict, masks: dict, extra: dict) -> 
             keep_in, keep_out = masks[name]
             w = m.effective_weight(gates.get(name)).detach().cpu()
             in_idx = keep_in.nonzero().flatten()
-            linear = _dense_linear(m, w, in_idx, keep_out.nonzero().flatten(), extra.get(name))
+            linear = dense_linear(m, w, in_idx, keep_out.nonzero().flatten(), extra.get(name))
             if i == 0 and not bool(keep_in.all()):
-                linear = nn.Sequential(OrderedDict([("select", SelectFeatures(in_idx)), ("linear", linear)]))
+                linear = selecting(in_idx, linear)
             parent, _, child = name.rpartition(".")
             holder = modules[parent] if parent else copied
             setattr(holder, child, linear)

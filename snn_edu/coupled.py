@@ -20,7 +20,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from .analysis import SelectFeatures, gated_norm
+from .analysis import dense_linear, gated_norm, selecting
 from .errors import ConfigError
 from .layers import GatedConv2d, GatedLayer, GatedLinear
 
@@ -71,11 +71,8 @@ def _plain(layer: GatedLayer, gate: torch.Tensor | None) -> nn.Module:
     """The plain module a gated layer computes with `gate` folded in."""
     with torch.no_grad():
         if isinstance(layer, GatedLinear):
-            linear = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
-            linear.weight.copy_(layer.effective_weight(gate).detach().cpu().t())
-            if layer.bias is not None:
-                linear.bias.copy_(layer.bias.detach().cpu())
-            return linear
+            return dense_linear(layer, layer.effective_weight(gate).detach().cpu(), torch.arange(layer.in_features),
+                                 torch.arange(layer.out_features))
         after_norm = layer.norm is not None
         conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
                          groups=layer.groups, bias=layer.bias is not None)
@@ -229,7 +226,7 @@ class _Pruner:
                 small.bias.copy_(linear.bias)
         parent, _, child = name.rpartition(".")
         holder = self.model.get_submodule(parent) if parent else self.model
-        setattr(holder, child, nn.Sequential(OrderedDict([("select", SelectFeatures(index)), ("linear", small)])))
+        setattr(holder, child, selecting(index, small))
         self.units[name][0] = [u for u, r in zip(self.units[name][0], read.tolist()) if r]
 
 
