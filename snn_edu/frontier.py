@@ -55,7 +55,7 @@ class FrontierSettings:
 # with no shipped frontier set targets in weights removed.
 SETTINGS = {"smoke": FrontierSettings(targets=(0, 50, 90), finetune_epochs=1, attribution_digits=32,
                                       attribution_steps=4, unit="weights"),
-            "cpu": FrontierSettings(),
+            "cpu": FrontierSettings(unit="weights"),
             "paper": FrontierSettings(unit="weights")}
 # VGG-cov2 at the cpu level: a fine-tuning epoch of its 4.3M weights on this 2-core CPU costs what
 # the MLP's whole frontier does, so its frontier has three targets, no fine-tuning and a smaller
