@@ -48,15 +48,13 @@ class FrontierSettings:
     finetune_epochs: int = 2
     attribution_digits: int = 512
     attribution_steps: int = 32
-    unit: str = "units"
+    unit: str = "weights"
 
 
-# `cpu` keeps its shipped study's unit targets until that study is regenerated (issue R); the levels
-# with no shipped frontier set targets in weights removed.
 SETTINGS = {"smoke": FrontierSettings(targets=(0, 50, 90), finetune_epochs=1, attribution_digits=32,
-                                      attribution_steps=4, unit="weights"),
-            "cpu": FrontierSettings(unit="weights"),
-            "paper": FrontierSettings(unit="weights")}
+                                      attribution_steps=4),
+            "cpu": FrontierSettings(),
+            "paper": FrontierSettings()}
 # VGG-cov2 at the cpu level: a fine-tuning epoch of its 4.3M weights on this 2-core CPU costs what
 # the MLP's whole frontier does, so its frontier has three targets, no fine-tuning and a smaller
 # attribution sample (docs/performance.md gives the cost).
