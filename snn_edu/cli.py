@@ -243,7 +243,8 @@ def _add_reproduce(sub) -> None:
                      help="training runs (default: the ablation's); the frontier and magnitude jobs need al and dense; "
                      "the switcher's peers: direct, " + ", ".join(k for k in RUNS if k.startswith("l0")))
     cmd.add_argument("--seeds", type=_count, default=3, help="seeds 0..N-1 (default 3)")
-    cmd.add_argument("--no-frontier", action="store_true", help="skip the frontier measurements")
+    cmd.add_argument("--no-frontier", action="store_true", help="skip the jobs that measure frontier points "
+                     "(frontier, peers, scopes); the magnitude baselines still run")
     cmd.add_argument("--run", metavar="ID", help="run one job only, e.g. mlp/al/seed0 (what --print-commands lists)")
     cmd.add_argument("--print-commands", action="store_true",
                      help="print one self-contained command per unfinished job, in dependency order, and exit")
@@ -408,6 +409,7 @@ def _argv_line(argv: list[str] | None) -> str:
 
 def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
     from .study import MEASURES, Job, command, plan, run_job, run_study
+    from .variants import MEASURE_REGISTRY
 
     if args.data and not args.out and args.data not in DATASETS:
         raise ConfigError(f"--data {args.data} needs its own --out folder")
@@ -417,7 +419,7 @@ def reproduce(args: argparse.Namespace, argv: list[str] | None) -> int:
                        args.data, args.device)
         print(f"{args.run}: {line}")
         return 0
-    measures = [m for m in MEASURES if not (args.no_frontier and m == "frontier")]
+    measures = [m for m in MEASURES if not (args.no_frontier and MEASURE_REGISTRY[m].points)]
     jobs = plan(args.models, args.variants, args.seeds, measures)
     if args.slurm:
         return _submit_to_slurm(args, jobs, out)

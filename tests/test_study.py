@@ -134,3 +134,16 @@ def test_every_registered_measurement_has_a_body_and_needs_registered_runs():
 
     assert set(study.MEASURE_BODIES) == set(variants.MEASURES)
     assert all(set(m.needs) <= set(variants.RUNS) for m in variants.MEASURE_REGISTRY.values())
+
+
+def test_no_frontier_skips_every_job_that_measures_frontier_points(tmp_path, capsys):
+    """--no-frontier leaves out the frontier, peers and scopes jobs (their points follow the frontier's
+    targets) and keeps the training runs and the magnitude baselines."""
+    args = ["reproduce", "--level", "smoke", "--models", "mlp", "--seeds", "1", "--out", str(tmp_path),
+            "--variants", "al", "dense", "joint", "--print-commands"]
+    assert main(args) == 0
+    every = {line.split("--run ")[1].split()[0] for line in capsys.readouterr().out.splitlines()}
+    assert main([*args, "--no-frontier"]) == 0
+    kept = {line.split("--run ")[1].split()[0] for line in capsys.readouterr().out.splitlines()}
+    assert every - kept == {"mlp/frontier/seed0", "mlp/scopes/seed0"}
+    assert {"mlp/magnitude/seed0", "mlp/al/seed0", "mlp/joint/seed0"} <= kept
