@@ -78,7 +78,7 @@ if "google.colab" in sys.modules:
 # On another CPU, PyTorch's kernels add in another order, and a run lands elsewhere: usually about
 # as far as a new seed would move it, but rounding alone can also tip a switcher run into the
 # collapse that notebook 02 shows ([docs/regeneration.md](../docs/regeneration.md) compares the
-# shipped runs with the same commands run on another kind of CPU).
+# shipped runs with the same commands run first on another kind of CPU).
 #
 # A fourth level, `paper` (the authors' recipe on all of MNIST for 100 epochs), is meant for a
 # GPU and is not timed here. The table is computed from measured runs:

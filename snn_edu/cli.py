@@ -222,11 +222,13 @@ def _add_recipes(sub) -> None:
 
 
 def _add_regeneration(sub) -> None:
-    _add_page(sub, "regeneration", "the shipped runs regenerated on another CPU, run by run, from "
+    _add_page(sub, "regeneration", "one study trained on two kinds of CPU, run by run, from "
               "results/cross-cpu/cpu.json", "results/cross-cpu/cpu.json", regeneration)
     cmd = sub.choices["regeneration"]
-    cmd.add_argument("--collect", nargs=2, type=Path, metavar=("SHIPPED", "REGENERATED"),
+    cmd.add_argument("--collect", nargs=2, type=Path, metavar=("FIRST", "REGENERATED"),
                      help="first compare these two study folders and write --results")
+    cmd.add_argument("--labels", nargs=2, metavar=("FIRST", "REGENERATED"), default=(None, None),
+                     help="where the page says each study lives (default: the folders given to --collect)")
 
 
 def _add_reproduce(sub) -> None:
@@ -474,7 +476,7 @@ def regeneration(args: argparse.Namespace, argv: list[str] | None = None) -> int
 
     if args.collect:
         args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(collect(*args.collect), indent=1) + "\n")
+        args.results.write_text(json.dumps(collect(*args.collect, *args.labels), indent=1) + "\n")
     return _page(regeneration_page(args.results), args.out)
 
 

@@ -23,6 +23,7 @@ from .analysis import alive_unit_masks, params_removed_pct
 from .criteria import CRITERIA, RankingInputs, criterion as registered
 from .data import subset
 from .errors import DivergenceError
+from .metrics import near_chance_clause
 from .matched import compare_at, read_at, seed_curves, span, verdict_ranges, why_unread
 from .models import GatedNet
 from .training import TrainConfig, Trainer
@@ -355,7 +356,8 @@ def findings(summary: list[dict], model: str, at=(50, 75)) -> list[str]:
     out = []
     natural = point(summary, model, NATURAL, "switcher", None, 0)
     if natural:
-        out.append(f"{MODEL_NAMES[model]}: the switcher model as trained scores {format_pm(natural)} % with "
+        each = near_chance_clause([acc for _, (_, acc) in sorted(natural.get("per_seed", {}).items())])
+        out.append(f"{MODEL_NAMES[model]}: the switcher model as trained scores {format_pm(natural)} %{each} with "
                    f"{format_pm(natural, 'removed')} % of its weights removed (mean ± std over {natural['seeds']} seeds).")
     for epochs in epochs_all:
         for removed in at:

@@ -7,6 +7,16 @@ from . import analysis
 from .gates import GATE_KINDS
 
 COLLAPSE_MARGIN = 5.0  # points of test accuracy a run may end below its reference before it counts as collapsed
+CHANCE_LEVEL = 15.0  # test accuracy (%) below which a 10-class run counts as ended near chance
+
+
+def near_chance_clause(accuracies: list[float]) -> str:
+    """' (the mean of N seeds, K of them near chance level: a, b, c % seed by seed)' when any seed
+    ended near chance, which a mean ± std hides; else ''."""
+    low = sum(a < CHANCE_LEVEL for a in accuracies)
+    each = ", ".join(f"{a:.1f}" for a in accuracies)
+    return (f" (the mean of {len(accuracies)} seeds, {low} of them near chance level: {each} % seed by seed)"
+            if low else "")
 
 
 def collapse(history) -> str | None:

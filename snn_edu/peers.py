@@ -19,6 +19,7 @@ from .models import GatedNet
 from .paper import TABLE1
 from .training import History, TrainConfig
 from .variants import PEERS, REGISTRY, label
+from .metrics import near_chance_clause
 
 METHODS = ("al", *PEERS)  # the switcher's run, then its peers', in table order
 METHOD_NAMES = {m: REGISTRY[m].table_name for m in METHODS}
@@ -182,8 +183,9 @@ def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] =
             continue
         parts = [_versus(ours, pts, name) for method, name in COMPARED
                  if (pts := curve(summary, model, method, epochs))]
+        each = near_chance_clause([acc for _, (_, acc) in sorted(ours.get("per_seed", {}).items())])
         out.append(f"At the switcher's own sparsity ({ours['removed']:.1f} % removed), {tuning_text(epochs)}, "
-                   f"the switcher ({format_pm(ours)} %) " + "; ".join(parts) + ".")
+                   f"the switcher, at {format_pm(ours)} %{each}, " + "; ".join(parts) + ".")
     return out
 
 

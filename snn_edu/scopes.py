@@ -10,6 +10,7 @@ from .ablation import by_seed, paired_word, load_histories, load_runs, mean_arch
 from .frontier import MODEL_NAMES, curves_of, describe_ranges, tuning_text
 from .matched import verdict_ranges
 from .variants import REGISTRY
+from .metrics import near_chance_clause
 
 RUNS_COMPARED = {name: v.scope_name for name, v in REGISTRY.items() if v.scope_name}  # {variant: its name here}
 
@@ -68,7 +69,8 @@ def scope_sentences(results: str | Path, models, summary: list[dict]) -> list[st
         sentence = (f"{MODEL_NAMES.get(model, model)}: the joint switcher removed {mean_std(removed['joint'])} % of "
                     f"the weights against {mean_std(removed['al'])} % with one switcher per layer: it prunes "
                     f"{how_much}; test accuracy {mean_std(accuracy['joint'])} % against "
-                    f"{mean_std(accuracy['al'])} %. Units kept by both, as a share of those kept by either "
+                    f"{mean_std(accuracy['al'])} %{near_chance_clause([al[s]['test_accuracy'] for s in sorted(al)])}. "
+                    "Units kept by both, as a share of those kept by either "
                     f"(mean over seeds): {which or 'not recorded'}.")
         epochs_all = sorted({s["finetune_epochs"] for s in summary if (s["model"], s["source"]) == (model, "joint")})
         parts = [f"{tuning_text(e)}, {describe_ranges(verdict_ranges(curves_of(summary, model, 'joint', 'joint', e), curves_of(summary, model, 'switcher', 'switcher', e)))}"

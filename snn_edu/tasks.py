@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .ablation import by_seed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import MODEL_NAMES
+from .metrics import CHANCE_LEVEL
 from .models import MODELS as MNIST_MODELS
 from .report import recipe_text
 from .stats import interval_text, paired_interval
@@ -35,6 +36,7 @@ def task_rows(results: dict[str, Path], models) -> list[dict]:
                          "removed": [al[s]["params_removed_pct"] for s in seeds],
                          "network_removed": [whole_network_removed(al[s]) for s in seeds],
                          "removed_by_seed": {s: al[s]["params_removed_pct"] for s in seeds},
+                         "accuracy_by_seed": {s: al[s]["test_accuracy"] for s in seeds},
                          "drop_by_seed": {s: dense[s]["test_accuracy"] - al[s]["test_accuracy"] for s in seeds if s in dense},
                          "architecture": mean_architecture([al[s] for s in seeds])})
     return rows
@@ -72,6 +74,19 @@ def _direction(interval, above: str, below: str) -> str:
     return above if low > 0 else below if high < 0 else "the interval includes 0: no difference shown"
 
 
+def _near_chance(by_task: dict[str, dict], seeds: list[int], easier: str, harder: str) -> str:
+    """' (seed S: a % on easier, b % on harder, near chance level: ...)' for the seeds whose switcher run
+    ended near chance on either task, whose pairs measure a collapse rather than the task; else ''."""
+    acc = {task: by_task[task].get("accuracy_by_seed", {}) for task in (easier, harder)}
+    low = [s for s in seeds if s in acc[easier] and s in acc[harder]
+           and min(acc[easier][s], acc[harder][s]) < CHANCE_LEVEL]
+    if not low:
+        return ""
+    each = "; ".join(f"seed {s}: {acc[easier][s]:.1f} % on {easier}, {acc[harder][s]:.1f} % on {harder}" for s in low)
+    return (f" ({each}: near chance level, so {'that pair measures' if len(low) == 1 else 'those pairs measure'} "
+            "a collapsed switcher rather than the task)")
+
+
 def task_sentences(rows: list[dict], easier: str, harder: str) -> list[str]:
     """Per network, paired by seed (the same seed on both tasks): the difference harder - easier in
     weights removed and in accuracy lost against dense, each with its 95 % t-interval over seeds."""
@@ -89,7 +104,8 @@ def task_sentences(rows: list[dict], easier: str, harder: str) -> list[str]:
             continue
         per_seed = ", ".join(f"{by_task[harder]['removed_by_seed'][s] - by_task[easier]['removed_by_seed'][s]:+.2f}"
                              for s in seeds)
-        sentence = (f"{name}, {len(seeds)} seeds paired by seed: the switcher removed {mean_std(by_task[harder]['removed'])} "
+        sentence = (f"{name}, {len(seeds)} seeds paired by seed{_near_chance(by_task, seeds, easier, harder)}: "
+                    f"the switcher removed {mean_std(by_task[harder]['removed'])} "
                     f"% of the weights on {harder} against {mean_std(by_task[easier]['removed'])} % on {easier}, a "
                     f"difference of {interval_text(removed)} (seed by seed {per_seed}): "
                     + _direction(removed, "more on the harder task, against the papers' claim",

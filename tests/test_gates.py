@@ -205,14 +205,17 @@ def test_every_gate_answers_the_one_interface(kind):
         assert penalty.dim() == 0 and float(penalty.detach()) > 0
 
 
-def test_a_shipped_model_saved_under_the_old_switcher_name_loads_into_gate():
-    """results/cpu's checkpoints store each layer's gate under `switcher.`; they load unchanged."""
+def test_a_model_saved_under_the_old_switcher_name_loads_into_gate(tmp_path):
+    """Run folders written before the gate interface store each layer's gate under `switcher.`;
+    they load unchanged (the shipped model, saved again under the old names)."""
     state = torch.load("results/cpu/lenet5/al/seed0/model.pt", weights_only=True)
-    assert any(".switcher." in k for k in state)
+    assert any(".gate." in k for k in state)
+    torch.save({k.replace(".gate.", ".switcher."): v for k, v in state.items()}, tmp_path / "model.pt")
+    old = torch.load(tmp_path / "model.pt", weights_only=True)
     model = build_model("lenet5", "neuron", "lite")  # results/cpu's switcher
-    model.load_state_dict(state)
-    key = next(k for k in state if ".switcher." in k and state[k].dtype.is_floating_point)
-    torch.testing.assert_close(model.state_dict()[key.replace(".switcher.", ".gate.")], state[key])
+    model.load_state_dict(old)
+    key = next(k for k in old if ".switcher." in k and old[k].dtype.is_floating_point)
+    torch.testing.assert_close(model.state_dict()[key.replace(".switcher.", ".gate.")], old[key])
 
 
 @pytest.mark.parametrize("layer", ["linear", "conv"])

@@ -75,7 +75,7 @@ def test_the_switcher_is_compared_only_where_a_peer_was_measured():
 
     text = last_sentence(25.0, 88.0)
     # L0 is read at 25 % on the straight line from 90 to 80 %: 3 points ahead decides nothing across that fall
-    assert "the switcher (88.00 ± 0.10 %)" in text and \
+    assert "the switcher, at 88.00 ± 0.10 %," in text and \
         "was not measured closely enough against L0 (85.00 ± 0.10 %, +3.00 points" in text and "a drop of 10.00" in text
     assert "beats L0 (85.00 ± 0.10 %, +10.50 points" in last_sentence(25.0, 95.5)  # a margin wider than the fall
     # the direct curve's two points lie 40 points apart: nothing is read between them

@@ -1,4 +1,4 @@
-"""The shipped runs regenerated on another CPU: the comparison reads both sides' run folders, and
+"""One study trained on two kinds of CPU: the comparison reads both sides' run folders, and
 docs/regeneration.md is generated from the shipped comparison."""
 import json
 from pathlib import Path
@@ -21,22 +21,23 @@ def _run(study: Path, key: str, accs: list[float], cpu: str, command: str | None
 
 
 def test_a_run_that_collapses_on_one_cpu_only_is_named_with_the_epoch_where_the_two_part(tmp_path):
-    shipped, again = tmp_path / "shipped", tmp_path / "again"
+    shipped, again = tmp_path / "first", tmp_path / "again"
     _run(shipped, "lenet5/al/seed0", [66.2, 67.5, 90.0], "AMD EPYC")
     _run(again, "lenet5/al/seed0", [66.2, 10.0, 10.0], "Intel Xeon")
     _run(shipped, "lenet5/dense/seed0", [97.0], "AMD EPYC")
     _run(again, "lenet5/dense/seed0", [97.0], "Intel Xeon")
     _run(shipped, "lenet5/sl/seed0", [90.0], "AMD EPYC")
     _run(again, "lenet5/sl/seed0", [91.0], "Intel Xeon", command="another command")  # not the same run
-    data = collect(shipped, again)
+    data = collect(shipped, again, "the old study")
     assert set(data["runs"]) == {"lenet5/al/seed0", "lenet5/dense/seed0"}
     path = tmp_path / "cc.json"
     path.write_text(json.dumps(data))
     page = regeneration_page(path)
     assert "2 training runs finished on both machines; 1 of them match" in page
-    assert ("- `lenet5/al/seed0`: 90.0 % shipped, 10.0 % regenerated; they part at epoch 1 (tnn phase: 67.5 "
+    assert ("- `lenet5/al/seed0`: 90.0 % first, 10.0 % regenerated; they part at epoch 1 (tnn phase: 67.5 "
             "against 10.0 %); the regenerated run collapsed.") in page
-    assert "trained on AMD EPYC" in page and "run again on Intel Xeon" in page
+    assert "The first study (the old study) was trained on AMD EPYC" in page and "run again on Intel Xeon" in page
+    assert f"which made {again}:" in page
 
 
 def test_the_regeneration_page_is_generated_from_the_shipped_comparison(capsys):

@@ -154,6 +154,24 @@ def test_a_fine_tuned_baseline_is_compared_with_the_switcher_fine_tuned_alike(mo
     assert f"against AL fine-tuned alike (2 epochs), {untuned} %" not in sentence
 
 
+@pytest.mark.parametrize("model", ["mlp", "lenet5"])
+def test_a_headline_mean_over_a_seed_near_chance_says_so_seed_by_seed(model):
+    """The switcher's mean accuracy, on the ablation and frontier pages, names every seed's accuracy
+    whenever one of them ended near chance, and only then."""
+    from snn_edu import ablation
+    from snn_edu.metrics import CHANCE_LEVEL
+
+    summary = frontier.summarise(frontier.read_csv(RESULTS / "frontier.csv"))
+    runs = ablation.load_runs(RESULTS / model)
+    accs = [m["test_accuracy"] for _, m in sorted(ablation.by_seed(runs, "al").items())]
+    said = [next(s for s in ablation.findings(runs, summary) if s.startswith("SNN-AL reaches")),
+            next(s for s in frontier.findings(summary, model) if "the switcher model as trained scores" in s)]
+    low = sum(a < CHANCE_LEVEL for a in accs)
+    for sentence in said:
+        assert ("near chance level: " + ", ".join(f"{a:.1f}" for a in accs) in sentence) == (low > 0), sentence
+        assert (f"{low} of them near chance" in sentence) == (low > 0)
+
+
 def test_every_shipped_connection_run_counts_removed_and_zeroed_weights_as_compact_keeps_them():
     """Both numbers of each connection run, recounted independently from its compact() model: built
     from the run's config with its last evaluation gates (weights drawn away from 0)."""

@@ -30,6 +30,18 @@ def test_differences_are_paired_by_seed_with_an_interval_that_must_exclude_zero(
     assert "no interval can be given" in one
 
 
+def test_a_pair_with_a_collapsed_switcher_is_named_as_measuring_the_collapse():
+    easy, hard = row("lenet5", "mnist5k", [88.0, 100.0, 78.0]), row("lenet5", "fashion5k", [85.0, 100.0, 94.0])
+    easy["accuracy_by_seed"], hard["accuracy_by_seed"] = {0: 94.2, 1: 10.0, 2: 95.1}, {0: 76.9, 1: 74.0, 2: 74.5}
+    sentence, = task_sentences([easy, hard], "mnist5k", "fashion5k")
+    assert ("3 seeds paired by seed (seed 1: 10.0 % on mnist5k, 74.0 % on fashion5k: near chance level, so that "
+            "pair measures a collapsed switcher rather than the task):") in sentence
+    hard["accuracy_by_seed"][1] = 75.0
+    easy["accuracy_by_seed"][1] = 90.0
+    sentence, = task_sentences([easy, hard], "mnist5k", "fashion5k")
+    assert "near chance" not in sentence and "3 seeds paired by seed:" in sentence
+
+
 def test_the_shipped_page_is_computed_from_the_shipped_runs():
     page = (ROOT / "docs" / "harder_tasks.md").read_text()
     assert page == tasks_page(ROOT / "results"), "regenerate: python -m snn_edu tasks --out docs/harder_tasks.md"
