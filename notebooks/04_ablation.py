@@ -180,8 +180,9 @@ widgets.frontier_explorer(summary)
 # %% [markdown]
 # What the frontier says, computed from the data above. Two curves are compared only at the
 # same share of *weights* removed (the x axis), seed against seed, and only where both were
-# measured: each seed's curve is read at a measured point, or on the straight line between two
-# neighbouring points that lie at most 15 points apart, never beyond its ends. Elsewhere the
+# measured: each seed's curve is read at a measured point (a target lands within half a point
+# of its share, and that counts), or on the straight line between two neighbouring points that
+# lie at most 15 points apart, never beyond its ends. Elsewhere the
 # sentence says "not measured". "Ahead" and "behind" mean that the 95 % interval of the seeds'
 # paired differences (seed 0 against seed 0, and so on, with Student's t) lies above or below
 # 0; where it includes 0 the sentence says "no difference shown", which with three seeds is an

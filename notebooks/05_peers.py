@@ -152,10 +152,11 @@ widgets.peers_explorer(summary)
 # %% [markdown]
 # What the data say, computed from the runs above. Each seed of the switcher is compared with
 # the same seed of the other method, at the share of weights the switcher removed in that seed.
-# The other method's curve is read there from a measured point, or from the straight line
+# The other method's curve is read there from a measured point (one within half a point of
+# weights removed counts), or from the straight line
 # between its two neighbouring points, and only when those two lie at most 15 points of weights
-# removed apart: being close to *one* measured point is not enough, since the curve may fall
-# steeply on the other side of it. A curve is never read beyond its ends either. Where a curve
+# removed apart: being a few points from *one* measured point is not enough, since the curve
+# may fall steeply on the other side of it. A curve is never read beyond its ends either. Where a curve
 # cannot be read, the sentence says "not measured" and gives the reason: which seed, where its
 # curve's points lie, and which rule stops the reading. "Beats" and "trails" mean that the 95 %
 # interval of the seeds' paired differences (Student's t) excludes 0, and that the difference is

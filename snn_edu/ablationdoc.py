@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import ablation, frontier, peers, plots, scopes
 from .frontier import MODEL_NAMES, NATURAL, format_pm, point, tuning_text
-from .matched import REACH
+from .matched import AT, REACH
 from .paper import reported_point
 from .report import count_text, frontier_settings, frontier_table, minutes, recipe_text
 from .runs import read_manifest
@@ -74,8 +74,8 @@ def report_markdown(results: str | Path, figure: str | Path | None = None, page:
                    "*weights* (the tables' columns), so every curve has a point at each target. ")
                 + "Two curves are "
                 "compared only at matched weights removed, seed against seed, where both were measured: each "
-                f"seed's curve is read at a measured point or between two measured points at most {REACH:g} "
-                "points apart, never beyond its ends. A ranking is called *ahead* or *behind* only when the 95 % "
+                f"seed's curve is read at a measured point (one within {AT:g} point of the place counts) or "
+                f"between two measured points at most {REACH:g} points apart, never beyond its ends. A ranking is called *ahead* or *behind* only when the 95 % "
                 "interval of the seeds' paired differences (Student's t over the seeds, "
                 "`snn_edu.stats.paired_verdict`) excludes 0, and the difference is larger than the accuracy "
                 "change between the two points a straight-line read spans (otherwise: *not measured closely "

@@ -1,8 +1,9 @@
 """Comparisons at matched weights removed.
 
 Each seed's curve is its test accuracy against params removed. A curve is read only where it
-was measured: at a measured point, or by linear interpolation between two neighbouring points
-at most `REACH` points of params removed apart; never beyond its ends. Two methods are compared
+was measured: at a measured point (one within `AT` points of params removed counts, since a
+target in weights removed lands that close to it), or by linear interpolation between two
+neighbouring points at most `REACH` points of params removed apart; never beyond its ends. Two methods are compared
 only where every seed of both has a value, seed against seed, and one is called ahead or behind
 only when the 95 % t-interval of the seeds' paired differences excludes 0 (stats.paired_verdict),
 and the difference exceeds any accuracy drop a straight-line read spanned (otherwise the verdict
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from .stats import paired_verdict
 
 REACH = 15.0  # the widest gap (points of params removed) a curve is interpolated across
+AT = 0.5  # a measured point this close (points of params removed) to where a curve is read is read as measured there
 GRID = tuple(range(0, 101, 5))  # where two curves are compared (params removed, %)
 
 Curves = dict[int, list[tuple[float, float]]]  # {seed: [(params removed, accuracy), ...] by removed}
@@ -34,12 +36,14 @@ def seed_curves(points: list[dict]) -> Curves:
 
 def read_with_drop(curve: list[tuple[float, float]], removed: float,
                    reach: float = REACH) -> tuple[float, float] | None:
-    """(accuracy, drop) of the curve at `removed` %: a measured point there (drop 0), or the straight
-    line between its neighbours when they lie at most `reach` apart, with the accuracy the curve
-    changes by between them (how far a straight-line read may be off); None where it was not measured."""
-    exact = [a for x, a in curve if math.isclose(x, removed, abs_tol=1e-9)]
-    if exact:
-        return statistics.mean(exact), 0.0
+    """(accuracy, drop) of the curve at `removed` %: the nearest measured point within AT of it (drop
+    0), or the straight line between its neighbours when they lie at most `reach` apart, with the
+    accuracy the curve changes by between them (how far a straight-line read may be off); None
+    where it was not measured."""
+    near = [(abs(x - removed), a) for x, a in curve if abs(x - removed) <= AT]
+    if near:
+        nearest = min(d for d, _ in near)
+        return statistics.mean(a for d, a in near if d == nearest), 0.0
     for (x0, a0), (x1, a1) in zip(curve, curve[1:]):
         if x0 < removed < x1:
             return (a0 + (a1 - a0) * (removed - x0) / (x1 - x0), abs(a1 - a0)) if x1 - x0 <= reach else None
@@ -47,8 +51,8 @@ def read_with_drop(curve: list[tuple[float, float]], removed: float,
 
 
 def read_at(curve: list[tuple[float, float]], removed: float, reach: float = REACH) -> float | None:
-    """The curve's accuracy at `removed` %: a measured point there, or the straight line between
-    its neighbours when they lie at most `reach` apart; None where it was not measured."""
+    """The curve's accuracy at `removed` %: a measured point there (within AT), or the straight line
+    between its neighbours when they lie at most `reach` apart; None where it was not measured."""
     found = read_with_drop(curve, removed, reach)
     return None if found is None else found[0]
 

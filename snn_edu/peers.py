@@ -13,7 +13,7 @@ from pathlib import Path
 from .ablation import collapsed, load_histories, load_runs, mean_architecture, mean_std
 from .frontier import NATURAL, FrontierSettings, curve_label, folded_copy, format_pm, measure, point, target_masks
 from .criteria import CRITERIA
-from .matched import REACH, Match, read_at, seed_curves, versus, why_unread
+from .matched import AT, REACH, Match, read_at, seed_curves, versus, why_unread
 from .gates import BC_THRESHOLD, GATE_KINDS
 from .models import GatedNet
 from .paper import TABLE1
@@ -148,8 +148,8 @@ def _versus(ours: dict, pts: list[dict], name: str) -> str:
             return f"was not measured against {name} (no {name} run of seed {missing[0] if missing else 0})"
         seed, removed = next((s, r) for s, (r, _) in mine.items() if read_at(curves[s], r) is None)
         return (f"was not measured against {name} at this sparsity (seed {seed}, at {removed:.1f} % removed: "
-                f"{name}'s curve {why_unread(curves[seed], removed)}; a curve is read only at its points or "
-                f"between two that lie at most {REACH:g} apart)")
+                f"{name}'s curve {why_unread(curves[seed], removed)}; a curve is read only at its points (within "
+                f"{AT:g}) or between two that lie at most {REACH:g} apart)")
     if m.verdict == "unsettled":
         return (f"was not measured closely enough against {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, "
                 f"read at each seed's own sparsity by a straight line across a drop of {m.drop:.2f} points between "

@@ -2,7 +2,7 @@
 import pytest
 
 from snn_edu import frontier
-from snn_edu.matched import Match, REACH, compare_at, read_at, verdict_ranges
+from snn_edu.matched import AT, Match, REACH, compare_at, read_at, verdict_ranges
 
 
 def test_a_curve_is_read_only_near_its_measured_points():
@@ -15,11 +15,21 @@ def test_a_curve_is_read_only_near_its_measured_points():
     assert REACH == 15
 
 
+def test_a_point_a_target_put_within_half_a_point_of_the_place_counts_as_measured_there():
+    """Targets in weights removed land a hair off (40.01 % for 40): that point is read, with no
+    interpolation from a neighbour 15.1 points away; one farther than AT is not."""
+    assert AT == 0.5
+    assert read_at([(0.0, 95.0), (24.9, 93.0), (40.01, 90.0)], 40.0) == 90.0
+    assert read_at([(0.0, 95.0), (24.9, 93.0), (94.98, 30.0)], 95.0) == 30.0  # just short of the end
+    assert read_at([(0.0, 95.0), (24.9, 93.0), (40.6, 90.0)], 40.0) is None  # 15.7 between neighbours
+    assert read_at([(39.8, 91.0), (40.3, 89.0)], 40.0) == 91.0  # the nearest of two close points
+
+
 def rows(curve, criterion, source, spread=0.2):
     """Frontier rows of three seeds from [(target, removed, accuracy)], accuracies spread per seed."""
     return [{"model": "lenet5", "criterion": criterion, "source": source, "target_removed_pct": t,
              "finetune_epochs": 0, "seed": seed, "test_accuracy": a + spread * (seed - 1),
-             "params_removed_pct": r + seed * 0.5} for t, r, a in curve for seed in range(3)]
+             "params_removed_pct": r + seed * 0.7} for t, r, a in curve for seed in range(3)]
 
 
 def test_a_frontier_verdict_is_refused_where_the_curves_were_not_measured_close_by():
@@ -42,9 +52,9 @@ def test_verdicts_follow_the_curves_where_both_were_measured():
     b = rows([(0, 0.0, 93.0), (25, 10.0, 93.0), (50, 20.0, 92.8), (75, 30.0, 92.6)], "magnitude", "switcher")
     summary = frontier.summarise(a + b)
     curves = [frontier.curves_of(summary, "lenet5", c, s, 0) for c, s in (("switcher", "switcher"), ("magnitude", "switcher"))]
-    m = compare_at(*curves, 20.0)  # seed s's points sit 0.5 s further right: seeds 1 and 2 are read between points
-    assert m.verdict == "ahead" and m.diff == pytest.approx(2.19) and m.drop == pytest.approx(0.2)
-    assert compare_at(*curves, 0.0) is None  # seeds 1 and 2 were first measured at 0.5 and 1 %
+    m = compare_at(*curves, 20.0)  # seed s's points sit 0.7 s further right: seeds 1 and 2 are read between points
+    assert m.verdict == "ahead" and m.diff == pytest.approx(2.186) and m.drop == pytest.approx(0.2)
+    assert compare_at(*curves, 0.0) is None  # seeds 1 and 2 were first measured at 0.7 and 1.4 %
     ranges = verdict_ranges(*curves)
     assert ranges[0] == ("not measured", [0]) and ranges[1] == ("ahead", [5, 10, 15, 20, 25, 30])
     assert ranges[-1] == ("not measured", [35, 40] + list(range(45, 101, 5)))
@@ -65,8 +75,8 @@ def test_a_straight_line_across_a_drop_larger_than_the_margin_decides_nothing():
     b = rows([(0, 0.0, 95.0), (25, 10.0, 94.0), (50, 20.0, 91.0), (75, 30.0, 80.0)], "magnitude", "switcher")
     summary = frontier.summarise(a + b)
     curves = [frontier.curves_of(summary, "lenet5", c, s, 0) for c, s in (("switcher", "switcher"), ("magnitude", "switcher"))]
-    m = compare_at(*curves, 20.0)  # 2.9 points apart, but b was read across a fall of 3 points between its points
-    assert m.diff == pytest.approx(2.9) and m.drop == pytest.approx(3.0) and m.verdict == "unsettled"
+    m = compare_at(*curves, 20.0)  # 2.86 points apart, but b was read across a fall of 3 points between its points
+    assert m.diff == pytest.approx(2.86) and m.drop == pytest.approx(3.0) and m.verdict == "unsettled"
     ahead = ((90.5, 80.2), (90.0, 80.0), (89.5, 79.8))  # 10.3, 10.0, 9.7 points apart
     assert Match(50.0, 90.0, 0.5, 80.0, 0.2, drop=9.0, pairs=ahead).verdict == "ahead"  # a margin of 10 beats a drop of 9
     small = ((90.1, 89.9), (90.0, 89.8), (89.9, 89.7))  # 0.2 points apart in every seed
