@@ -67,7 +67,7 @@ import dataclasses
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from snn_edu import ablation, frontier, plots, report, scopes, study, variants, widgets
+from snn_edu import ablation, frontier, plots, regeneration, report, scopes, study, variants, widgets
 from snn_edu.frontier import MODEL_NAMES
 from snn_edu.presets import smoke_mode
 from snn_edu.prose import say
@@ -124,6 +124,34 @@ for model in MODELS:
     say(MODEL_NAMES[model])
     for sentence in ablation.findings(runs[model], summary):
         say(sentence, bullet="  • ")
+
+# %% [markdown]
+# ## One seed, two machines
+#
+# Every run above records the command that made it, and that command gives the same numbers
+# again on the same kind of CPU. On another kind, PyTorch picks other kernels, which add their
+# sums in another order, so the two runs of one seed differ by float rounding within the first
+# epochs. Usually that moves a run about as far as a new seed would. But a switcher can
+# close every gate of a layer, and then no gradient reaches it again (notebook 02 shows why):
+# rounding alone can decide whether a run falls into that. The shipped study was first made on
+# another kind of CPU; here are LeNet5's switcher runs (SNN-AL) from both machines, seed by seed
+# (solid: the first machine; dashed: the machine that made the study shipped now).
+
+# %%
+CROSS_CPU = results_dir("cpu").parent / "cross-cpu" / "cpu.json"  # the shipped study against its first making
+pairs = regeneration.two_machines(CROSS_CPU, "lenet5", "al")
+names = tuple(regeneration.cpu_name(next(iter(pairs.values()))[side]) for side in ("first", "regenerated"))
+fig, ax = plots.new_figure(1, 1, width=9, height=3.4)
+plots.plot_two_machines(ax, pairs, names, "LeNet5 SNN-AL, the shipped study's two machines")
+plt.show()
+say(regeneration.two_machines_sentence(pairs))
+
+# %% [markdown]
+# Three seeds per machine are too few to say how often this recipe collapses; what the figure
+# does say is that one seed's run is not a fixed fact about the method. A difference between two
+# rows of the table above means something only when it is larger than what the seeds, and the
+# machines, move on their own. [docs/regeneration.md](../docs/regeneration.md) sets every shipped
+# run beside its twin from the other machine.
 
 # %% [markdown]
 # ## Why the controls matter

@@ -138,6 +138,25 @@ def plot_seed_curves(ax, histories: dict, title: str = ""):
     return ax
 
 
+def plot_two_machines(ax, pairs: dict[int, dict], names: tuple[str, str], title: str = ""):
+    """Test accuracy per epoch of each seed ({seed: {"first": ..., "regenerated": ...}}, as
+    snn_edu.regeneration.two_machines gives them) on two machines: solid on the first, dashed on
+    the second, one colour per seed, over the first seed's shaded phases."""
+    first = next(iter(pairs.values()), None)
+    if first is not None:
+        shade_phases(ax, first["first"]["phases"])
+    for (seed, entry), colour in zip(pairs.items(), SEED_COLOURS):
+        for side, style, name in (("first", "o-", names[0]), ("regenerated", "s--", names[1])):
+            accs = entry[side]["test_accuracy_per_epoch"]
+            ax.plot(range(len(accs)), accs, style, color=colour, ms=3, label=f"seed {seed}, {name}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize="small")
+    legend_beside(ax)
+    return ax
+
+
 def plot_category_counts(ax, history, layer: str, mode: str = "eval"):
     """Pruned / weakened / strengthened counts of one layer per epoch (Fig. 4 right)."""
     epochs, rows = [], []

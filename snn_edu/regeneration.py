@@ -14,6 +14,7 @@ from pathlib import Path
 from .metrics import COLLAPSE_MARGIN, collapse_of
 from .runs import read_metrics
 
+PHASE_WORDS = {"warmup": "warm-up", "tnn": "TNN", "snn": "switcher", "joint": "joint", "dense": "dense"}
 KEPT = ("test_accuracy_per_epoch", "test_accuracy", "params_removed_pct", "pruned_architecture", "phases")
 
 
@@ -105,7 +106,8 @@ def regeneration_page(path: str | Path = "results/cross-cpu/cpu.json") -> str:
         split = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), 0)
         fell = [side for side in ("first", "regenerated") if e[side]["collapsed"]]
         lines.append(f"- `{key}`: {a[-1]:.1f} % first, {b[-1]:.1f} % regenerated; they part at epoch {split} "
-                     f"({e['first']['phases'][split]} phase: {a[split]:.1f} against {b[split]:.1f} %)"
+                     f"({PHASE_WORDS.get(e['first']['phases'][split], e['first']['phases'][split])} phase: {a[split]:.1f} "
+                     f"against {b[split]:.1f} %)"
                      + {0: "", 1: f"; the {''.join(fell)} run collapsed", 2: "; both runs collapsed"}[len(fell)] + ".")
     if not far:
         lines.append("- none.")
@@ -117,3 +119,41 @@ def regeneration_page(path: str | Path = "results/cross-cpu/cpu.json") -> str:
                  "run can end far from its twin (notebook 02 shows how a closed switcher ReLU stops every "
                  "gradient)." if far else ".")]
     return "\n".join(lines) + "\n"
+
+
+def cpu_name(side: dict) -> str:
+    """A side's CPU as a reader says it: 'Intel(R) Xeon(R) Processor' -> 'Intel Xeon'."""
+    return (side.get("cpu") or "unknown CPU").replace("(R)", "").replace(" Processor", "").strip()
+
+
+def two_machines(path: str | Path, model: str, kind: str) -> dict[int, dict]:
+    """{seed: {"first": ..., "regenerated": ...}}: one model's runs of one kind on both machines."""
+    runs = json.loads(Path(path).read_text())["runs"]
+    prefix = f"{model}/{kind}/seed"
+    return {int(k[len(prefix):]): e for k, e in sorted(runs.items()) if k.startswith(prefix)}
+
+
+def two_machines_sentence(pairs: dict[int, dict]) -> str:
+    """Seed by seed, where the two machines' runs part and how each ends, set beside the seeds'
+    spread on each machine."""
+    if not pairs:
+        return "No run of this kind was made on both machines."
+    one = next(iter(pairs.values()))
+    names = cpu_name(one["first"]), cpu_name(one["regenerated"])
+    parts = []
+    for seed, e in pairs.items():
+        a, b = e["first"]["test_accuracy_per_epoch"], e["regenerated"]["test_accuracy_per_epoch"]
+        split = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+        phase = None if split is None else e["first"]["phases"][split]
+        where = ("match in every epoch" if split is None else f"part at epoch {split}, "
+                 f"{PHASE_WORDS.get(phase, phase)} phase: {a[split]:.1f} against {b[split]:.1f} %")
+        fell = [n for n, side in zip(names, ("first", "regenerated")) if e[side]["collapsed"]]
+        parts.append(f"seed {seed}: {a[-1]:.1f} % on the {names[0]} and {b[-1]:.1f} % on the {names[1]} (the two "
+                     f"runs {where})" + (f", collapsed on the {' and the '.join(fell)}" if fell else ""))
+    finals = {side: [e[side]["test_accuracy"] for e in pairs.values()] for side in ("first", "regenerated")}
+    spread = {s: statistics.stdev(v) for s, v in finals.items() if len(v) > 1}
+    gap = max(abs(e["regenerated"]["test_accuracy"] - e["first"]["test_accuracy"]) for e in pairs.values())
+    tail = (f" Over the seeds, the last epoch's standard deviation is {spread['first']:.2f} points on the "
+            f"{names[0]} and {spread['regenerated']:.2f} on the {names[1]}; the largest gap between one seed's "
+            f"two runs is {gap:.2f} points." if len(spread) == 2 else "")
+    return "; ".join(parts) + "." + tail
