@@ -45,7 +45,7 @@ class FrontierSettings:
     conductance criterion. Targets in weights put every curve's points at the same weights
     removed, so that curves are compared where both were measured."""
 
-    targets: tuple[float, ...] = (0, 10, 25, 40, 50, 60, 75, 90, 95)
+    targets: tuple[float, ...] = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)  # 10 apart at most: within matched.REACH
     finetune_epochs: int = 2
     attribution_digits: int = 512
     attribution_steps: int = 32
@@ -345,7 +345,7 @@ def verdict(summary: list[dict], model: str, a: tuple[str, str], b: tuple[str, s
     return compare_at(curves_of(summary, model, *a, epochs), curves_of(summary, model, *b, epochs), removed)
 
 
-def findings(summary: list[dict], model: str, at=(50, 75)) -> list[str]:
+def findings(summary: list[dict], model: str, at=(50, 80)) -> list[str]:
     """Sentences about one model's frontier, computed from the summary: every curve at `at` % of
     the weights removed, then which ranking is ahead where, always at matched weights removed
     (snn_edu.matched: each seed's curve read only within REACH points of a measured point)."""
