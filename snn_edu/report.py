@@ -73,6 +73,8 @@ def count_text(n: int, one: str, many: str | None = None) -> str:
 
 
 def minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+    """'8 min 60 s' never: the seconds are rounded before they are split (539.6 s -> '9 min 00 s')."""
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60:02d} s"
 
 

@@ -46,3 +46,9 @@ def test_reports_say_undefined_for_a_constant_gate():
     assert "Spearman undefined (constant), pruned 0" in format_agreement("fc1", a)
     run = {"gate_agreement": {"lite": {"bf16": {"eval": {"fc1": a}}}}}
     assert "| 0.0000 (0.00 %) | undefined (constant) | 0 |" in agreement_table(run)
+
+
+def test_a_duration_is_rounded_before_it_is_split_into_minutes_and_seconds():
+    from snn_edu.report import minutes
+
+    assert minutes(539.6) == "9 min 00 s" and minutes(59.4) == "0 min 59 s" and minutes(3427.2) == "57 min 07 s"
