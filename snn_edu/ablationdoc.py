@@ -147,7 +147,9 @@ def save_frontier_figure(results: str | Path, path: str | Path) -> Path:
     for row, model in enumerate(models):
         for col, e in enumerate(epochs):
             plots.plot_frontier(axes[row, col], summary, model, e, paper=reported_point(model))
-            axes[row, col].set_title(f"{MODEL_NAMES[model]}, {tuning_text(e)}", fontsize="medium")
+            note = frontier.chance_note(summary, model)
+            axes[row, col].set_title(f"{MODEL_NAMES[model]}, {tuning_text(e)}" + (f"\n{note}" if note else ""),
+                                     fontsize="medium")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize="small")
     path = Path(path)

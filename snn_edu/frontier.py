@@ -23,7 +23,7 @@ from .analysis import alive_unit_masks, params_removed_pct
 from .criteria import CRITERIA, RankingInputs, criterion as registered
 from .data import subset
 from .errors import DivergenceError
-from .metrics import near_chance_clause
+from .metrics import CHANCE_LEVEL, near_chance_clause
 from .matched import compare_at, read_at, seed_curves, span, verdict_ranges, why_unread
 from .models import GatedNet
 from .training import TrainConfig, Trainer
@@ -343,6 +343,17 @@ def verdict(summary: list[dict], model: str, a: tuple[str, str], b: tuple[str, s
     """Curve a against curve b at `removed` % of the weights (snn_edu.matched.Match), or None
     where the two were not measured within reach of each other there."""
     return compare_at(curves_of(summary, model, *a, epochs), curves_of(summary, model, *b, epochs), removed)
+
+
+def chance_note(summary: list[dict], model: str) -> str:
+    """'switcher seed 1 ended near chance (10.0 %)' for a figure title when a seed of the switcher
+    model as trained ended near chance, which the curves' means and bands fold in; else ''."""
+    natural = point(summary, model, NATURAL, "switcher", None, 0) or {}
+    low = [(seed, acc) for seed, (_, acc) in sorted(natural.get("per_seed", {}).items()) if acc < CHANCE_LEVEL]
+    if not low:
+        return ""
+    return "switcher " + ", ".join(f"seed {seed}" for seed, _ in low) + \
+        f" ended near chance ({', '.join(f'{acc:.1f}' for _, acc in low)} %)"
 
 
 def findings(summary: list[dict], model: str, at=(50, 80)) -> list[str]:

@@ -340,6 +340,18 @@ CRITERION_COLOURS = {"switcher": "#f08a24", "magnitude": "#2c7fb8", "random": "#
 SOURCE_STYLES = {"switcher": ("-", "o"), "dense": ("--", "s")}
 
 
+def percent_band(y, std):
+    """(low, high) of mean ± std, kept inside 0-100 %: a seed near chance widens the band, but no
+    share or accuracy lies outside 0-100."""
+    return np.clip(y - std, 0, 100), np.clip(y + std, 0, 100)
+
+
+def percent_error(value: float, std: float | None) -> list[list[float]]:
+    """Matplotlib's asymmetric error [[below], [above]] of value ± std, kept inside 0-100 %."""
+    low, high = percent_band(np.array([value]), np.array([std or 0.0]))
+    return [[value - float(low[0])], [float(high[0]) - value]]
+
+
 def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, curves=None, paper=None,
                   zoom: float | None = None, scale: str = "removed"):
     """Test accuracy against params removed, one line per (criterion, source) with a band of
@@ -363,12 +375,12 @@ def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, cur
         line, marker = SOURCE_STYLES[source]
         colour = CRITERION_COLOURS[criterion]
         ax.plot(x, y, line, marker=marker, ms=4, color=colour, label=curve_label(criterion, source))
-        ax.fill_between(x, y - std, y + std, color=colour, alpha=0.15, lw=0)
+        ax.fill_between(x, *percent_band(y, std), color=colour, alpha=0.15, lw=0)
         tops.append(y.max())
     natural = point(summary, model, NATURAL, "switcher", None, 0)
     if natural:
-        ax.errorbar(natural["removed"], natural["accuracy"], xerr=natural["removed_std"] or 0,
-                    yerr=natural["accuracy_std"] or 0, fmt="D", ms=8, color=CRITERION_COLOURS["switcher"],
+        ax.errorbar(natural["removed"], natural["accuracy"], xerr=percent_error(natural["removed"], natural["removed_std"]),
+                    yerr=percent_error(natural["accuracy"], natural["accuracy_std"]), fmt="D", ms=8, color=CRITERION_COLOURS["switcher"],
                     mec="black", ecolor="black", label=curve_label(NATURAL, "switcher"), zorder=5)
         tops.append(natural["accuracy"])
     if paper:
@@ -407,7 +419,7 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
         x, y = np.array([p["removed"] for p in pts]), np.array([p["accuracy"] for p in pts])
         std = np.array([p["accuracy_std"] or 0.0 for p in pts])
         ax.plot(x, y, line, marker=marker, ms=4, color=colour, label=label)
-        ax.fill_between(x, y - std, y + std, color=colour, alpha=0.15, lw=0)
+        ax.fill_between(x, *percent_band(y, std), color=colour, alpha=0.15, lw=0)
     labels = [ax.annotate(f"λ {l0_lambda(p['source']):g}", (p["removed"], p["accuracy"]), textcoords="offset points",
                           xytext=(4, -12), fontsize="x-small", color=PEER_STYLES["l0"][2],
                           bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=0.5))
@@ -415,7 +427,8 @@ def plot_peers(ax, summary: list[dict], model: str, finetune_epochs: int, table1
     for source in ("switcher", "direct", "bc"):
         nat = natural_point(summary, model, source, finetune_epochs)
         if nat and nat["accuracy"] is not None:
-            ax.errorbar(nat["removed"], nat["accuracy"], xerr=nat["removed_std"] or 0, yerr=nat["accuracy_std"] or 0,
+            ax.errorbar(nat["removed"], nat["accuracy"], xerr=percent_error(nat["removed"], nat["removed_std"]),
+                        yerr=percent_error(nat["accuracy"], nat["accuracy_std"]),
                         fmt="D", ms=8, color=PEER_STYLES[source][2], mec="black", ecolor="black", zorder=5,
                         label=f"{GATE_KINDS[source].model} as trained (gates = 0 removed)")
     for i, (name, (removed, accuracy)) in enumerate((table1 or {}).items()):

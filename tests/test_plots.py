@@ -105,3 +105,16 @@ def test_gate_maps_side_by_side_keep_their_titles_apart():
     assert axes[0].get_title() == "31 pruned / 156 weakened\n597 strengthened"
     assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
     plt.close(fig)
+
+
+def test_bands_and_error_bars_stay_inside_0_to_100_when_a_seed_near_chance_widens_them():
+    wide = [row("switcher", "switcher", 50, 66.4, 88.0, std=48.9), row("natural", "switcher", None, 66.4, 88.0, std=48.9)]
+    wide[1]["removed_std"] = 11.1
+    fig, ax = plt.subplots()
+    plots.plot_frontier(ax, wide, "mlp", 0)
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() >= 0 and band.max() <= 100 and band.max() == pytest.approx(100)
+    assert plots.percent_error(66.4, 48.9) == [[pytest.approx(48.9)], [pytest.approx(33.6)]]
+    assert plots.percent_error(92.0, 11.1) == [[pytest.approx(11.1)], [pytest.approx(8.0)]]
+    assert plots.percent_error(92.0, None) == [[0.0], [0.0]]
+    plt.close(fig)

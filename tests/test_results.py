@@ -167,6 +167,8 @@ def test_a_headline_mean_over_a_seed_near_chance_says_so_seed_by_seed(model):
     said = [next(s for s in ablation.findings(runs, summary) if s.startswith("SNN-AL reaches")),
             next(s for s in frontier.findings(summary, model) if "the switcher model as trained scores" in s)]
     low = sum(a < CHANCE_LEVEL for a in accs)
+    note = frontier.chance_note(summary, model)  # the frontier figure's title
+    assert (note != "") == (low > 0) and all(f"seed {s}" in note for s, a in enumerate(accs) if a < CHANCE_LEVEL)
     for sentence in said:
         assert ("near chance level: " + ", ".join(f"{a:.1f}" for a in accs) in sentence) == (low > 0), sentence
         assert (f"{low} of them near chance" in sentence) == (low > 0)

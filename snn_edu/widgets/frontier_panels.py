@@ -10,15 +10,16 @@ def frontier_figure(summary: list[dict], model: str, finetune_epochs: int, curve
                     scale: str = "removed"):
     """The accuracy-vs-sparsity frontier of one model, with or without fine-tuning, against params
     removed or the compression ratio (`scale`, see plots.set_sparsity_axis)."""
-    from ..frontier import MODEL_NAMES, tuning_text
+    from ..frontier import MODEL_NAMES, chance_note, tuning_text
     from ..paper import reported_point
 
     fig, ax = plots.new_figure(1, 1, width=11, height=4.6)
     plots.plot_frontier(ax, summary, model, finetune_epochs, curves, reported_point(model), zoom, scale)
     tuning = tuning_text(finetune_epochs)
     seeds = max((s["seeds"] for s in summary if s["model"] == model), default=0)
+    note = chance_note(summary, model)
     ax.set_title(f"{MODEL_NAMES[model]}: lowest-ranked units of every layer removed, {tuning} "
-                 f"(mean ± std over {seeds} seeds)", fontsize="small")
+                 f"(mean ± std over {seeds} seeds{'; ' + note if note else ''})", fontsize="small")
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the curves, never on them
     return fig
 
