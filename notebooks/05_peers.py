@@ -161,7 +161,10 @@ widgets.peers_explorer(summary)
 # curve's points lie, and which rule stops the reading. "Beats" and "trails" mean that the 95 %
 # interval of the seeds' paired differences (Student's t) excludes 0, and that the difference is
 # larger than the curve changes between the two points a straight-line read spans (otherwise:
-# "not measured closely enough", with that drop).
+# "not measured closely enough", with that drop). L0 and BC-GNJ are compared as trained, like the
+# switcher. The direct gate's curve, past its own point, is its trained model pruned afterwards
+# by its own gate; the sentence says so where it reads that curve, and only the fine-tuned
+# comparison gives that model the retraining the switcher's model had.
 
 # %%
 for model in MODELS:

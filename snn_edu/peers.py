@@ -139,7 +139,17 @@ def against(ours: dict, pts: list[dict]) -> Match | None:
     return versus(ours.get("per_seed", {}), seed_curves(pts))
 
 
-def _versus(ours: dict, pts: list[dict], name: str) -> str:
+def pruned_after(method: str, epochs: int) -> str:
+    """What a peer's point at the switcher's sparsity is, when its curve ranks its own trained model
+    (the direct gate): pruned after training, so not alike with a switcher trained into its
+    sparsity unless both are fine-tuned; '' for a peer whose runs are compared as trained."""
+    if method not in CRITERIA:
+        return ""
+    return ("its model pruned after training by its own gate, without retraining: " if not epochs else
+            "its model pruned after training by its own gate, then fine-tuned as the switcher was: ")
+
+
+def _versus(ours: dict, pts: list[dict], name: str, how: str = "") -> str:
     m = against(ours, pts)
     if m is None:
         curves, mine = seed_curves(pts), ours.get("per_seed", {})
@@ -151,12 +161,12 @@ def _versus(ours: dict, pts: list[dict], name: str) -> str:
                 f"{name}'s curve {why_unread(curves[seed], removed)}; a curve is read only at its points (within "
                 f"{AT:g}) or between two that lie at most {REACH:g} apart)")
     if m.verdict == "unsettled":
-        return (f"was not measured closely enough against {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, "
+        return (f"was not measured closely enough against {name} ({how}{m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, "
                 f"read at each seed's own sparsity by a straight line across a drop of {m.drop:.2f} points between "
                 f"{name}'s measured points, more than decides the verdict)")
     word = {"ahead": "beats", "behind": "trails",
             "level": "shows no difference (95 % interval over seeds, paired by seed, includes 0) from"}[m.verdict]
-    return f"{word} {name} ({m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, read at each seed's own sparsity)"
+    return f"{word} {name} ({how}{m.b:.2f} ± {m.b_std:.2f} %, {m.diff:+.2f} points, read at each seed's own sparsity)"
 
 
 def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] = (0,)) -> list[str]:
@@ -181,7 +191,7 @@ def findings(summary: list[dict], model: str, finetune_epochs: tuple[int, ...] =
         ours = natural_point(summary, model, "switcher", epochs)
         if ours is None or ours["accuracy"] is None:
             continue
-        parts = [_versus(ours, pts, name) for method, name in COMPARED
+        parts = [_versus(ours, pts, name, pruned_after(method, epochs)) for method, name in COMPARED
                  if (pts := curve(summary, model, method, epochs))]
         each = near_chance_clause([acc for _, (_, acc) in sorted(ours.get("per_seed", {}).items())])
         out.append(f"At the switcher's own sparsity ({ours['removed']:.1f} % removed), {tuning_text(epochs)}, "

@@ -89,6 +89,13 @@ def test_the_switcher_is_compared_only_where_a_peer_was_measured():
     assert "shows no difference (95 % interval over seeds, paired by seed, includes 0) from L0" in \
         peers.findings(frontier.summarise(rows), "mlp")[-1]
     assert "was not measured against L0 at this sparsity" in last_sentence(10.0, 95.0)  # never extrapolated
+    # the direct gate measured close by: its point there is its trained model pruned afterwards, and says so
+    close = [("direct", "direct", 0, 0.0, 92.0), ("direct", "direct", 25, 25.0, 60.0), ("direct", "direct", 50, 40.0, 50.0)]
+    rows = rows_of([("natural", "switcher", None, 25.0, 88.0), *close, *l0])
+    assert "beats the direct gate (its model pruned after training by its own gate, without retraining: 60.00 ± 0.10 %" \
+        in peers.findings(frontier.summarise(rows), "mlp")[-1]
+    assert "beats L0 (85.00" in last_sentence(25.0, 95.5)  # L0's runs are compared as trained: nothing to add
+    assert peers.pruned_after("l0", 0) == "" and "then fine-tuned as the switcher was" in peers.pruned_after("direct", 2)
     # BC-GNJ is one point per seed: compared only at exactly its sparsity
     bc = ("natural", "bc", None, 50.0, 86.0)
     assert "was not measured against BC-GNJ at this sparsity (seed 0, at 25.0 % removed: BC-GNJ's curve was measured " \
