@@ -242,3 +242,18 @@ def test_every_shipped_frontier_verdict_rests_on_its_inputs():
                     assert (low > 0 if m.verdict == "ahead" else high < 0), (model, a, b, epochs, removed)
                     assert m.drop < abs(m.diff) and len(m.pairs) == 3
     assert decided > 0
+
+
+def test_the_readme_names_the_shipped_switcher_runs_that_collapsed():
+    """The README's sentence on the shipped study's collapsed al and sl runs says what the runs say."""
+    from snn_edu import ablation
+
+    fell = {(model, kind): [m["config"]["seed"] for m in ablation.load_runs(RESULTS / model, kinds=(kind,)).get(kind, [])
+                            if ablation.collapsed(m)]
+            for model in ("mlp", "lenet5") for kind in ("al", "sl")}
+    assert not fell[("mlp", "al")] and not fell[("mlp", "sl")]
+    kinds = [kind for kind in ("al", "sl") if fell[("lenet5", kind)]]
+    seeds = sorted({s for kind in kinds for s in fell[("lenet5", kind)]})
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    said = f"LeNet5's {' and '.join(f'`{k}`' for k in kinds)} runs of seed {', '.join(map(str, seeds))} collapse"
+    assert kinds and said in readme
