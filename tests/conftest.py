@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 import torch
@@ -15,6 +16,15 @@ torch.set_num_threads(THREADS)
 if WORKERS > 1:  # inductor, too, compiles in this worker's share (no pool of compile processes)
     os.environ.update({name: str(THREADS) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                        "TORCHINDUCTOR_COMPILE_THREADS")})
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every test's figures are closed after it, so that a worker never holds dozens open."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+        plt.close("all")
 
 
 # The longest files first, so that no worker starts one of them when the others are nearly done.
