@@ -213,7 +213,8 @@ def findings(runs: dict[str, list[dict]], summary: list[dict] | None = None) -> 
         paper = {row[0]: row[3] for row in REPORTED[model]}
         said = (f"; the paper: SL {paper['SNN-SL (neuron)']} % against AL {paper['SNN (AL, neuron)']} % removed"
                 if "SNN-SL (neuron)" in paper else "")
-        out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} % with {mean_std(sl, '.1f')} % of the weights removed, "
+        sl_each = near_chance_clause([m["test_accuracy"] for _, m in sorted(by_seed(runs, "sl").items())])
+        out.append(f"SNN-SL: {mean('sl', 'test_accuracy'):.2f} %{sl_each} with {mean_std(sl, '.1f')} % of the weights removed, "
                    f"against AL's {mean_std(al, '.1f')} %: {word}{said}.")
     for variant in ("magnitude", "magnitude_ft"):
         pruned = by_seed(runs, variant)
@@ -245,7 +246,8 @@ def findings(runs: dict[str, list[dict]], summary: list[dict] | None = None) -> 
         else:
             al_removed_text = mean_std([al_seeds[s]["params_removed_pct"] for s in seeds], ".1f")
             verdict = f"not at AL's sparsity, {al_removed_text} %, so not compared with {al_name}"
-        out.append(f"{_sentence(DERIVED[variant])}: {mean_std(acc)} % with {removed} % removed ({verdict}).")
+        out.append(f"{_sentence(DERIVED[variant])}: {mean_std(acc)} %{near_chance_clause(acc)} with {removed} % removed "
+                   f"({verdict}).")
     chance = [f"{v} seed {m['config']['seed']} ({m['test_accuracy']:.2f} %)" for v in VARIANTS if v != "constant"
               for m in runs.get(v, []) if m.get("test_accuracy") is not None and m["test_accuracy"] < CHANCE_LEVEL]
     if chance:
