@@ -3,11 +3,11 @@
 Each seed's curve is its test accuracy against params removed. A curve is read only where it
 was measured: at a measured point (one within `AT` points of params removed counts, since a
 target in weights removed lands that close to it), or by linear interpolation between two
-neighbouring points at most `REACH` points of params removed apart; never beyond its ends. Two methods are compared
-only where every seed of both has a value, seed against seed, and one is called ahead or behind
-only when the 95 % t-interval of the seeds' paired differences excludes 0 (stats.paired_verdict),
-and the difference exceeds any accuracy drop a straight-line read spanned (otherwise the verdict
-is 'unsettled').
+neighbouring points at most `REACH` points of params removed apart; never beyond its ends. Two
+methods are compared only where every seed of both has a value, seed against seed, and one is
+called ahead or behind only when the 95 % t-interval of the seeds' paired differences excludes 0
+(stats.paired_verdict), and the difference exceeds any accuracy drop a straight-line read
+spanned (otherwise the verdict is 'unsettled').
 """
 from __future__ import annotations
 
