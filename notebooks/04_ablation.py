@@ -140,9 +140,8 @@ for model in MODELS:
 # %%
 CROSS_CPU = results_dir("cpu").parent / "cross-cpu" / "cpu.json"  # the shipped study against its first making
 pairs = regeneration.two_machines(CROSS_CPU, "lenet5", "al")
-names = tuple(regeneration.cpu_name(next(iter(pairs.values()))[side]) for side in ("first", "regenerated"))
 fig, ax = plots.new_figure(1, 1, width=9, height=3.4)
-plots.plot_two_machines(ax, pairs, names, "LeNet5 SNN-AL, the shipped study's two machines")
+plots.plot_two_machines(ax, pairs, regeneration.machine_names(pairs), "LeNet5 SNN-AL, the shipped study's two machines")
 plt.show()
 say(regeneration.two_machines_sentence(pairs))
 

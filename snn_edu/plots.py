@@ -348,8 +348,8 @@ def percent_band(y, std):
 
 def percent_error(value: float, std: float | None) -> list[list[float]]:
     """Matplotlib's asymmetric error [[below], [above]] of value ± std, kept inside 0-100 %."""
-    low, high = percent_band(np.array([value]), np.array([std or 0.0]))
-    return [[value - float(low[0])], [float(high[0]) - value]]
+    std = std or 0.0
+    return [[min(std, value)], [min(std, 100 - value)]]
 
 
 def plot_frontier(ax, summary: list[dict], model: str, finetune_epochs: int, curves=None, paper=None,

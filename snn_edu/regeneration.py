@@ -54,6 +54,22 @@ def _same(entry: dict) -> bool:
     return entry["first"]["test_accuracy_per_epoch"] == entry["regenerated"]["test_accuracy_per_epoch"]
 
 
+def _gap(entry: dict) -> float:
+    """How far apart the two runs ended (points of last-epoch test accuracy)."""
+    return abs(entry["regenerated"]["test_accuracy"] - entry["first"]["test_accuracy"])
+
+
+def _parting(entry: dict) -> tuple[int, str] | None:
+    """(epoch, 'TNN phase: 67.5 against 10.0 %'): the first epoch whose accuracy differs between
+    the two runs; None when they match in every epoch."""
+    a, b = entry["first"]["test_accuracy_per_epoch"], entry["regenerated"]["test_accuracy_per_epoch"]
+    split = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+    if split is None:
+        return None
+    phase = entry["first"]["phases"][split]
+    return split, f"{PHASE_WORDS.get(phase, phase)} phase: {a[split]:.1f} against {b[split]:.1f} %"
+
+
 def _spread(data: dict, model: str, kind: str) -> float | None:
     """The first study's standard deviation of last-epoch accuracy over seeds."""
     finals = [e["first"]["test_accuracy"] for k, e in data["runs"].items() if k.startswith(f"{model}/{kind}/")]
@@ -92,27 +108,23 @@ def regeneration_page(path: str | Path = "results/cross-cpu/cpu.json") -> str:
         "| first study's spread over seeds (points) | collapsed (first / regenerated) |",
         "|---|---|---|---|---|---|"]
     for (model, kind), members in groups.items():
-        gaps = [abs(e["regenerated"]["test_accuracy"] - e["first"]["test_accuracy"]) for _, e in members]
+        gaps = [_gap(e) for _, e in members]
         spread = _spread(data, model, kind)
         fell = (sum(bool(e["first"]["collapsed"]) for _, e in members),
                 sum(bool(e["regenerated"]["collapsed"]) for _, e in members))
         lines.append(f"| {model}/{kind} | {len(members)} | {sum(_same(e) for _, e in members)} | {max(gaps):.2f} | "
                      f"{'-' if spread is None else f'{spread:.2f}'} | {fell[0]} / {fell[1]} |")
-    far = [(k, e) for k, e in runs.items()
-           if abs(e["regenerated"]["test_accuracy"] - e["first"]["test_accuracy"]) > COLLAPSE_MARGIN]
+    far = [(k, e) for k, e in runs.items() if _gap(e) > COLLAPSE_MARGIN]
     lines += ["", f"Runs that ended more than {COLLAPSE_MARGIN:g} points from the first run:", ""]
     for key, e in far:
-        a, b = e["first"]["test_accuracy_per_epoch"], e["regenerated"]["test_accuracy_per_epoch"]
-        split = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), 0)
+        split, where = _parting(e)  # runs this far apart differ somewhere
         fell = [side for side in ("first", "regenerated") if e[side]["collapsed"]]
-        lines.append(f"- `{key}`: {a[-1]:.1f} % first, {b[-1]:.1f} % regenerated; they part at epoch {split} "
-                     f"({PHASE_WORDS.get(e['first']['phases'][split], e['first']['phases'][split])} phase: {a[split]:.1f} "
-                     f"against {b[split]:.1f} %)"
+        lines.append(f"- `{key}`: {e['first']['test_accuracy']:.1f} % first, {e['regenerated']['test_accuracy']:.1f} % "
+                     f"regenerated; they part at epoch {split} ({where})"
                      + {0: "", 1: f"; the {''.join(fell)} run collapsed", 2: "; both runs collapsed"}[len(fell)] + ".")
     if not far:
         lines.append("- none.")
-    near = sum(abs(e["regenerated"]["test_accuracy"] - e["first"]["test_accuracy"])
-               <= (_spread(data, *k.split("/")[:2]) or 0.0) for k, e in runs.items())
+    near = sum(_gap(e) <= (_spread(data, *k.split("/")[:2]) or 0.0) for k, e in runs.items())
     lines += ["", f"{near} of {len(runs)} runs land within the first study's spread over seeds of their first run "
               f"and {len(runs) - near} do not"
               + (f"; {len(far)} ended more than {COLLAPSE_MARGIN:g} points away, so on another kind of CPU a single "
@@ -133,26 +145,29 @@ def two_machines(path: str | Path, model: str, kind: str) -> dict[int, dict]:
     return {int(k[len(prefix):]): e for k, e in sorted(runs.items()) if k.startswith(prefix)}
 
 
+def machine_names(pairs: dict[int, dict]) -> tuple[str, str]:
+    """The two machines of `two_machines`' pairs, as a reader says them: ('AMD EPYC', 'Intel Xeon')."""
+    one = next(iter(pairs.values()))
+    return cpu_name(one["first"]), cpu_name(one["regenerated"])
+
+
 def two_machines_sentence(pairs: dict[int, dict]) -> str:
     """Seed by seed, where the two machines' runs part and how each ends, set beside the seeds'
     spread on each machine."""
     if not pairs:
         return "No run of this kind was made on both machines."
-    one = next(iter(pairs.values()))
-    names = cpu_name(one["first"]), cpu_name(one["regenerated"])
+    names = machine_names(pairs)
     parts = []
     for seed, e in pairs.items():
-        a, b = e["first"]["test_accuracy_per_epoch"], e["regenerated"]["test_accuracy_per_epoch"]
-        split = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
-        phase = None if split is None else e["first"]["phases"][split]
-        where = ("match in every epoch" if split is None else f"part at epoch {split}, "
-                 f"{PHASE_WORDS.get(phase, phase)} phase: {a[split]:.1f} against {b[split]:.1f} %")
+        parting = _parting(e)
+        where = "match in every epoch" if parting is None else f"part at epoch {parting[0]}, {parting[1]}"
         fell = [n for n, side in zip(names, ("first", "regenerated")) if e[side]["collapsed"]]
-        parts.append(f"seed {seed}: {a[-1]:.1f} % on the {names[0]} and {b[-1]:.1f} % on the {names[1]} (the two "
-                     f"runs {where})" + (f", collapsed on the {' and the '.join(fell)}" if fell else ""))
+        parts.append(f"seed {seed}: {e['first']['test_accuracy']:.1f} % on the {names[0]} and "
+                     f"{e['regenerated']['test_accuracy']:.1f} % on the {names[1]} (the two runs {where})"
+                     + (f", collapsed on the {' and the '.join(fell)}" if fell else ""))
     finals = {side: [e[side]["test_accuracy"] for e in pairs.values()] for side in ("first", "regenerated")}
     spread = {s: statistics.stdev(v) for s, v in finals.items() if len(v) > 1}
-    gap = max(abs(e["regenerated"]["test_accuracy"] - e["first"]["test_accuracy"]) for e in pairs.values())
+    gap = max(_gap(e) for e in pairs.values())
     tail = (f" Over the seeds, the last epoch's standard deviation is {spread['first']:.2f} points on the "
             f"{names[0]} and {spread['regenerated']:.2f} on the {names[1]}; the largest gap between one seed's "
             f"two runs is {gap:.2f} points." if len(spread) == 2 else "")

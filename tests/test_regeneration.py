@@ -49,7 +49,7 @@ def test_one_seed_on_two_machines_is_drawn_and_told_seed_by_seed(tmp_path):
     import matplotlib
     matplotlib.use("Agg")
     from snn_edu import plots
-    from snn_edu.regeneration import cpu_name, two_machines, two_machines_sentence
+    from snn_edu.regeneration import cpu_name, machine_names, two_machines, two_machines_sentence
 
     first, again = tmp_path / "first", tmp_path / "again"
     for seed, (a, b) in enumerate([([66.2, 67.5, 95.8], [66.2, 10.0, 10.0]), ([70.0, 80.0, 94.0], [70.0, 80.0, 94.0])]):
@@ -59,8 +59,8 @@ def test_one_seed_on_two_machines_is_drawn_and_told_seed_by_seed(tmp_path):
     path.write_text(json.dumps(collect(first, again)))
     pairs = two_machines(path, "lenet5", "al")
     assert list(pairs) == [0, 1] and two_machines(path, "lenet5", "sl") == {}
-    names = tuple(cpu_name(pairs[0][side]) for side in ("first", "regenerated"))
-    assert names == ("AMD EPYC", "Intel Xeon")
+    names = machine_names(pairs)
+    assert names == ("AMD EPYC", "Intel Xeon") and cpu_name(pairs[0]["regenerated"]) == "Intel Xeon"
     sentence = two_machines_sentence(pairs)
     assert sentence.startswith("seed 0: 95.8 % on the AMD EPYC and 10.0 % on the Intel Xeon (the two runs part at "
                                "epoch 1, TNN phase: 67.5 against 10.0 %), collapsed on the Intel Xeon; seed 1: 94.0 % "
